@@ -1,0 +1,3 @@
+from nndl.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""The ``nndl`` command line: ``main(argv) -> int``.
+
+Each subcommand lives in its own module ``nndl.commands.<name>`` exposing
+``add_parser(subparsers)``, which registers the subcommand and sets
+``func=run`` where ``run(args) -> int``. Those modules must be cheap to import
+(``nndl --help`` answers in well under half a second): NumPy, SymPy, matplotlib
+and the engine are imported inside ``run``.
+
+Conventions (DESIGN.md): results on stdout, progress and logs on stderr; exit 0 ok,
+1 failure, 2 usage error, 130 interrupted. Errors a user can cause are one line,
+``nndl: error: ...``; ``--traceback`` re-raises them instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from enum import IntEnum
+
+from nndl import __version__
+from nndl.errors import NndlError, UsageError
+
+# Subcommand modules, in the order `nndl --help` lists them.
+COMMANDS: tuple[str, ...] = ()
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors raise instead of exiting, so main() decides."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="nndl",
+        description="Nielsen's Neural Networks and Deep Learning, as running, checked code.",
+    )
+    parser.add_argument("--version", action="version", version=f"nndl {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--traceback", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"nndl.commands.{name}").add_parser(sub)
+    return parser
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("nndl")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    traceback = "--traceback" in argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return ExitStatus.USAGE
+        _configure_logging(args.verbose, args.quiet)
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        if traceback:
+            raise
+        print("nndl: interrupted", file=sys.stderr)
+        return ExitStatus.INTERRUPTED
+    except UsageError as exc:
+        if traceback:
+            raise
+        print(f"nndl: error: {exc}", file=sys.stderr)
+        return ExitStatus.USAGE
+    except (NndlError, OSError) as exc:
+        if traceback:
+            raise
+        print(f"nndl: error: {exc}", file=sys.stderr)
+        return ExitStatus.ERROR

@@ -1,0 +1,1 @@
+"""Subcommands of the ``nndl`` command line; see ``nndl.cli``."""

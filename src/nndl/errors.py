@@ -1,0 +1,28 @@
+"""Exceptions that the command line turns into one-line messages.
+
+Every error a user can cause by bad input (a malformed file, a bad option) is an
+``NndlError``; ``nndl.cli.main`` prints ``nndl: error: <message>`` and exits 1
+(or 2 for a ``UsageError``) instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+
+class NndlError(Exception):
+    """Base class of the errors nndl reports to users as one line."""
+
+
+class UsageError(NndlError, ValueError):
+    """A bad option or argument (command line exit status 2)."""
+
+
+class DataError(NndlError, ValueError):
+    """A data file or data set that cannot be used; the message names the file."""
+
+
+class ModelFileError(NndlError, ValueError):
+    """A model file (.npz or network2 JSON) that is malformed or unsafe."""
+
+
+class DivergenceError(NndlError, FloatingPointError):
+    """Training produced a NaN or infinite cost (eta too large?)."""
