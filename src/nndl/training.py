@@ -1,0 +1,430 @@
+"""Mini-batch stochastic gradient descent (chapters 1-3), resumable and monitored.
+
+``sgd(net, training_data, epochs, mini_batch_size, eta, ...)`` is network2's ``SGD``:
+every epoch it reshuffles the training data with an explicit ``numpy.random.Generator``,
+steps through consecutive mini-batches with eq. (93)/(94), and at the end of the epoch
+records what it was asked to monitor. It returns a ``TrainingHistory`` instead of printing.
+
+The chapter-3 toolkit is options of the same loop: L1 (eq. 97), momentum (eqs. 107-108),
+dropout, early stopping ("no improvement in N epochs") and the learning-rate schedule
+(halve eta when validation accuracy has not improved for N epochs; stop when eta has
+fallen to 1/128 of its start).
+
+Two implementations of one step exist. ``Network.update_mini_batch`` is the readable
+reference (backprop, then eq. 93). The fast step here computes the same numbers with
+fewer calls: in-place buffers, sigma' from the stored activation, eta/m folded into
+delta^L once, and eq. (93)'s shrink-and-subtract done by a single BLAS gemm
+(C <- alpha A B + beta C with beta = 1 - eta lmbda / n). Tests pin the two together.
+
+A ``Trainer`` holds the whole state of a run (position in the epoch, permutation, rng
+state, schedule counters, velocities, history), so an interrupted run can be
+checkpointed and resumed with bit-identical results.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from scipy.linalg import blas as _blas
+from scipy.special import expit
+
+from nndl.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
+from nndl.errors import DivergenceError
+from nndl.network import REGULARIZATIONS, Network, as_targets
+
+log = logging.getLogger(__name__)
+
+ETA_SCHEDULE_FLOOR = 1.0 / 128  # chapter 3: stop when eta has fallen to 1/128 of its start
+
+
+@dataclass
+class TrainingHistory:
+    """What one run of SGD monitored, one entry per epoch (network2's four lists, and more).
+
+    Accuracies are counts of correct examples, as network2 returns them; divide by
+    ``n_evaluation`` / ``n_training`` for fractions. Costs are means over the examples
+    plus the regularization term with n = the training-set size (see ``Network.total_cost``).
+    ``gradient_norms[e][l]`` is ||mean dC/db|| of hidden layer l at the start of epoch e
+    (chapter 5's speed of learning).
+    """
+
+    evaluation_cost: list[float] = field(default_factory=list)
+    evaluation_accuracy: list[int] = field(default_factory=list)
+    training_cost: list[float] = field(default_factory=list)
+    training_accuracy: list[int] = field(default_factory=list)
+    gradient_norms: list[list[float]] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    eta: list[float] = field(default_factory=list)
+    n_training: int = 0
+    n_evaluation: int = 0
+    stopped: str | None = None  # None (ran all epochs), "early-stopping", "eta-schedule", "interrupted"
+
+    @property
+    def epochs(self) -> int:
+        return len(self.epoch_seconds)
+
+    def best_evaluation_accuracy(self) -> float | None:
+        """Best evaluation accuracy as a fraction, or None if it was not monitored."""
+        if not self.evaluation_accuracy or not self.n_evaluation:
+            return None
+        return max(self.evaluation_accuracy) / self.n_evaluation
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainingHistory:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def _as_pair(data, name: str, net: Network):
+    try:
+        X, y = data
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (X, y)") from None
+    X = np.ascontiguousarray(X, dtype=net.dtype)
+    if X.ndim != 2 or X.shape[1] != net.sizes[0]:
+        raise ValueError(f"{name}: inputs must have shape (m, {net.sizes[0]}); got {X.shape}")
+    y = np.asarray(y)
+    if len(y) != len(X):
+        raise ValueError(f"{name}: {len(X)} inputs but {len(y)} targets")
+    return X, y
+
+
+class Trainer:
+    """One run of mini-batch SGD on one network; see ``sgd`` for the parameters.
+
+    ``run()`` trains until the epochs are done, a stopping rule fires, or
+    ``should_stop()`` returns true after a mini-batch (then ``history.stopped`` is
+    "interrupted" and ``state()`` / ``restore()`` checkpoint the exact position).
+    """
+
+    def __init__(
+        self,
+        net: Network,
+        training_data,
+        epochs: int,
+        mini_batch_size: int,
+        eta: float,
+        lmbda: float = 0.0,
+        evaluation_data=None,
+        *,
+        regularization: str = "l2",
+        momentum: float = 0.0,
+        monitor_evaluation_cost: bool = False,
+        monitor_evaluation_accuracy: bool = False,
+        monitor_training_cost: bool = False,
+        monitor_training_accuracy: bool = False,
+        monitor_gradient_norms: bool = False,
+        gradient_norm_examples: int = 1000,
+        early_stopping: int | None = None,
+        eta_schedule: int | None = None,
+        rng: np.random.Generator | None = None,
+        on_epoch: Callable[[int, TrainingHistory, Network], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        fast: bool = True,
+    ) -> None:
+        if epochs < 0 or int(epochs) != epochs:
+            raise ValueError(f"epochs must be a whole number >= 0; got {epochs}")
+        if mini_batch_size < 1 or int(mini_batch_size) != mini_batch_size:
+            raise ValueError(f"mini_batch_size must be a whole number >= 1; got {mini_batch_size}")
+        if not np.isfinite(eta) or eta <= 0:
+            raise ValueError(f"eta must be a positive number; got {eta}")
+        if not np.isfinite(lmbda) or lmbda < 0:
+            raise ValueError(f"lmbda must be >= 0; got {lmbda}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1); got {momentum}")
+        if regularization not in REGULARIZATIONS:
+            raise ValueError(f"unknown regularization {regularization!r}; choose from l2, l1")
+        for name, v in (("early_stopping", early_stopping), ("eta_schedule", eta_schedule)):
+            if v is not None and (v < 1 or int(v) != v):
+                raise ValueError(f"{name} must be a whole number of epochs >= 1; got {v}")
+        if (early_stopping or eta_schedule) and evaluation_data is None:
+            raise ValueError("early stopping and the eta schedule need evaluation_data")
+        self.net = net
+        self.X, self.y = _as_pair(training_data, "training_data", net)
+        if len(self.X) == 0:
+            raise ValueError("training_data is empty")
+        self.Y = as_targets(self.y, net.sizes[-1], net.dtype)  # validates labels once
+        self.evaluation_data = None
+        if evaluation_data is not None:
+            self.evaluation_data = _as_pair(evaluation_data, "evaluation_data", net)
+        self.epochs = int(epochs)
+        self.mini_batch_size = int(mini_batch_size)
+        self.eta0 = float(eta)
+        self.lmbda = float(lmbda)
+        self.regularization = regularization
+        self.momentum = float(momentum)
+        self.monitor = {
+            "evaluation_cost": monitor_evaluation_cost,
+            "evaluation_accuracy": monitor_evaluation_accuracy or bool(early_stopping or eta_schedule),
+            "training_cost": monitor_training_cost,
+            "training_accuracy": monitor_training_accuracy,
+            "gradient_norms": monitor_gradient_norms,
+        }
+        if (self.monitor["evaluation_cost"] or self.monitor["evaluation_accuracy"]) and evaluation_data is None:
+            raise ValueError("monitoring evaluation cost or accuracy needs evaluation_data")
+        self.gradient_norm_examples = int(gradient_norm_examples)
+        self.early_stopping = early_stopping
+        self.eta_schedule = eta_schedule
+        self.rng = rng if rng is not None else net.rng
+        self.on_epoch = on_epoch
+        self.should_stop = should_stop
+        self.fast = fast
+        # Position and schedule state (what a checkpoint must hold).
+        self.epoch = 0  # epochs completed
+        self.batch = 0  # mini-batches completed within the current epoch
+        self.perm: np.ndarray | None = None  # the current epoch's order, once drawn
+        self.eta = self.eta0
+        self.best_accuracy = -1
+        self.epochs_without_improvement = 0
+        self.epoch_elapsed = 0.0
+        self.history = TrainingHistory(
+            n_training=len(self.X),
+            n_evaluation=0 if self.evaluation_data is None else len(self.evaluation_data[0]),
+        )
+        self._Xs = np.empty_like(self.X)  # the shuffled copy, reused every epoch
+        self._Ys = np.empty_like(self.Y)
+        self._buffers: dict[int, Any] = {}
+
+    # ------------------------------------------------------------------ checkpoint
+    def state(self) -> dict[str, Any]:
+        """Everything needed to continue this run exactly (weights are saved with the network)."""
+        return {
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "perm": None if self.perm is None else self.perm.copy(),
+            "eta": self.eta,
+            "best_accuracy": self.best_accuracy,
+            "epochs_without_improvement": self.epochs_without_improvement,
+            "epoch_elapsed": self.epoch_elapsed,
+            "rng_state": self.rng.bit_generator.state,
+            "net_rng_state": self.net.rng.bit_generator.state,
+            "velocities": None if self.net.velocities is None else [v.copy() for v in self.net.velocities],
+            "history": self.history.to_dict(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from ``state()``; the network's weights must be those saved with it."""
+        self.epoch = int(state["epoch"])
+        self.batch = int(state["batch"])
+        self.perm = None if state["perm"] is None else np.asarray(state["perm"], dtype=np.int64)
+        self.eta = float(state["eta"])
+        self.best_accuracy = int(state["best_accuracy"])
+        self.epochs_without_improvement = int(state["epochs_without_improvement"])
+        self.epoch_elapsed = float(state.get("epoch_elapsed", 0.0))
+        self.rng.bit_generator.state = state["rng_state"]
+        if state.get("net_rng_state") is not None:
+            self.net.rng.bit_generator.state = state["net_rng_state"]
+        vel = state.get("velocities")
+        self.net.velocities = None if vel is None else [np.array(v, dtype=self.net.dtype) for v in vel]
+        self.history = TrainingHistory.from_dict(state["history"])
+        if self.perm is not None:
+            self._shuffle(self.perm)
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> TrainingHistory:
+        """Train from the current position to the end; return the history."""
+        h = self.history
+        h.stopped = None
+        n = len(self.X)
+        m = self.mini_batch_size
+        n_batches = -(-n // m)
+        while self.epoch < self.epochs:
+            t0 = time.perf_counter()
+            if self.perm is None:  # the start of an epoch
+                if self.monitor["gradient_norms"]:
+                    k = min(self.gradient_norm_examples, n)
+                    h.gradient_norms.append(self.net.gradient_norms(self.X[:k], self.Y[:k]))
+                self.perm = self.rng.permutation(n)  # reshuffle every epoch
+                self._shuffle(self.perm)
+                self.batch = 0
+            use_fast = self.fast and self._fast_ok()
+            while self.batch < n_batches:
+                lo = self.batch * m
+                xb, yb = self._Xs[lo : lo + m], self._Ys[lo : lo + m]
+                if use_fast:
+                    self._fast_step(xb, yb)
+                else:
+                    self.net.update_mini_batch(xb, yb, self.eta, self.lmbda, n, regularization=self.regularization,
+                                               momentum=self.momentum, masks=self.net.dropout_masks(len(xb), self.rng))
+                self.batch += 1
+                if self.should_stop is not None and self.batch < n_batches and self.should_stop():
+                    self.epoch_elapsed += time.perf_counter() - t0
+                    h.stopped = "interrupted"
+                    return h
+            self.epoch_elapsed += time.perf_counter() - t0
+            self._end_epoch()
+            if h.stopped:
+                return h
+            if self.should_stop is not None and self.epoch < self.epochs and self.should_stop():
+                h.stopped = "interrupted"
+                return h
+        return h
+
+    def _shuffle(self, perm: np.ndarray) -> None:
+        # Into preallocated buffers: no fresh copy of the training set per epoch
+        # (mode="clip" avoids the hidden temporary of the default mode="raise").
+        np.take(self.X, perm, axis=0, out=self._Xs, mode="clip")
+        np.take(self.Y, perm, axis=0, out=self._Ys, mode="clip")
+
+    def _end_epoch(self) -> None:
+        net, h = self.net, self.history
+        self._check_finite()
+        n = len(self.X)
+        h.eta.append(self.eta)
+        h.epoch_seconds.append(self.epoch_elapsed)
+        parts = [f"epoch {self.epoch}"]
+        if self.monitor["training_cost"]:
+            h.training_cost.append(net.total_cost(self.X, self.Y, self.lmbda, n, self.regularization))
+            parts.append(f"training cost {h.training_cost[-1]:.4f}")
+        if self.monitor["training_accuracy"]:
+            h.training_accuracy.append(net.accuracy(self.X, self.y))
+            parts.append(f"training accuracy {h.training_accuracy[-1]} / {n}")
+        if self.evaluation_data is not None:
+            Xe, ye = self.evaluation_data
+            if self.monitor["evaluation_cost"]:
+                h.evaluation_cost.append(net.total_cost(Xe, ye, self.lmbda, n, self.regularization))
+                parts.append(f"evaluation cost {h.evaluation_cost[-1]:.4f}")
+            if self.monitor["evaluation_accuracy"]:
+                h.evaluation_accuracy.append(net.accuracy(Xe, ye))
+                parts.append(f"evaluation accuracy {h.evaluation_accuracy[-1]} / {len(Xe)}")
+        parts.append(f"{self.epoch_elapsed:.2f} s")
+        log.info(", ".join(parts))
+        self.epoch += 1
+        self.perm = None
+        self.batch = 0
+        self.epoch_elapsed = 0.0
+        if h.evaluation_accuracy and (self.early_stopping or self.eta_schedule):
+            self._apply_stopping_rules(h.evaluation_accuracy[-1])
+        if self.on_epoch is not None:
+            self.on_epoch(self.epoch - 1, h, net)
+
+    def _apply_stopping_rules(self, accuracy: int) -> None:
+        if accuracy > self.best_accuracy:
+            self.best_accuracy = accuracy
+            self.epochs_without_improvement = 0
+            return
+        self.epochs_without_improvement += 1
+        if self.early_stopping and self.epochs_without_improvement >= self.early_stopping:
+            log.info("early stopping: no improvement in %d epochs", self.early_stopping)
+            self.history.stopped = "early-stopping"
+        elif self.eta_schedule and self.epochs_without_improvement >= self.eta_schedule:
+            self.eta /= 2  # chapter 3's schedule: halve eta ...
+            self.epochs_without_improvement = 0
+            log.info("eta schedule: no improvement in %d epochs, eta -> %g", self.eta_schedule, self.eta)
+            if self.eta < self.eta0 * ETA_SCHEDULE_FLOOR * (1 + 1e-9):  # ... stop at eta0 / 128
+                self.history.stopped = "eta-schedule"
+
+    def _check_finite(self) -> None:
+        for l, W in enumerate(self.net.weights):
+            if not np.isfinite(np.sum(W)) or not np.all(np.isfinite(self.net.biases[l])):
+                raise DivergenceError(
+                    f"training diverged in epoch {self.epoch} (weights became NaN or infinite); "
+                    f"try a smaller eta than {self.eta:g}")
+
+    # ------------------------------------------------------------------ fast step
+    def _fast_ok(self) -> bool:
+        net = self.net
+        return (self.regularization == "l2" and not self.momentum and not net.dropout
+                and net.cost in (QuadraticCost, CrossEntropyCost, LogLikelihoodCost)
+                and net.output == net.cost.default_output
+                and net.hidden == "sigmoid")
+
+    def _fast_buffers(self, m: int):
+        bufs = self._buffers.get(m)
+        if bufs is None:
+            dt = self.net.dtype
+            sizes = self.net.sizes
+            Zs = [np.empty((m, k), dtype=dt) for k in sizes[1:]]
+            As = [np.empty((m, k), dtype=dt) for k in sizes[1:]]
+            Ds = [np.empty((m, k), dtype=dt) for k in sizes[1:]]
+            T = [np.empty((m, k), dtype=dt) for k in sizes[1:]]
+            ones = np.ones(m, dtype=dt)
+            gemm, gemv = _blas.get_blas_funcs(("gemm", "gemv"), dtype=dt)
+            bufs = self._buffers[m] = (Zs, As, Ds, T, ones, gemm, gemv)
+        return bufs
+
+    def _fast_step(self, x: np.ndarray, Y: np.ndarray) -> None:
+        """One eq. (93)/(94) step for sigmoid hidden layers and the book's three cost/output pairs.
+
+        Same arithmetic as ``Network.update_mini_batch`` (BP1-BP4 then eq. 93) in fewer calls.
+        """
+        net = self.net
+        m = x.shape[0]
+        Zs, As, Ds, T, ones, gemm, gemv = self._fast_buffers(m)
+        Ws, bs = net.weights, net.biases
+        L = len(Ws)
+        A = x
+        for l in range(L):  # forward, eq. (25)
+            np.matmul(A, Ws[l].T, out=Zs[l])  # z^l = a^{l-1} w^T ...                        (m, n_l)
+            Zs[l] += bs[l]  # ... + b^l
+            if l < L - 1 or net.output == "sigmoid":
+                expit(Zs[l], out=As[l])  # a^l = sigma(z^l)
+            else:
+                Zs[l] -= Zs[l].max(axis=1, keepdims=True)  # softmax, eq. (78), with the max shift
+                np.exp(Zs[l], out=As[l])
+                As[l] /= As[l].sum(axis=1, keepdims=True)
+            A = As[l]
+        D = Ds[L - 1]
+        np.subtract(As[L - 1], Y, out=D)  # BP1 with eq. (66)/(84): delta^L = a^L - y              (m, n_L)
+        if net.cost is QuadraticCost:  # BP1 with eq. (30): (a - y) (.) sigma'(z^L), sigma' = a(1 - a)
+            np.multiply(D, As[L - 1], out=D)
+            np.multiply(D, As[L - 1], out=T[L - 1])
+            np.subtract(D, T[L - 1], out=D)
+        D *= self.eta / m  # fold eta/m of eq. (93) into delta once (every later delta is linear in it)
+        shrink = 1.0 - self.eta * self.lmbda / len(self.X)  # eq. (93)'s 1 - eta lmbda / n
+        for l in range(L - 1, -1, -1):
+            A_prev = x if l == 0 else As[l - 1]
+            if l > 0:
+                Dp = Ds[l - 1]
+                np.matmul(D, Ws[l], out=Dp)  # BP2: (w^{l+1})^T delta^{l+1}, with the old weights   (m, n_{l-1})
+                np.multiply(Dp, A_prev, out=Dp)  # (.) sigma'(z) = a (1 - a):
+                np.multiply(Dp, A_prev, out=T[l - 1])
+                np.subtract(Dp, T[l - 1], out=Dp)  #    D a - D a a
+            # BP4 and eq. (93) in one gemm, on the transposed (Fortran-ordered) views:
+            # w^T <- shrink w^T - a_prev^T (eta/m delta)                                       (n_{l-1}, n_l)
+            gemm(-1.0, A_prev.T, D.T, beta=shrink, c=Ws[l].T, trans_b=True, overwrite_c=True)
+            # BP3 and eq. (94): b <- b - (eta/m) sum_x delta_x  (gemv: delta^T 1)
+            gemv(-1.0, D.T, ones, beta=1.0, y=bs[l], overwrite_y=True)
+            D = Ds[l - 1] if l > 0 else D
+
+
+def sgd(net: Network, training_data, epochs: int, mini_batch_size: int, eta: float, lmbda: float = 0.0,
+        evaluation_data=None, **options) -> TrainingHistory:
+    """Train ``net`` by mini-batch SGD with eq. (93)/(94); return its ``TrainingHistory``.
+
+    Parameters
+    ----------
+    training_data, evaluation_data : pairs (X, y)
+        X of shape (n, n_in); y integer labels (n,) or one-hot targets (n, n_out).
+    epochs, mini_batch_size, eta, lmbda
+        As in network2; eq. (93)'s n is ``len(training_data)``.
+    regularization : {"l2", "l1"}
+        L2 (eq. 93) or L1 (eq. 97, sgn(0) = 0).
+    momentum : float
+        Momentum coefficient mu of eqs. (107)-(108); 0 is plain SGD.
+    monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost, monitor_training_accuracy : bool
+        network2's four histories, recorded at the end of each epoch.
+    monitor_gradient_norms : bool
+        Record ||mean dC/db|| per hidden layer at the start of each epoch, over the first
+        ``gradient_norm_examples`` training examples (chapter 5).
+    early_stopping : int, optional
+        Stop when evaluation accuracy has not improved for this many epochs.
+    eta_schedule : int, optional
+        Halve eta when evaluation accuracy has not improved for this many epochs; stop
+        once eta has fallen to eta/128.
+    rng : numpy.random.Generator, optional
+        Shuffles and dropout masks; default ``net.rng``.
+    on_epoch : callable(epoch, history, net), optional
+        Called after each epoch's monitoring.
+    should_stop : callable() -> bool, optional
+        Checked after every mini-batch; True ends the run early as "interrupted".
+    fast : bool
+        Use the fused fast step where it applies (default); False forces the reference step.
+    """
+    return Trainer(net, training_data, epochs, mini_batch_size, eta, lmbda, evaluation_data, **options).run()

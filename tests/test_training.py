@@ -1,0 +1,167 @@
+"""SGD: determinism, histories, stopping rules, interrupt/resume, bad arguments."""
+
+import numpy as np
+import pytest
+
+import nndl
+from nndl.errors import DivergenceError
+from nndl.training import Trainer
+
+
+def toy_data(n=300, seed=0):
+    """Three well-separated blobs in 8 dimensions: learnable in a few epochs."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centres = rng.random((3, 8))
+    X = np.clip(centres[y] + 0.1 * rng.standard_normal((n, 8)), 0, 1)
+    return X, y
+
+
+def train(seed=0, **kw):
+    X, y = toy_data()
+    net = nndl.Network([8, 10, 3], init=kw.pop("init", "default"), dropout=kw.pop("dropout", 0.0),
+                       rng=np.random.default_rng(seed))
+    hist = net.sgd((X, y), kw.pop("epochs", 3), 10, kw.pop("eta", 0.5), evaluation_data=(X, y),
+                   rng=np.random.default_rng(seed + 1), **kw)
+    return net, hist
+
+
+@pytest.mark.parametrize("options", [{}, {"momentum": 0.5}, {"dropout": 0.5}, {"lmbda": 1.0, "regularization": "l1"}])
+def test_same_seed_gives_bit_identical_weights(options):
+    a, _ = train(**options)
+    b, _ = train(**options)
+    c, _ = train(seed=1, **options)
+    for Wa, Wb in zip(a.weights + a.biases, b.weights + b.biases):
+        assert np.array_equal(Wa, Wb)
+    assert not np.array_equal(a.weights[0], c.weights[0])
+
+
+def test_histories_are_recorded_and_learning_happens():
+    net, h = train(epochs=5, lmbda=0.1, monitor_evaluation_cost=True, monitor_evaluation_accuracy=True,
+                   monitor_training_cost=True, monitor_training_accuracy=True, monitor_gradient_norms=True)
+    assert len(h.evaluation_cost) == len(h.evaluation_accuracy) == len(h.training_cost) == 5
+    assert len(h.training_accuracy) == len(h.epoch_seconds) == len(h.eta) == 5
+    assert len(h.gradient_norms) == 5 and all(len(g) == 1 for g in h.gradient_norms)
+    assert h.n_training == h.n_evaluation == 300
+    assert h.training_cost[-1] < h.training_cost[0]
+    assert h.best_evaluation_accuracy() > 0.9
+    X, y = toy_data()
+    assert h.training_cost[-1] == pytest.approx(net.total_cost(X, y, 0.1, 300))
+    assert nndl.TrainingHistory.from_dict(h.to_dict()) == h
+
+
+def test_cost_history_uses_training_set_size_for_l2():
+    """Eq. (85)'s n is the training-set size, also when the cost of other data is reported."""
+    X, y = toy_data()
+    net = nndl.Network([8, 10, 3], rng=np.random.default_rng(0))
+    h = net.sgd((X, y), 1, 10, 0.5, lmbda=3.0, evaluation_data=(X[:50], y[:50]), monitor_evaluation_cost=True)
+    l2 = 0.5 * 3.0 / 300 * sum(float(np.sum(W**2)) for W in net.weights)
+    assert h.evaluation_cost[0] == pytest.approx(net.total_cost(X[:50], y[:50]) + l2)
+
+
+def test_stopping_rules():
+    X, y = toy_data()
+    net = nndl.Network([8, 10, 3], rng=np.random.default_rng(0))
+    t = Trainer(net, (X, y), 100, 10, 0.5, evaluation_data=(X, y), early_stopping=3)
+    for acc in [10, 20, 20, 19]:
+        t._apply_stopping_rules(acc)
+    assert t.history.stopped is None
+    t._apply_stopping_rules(20)  # the third epoch in a row without beating 20
+    assert t.history.stopped == "early-stopping"
+
+    t = Trainer(net, (X, y), 100, 10, 0.8, evaluation_data=(X, y), eta_schedule=2)
+    t._apply_stopping_rules(10)
+    etas = []
+    for _ in range(14):
+        t._apply_stopping_rules(5)
+        etas.append(t.eta)
+        if t.history.stopped:
+            break
+    # halved after every 2 epochs without improvement: 0.4, 0.2, ..., 0.8/128 -> stop
+    assert etas[1::2] == [0.8 / 2**k for k in range(1, 8)]
+    assert t.history.stopped == "eta-schedule"
+
+
+def test_early_stopping_ends_a_real_run():
+    _, h = train(epochs=200, eta=0.05, early_stopping=2)
+    assert h.stopped == "early-stopping" and h.epochs < 200
+
+
+@pytest.mark.parametrize("options", [{}, {"momentum": 0.7, "dropout": 0.3}])
+def test_interrupt_and_resume_is_bit_identical(options):
+    X, y = toy_data(205)
+    opts = dict(options)
+    dropout = opts.pop("dropout", 0.0)
+
+    def fresh():
+        return nndl.Network([8, 10, 3], dropout=dropout, rng=np.random.default_rng(3))
+
+    full = fresh()
+    Trainer(full, (X, y), 3, 10, 0.5, 0.2, (X, y), rng=np.random.default_rng(4), monitor_evaluation_accuracy=True,
+            **opts).run()
+
+    net = fresh()
+    calls = {"n": 0}
+
+    def stop_at_33():
+        calls["n"] += 1
+        return calls["n"] == 33  # mid-way through the second epoch (21 mini-batches per epoch)
+
+    t = Trainer(net, (X, y), 3, 10, 0.5, 0.2, (X, y), rng=np.random.default_rng(4), monitor_evaluation_accuracy=True,
+                should_stop=stop_at_33, **opts)
+    h = t.run()
+    assert h.stopped == "interrupted" and t.epoch == 1 and 0 < t.batch < 21
+    state = t.state()
+    saved = net.copy()
+    # A new process would load the weights and the state; do the same with fresh objects.
+    resumed = fresh()
+    resumed.weights, resumed.biases = saved.weights, saved.biases
+    t2 = Trainer(resumed, (X, y), 3, 10, 0.5, 0.2, (X, y), rng=np.random.default_rng(999),
+                 monitor_evaluation_accuracy=True, **opts)
+    t2.restore(state)
+    h2 = t2.run()
+    assert h2.stopped is None and len(h2.evaluation_accuracy) == 3
+    for a, b in zip(full.weights + full.biases, resumed.weights + resumed.biases):
+        assert np.array_equal(a, b)
+
+
+def test_divergence_is_reported():
+    X, y = toy_data()
+    net = nndl.Network([8, 10, 3], rng=np.random.default_rng(0))
+    net.weights[0][0, 0] = np.inf
+    with pytest.raises(DivergenceError, match="smaller eta"):
+        with np.errstate(all="ignore"):
+            net.sgd((X, y), 1, 10, 0.5)
+
+
+@pytest.mark.parametrize("bad,match", [
+    (dict(eta=-1.0), "eta must be a positive"),
+    (dict(eta=float("nan")), "eta must be a positive"),
+    (dict(mini_batch_size=0), "mini_batch_size"),
+    (dict(epochs=-1), "epochs"),
+    (dict(lmbda=-0.1), "lmbda"),
+    (dict(momentum=1.5), "momentum"),
+    (dict(regularization="l3"), "regularization"),
+    (dict(early_stopping=3, evaluation_data=None), "need evaluation_data"),
+])
+def test_bad_arguments_are_named(bad, match):
+    X, y = toy_data()
+    net = nndl.Network([8, 10, 3], rng=np.random.default_rng(0))
+    args = dict(epochs=1, mini_batch_size=10, eta=0.5, evaluation_data=(X, y)) | bad
+    with pytest.raises(ValueError, match=match):
+        Trainer(net, (X, y), **args)
+
+
+def test_bad_data_is_named():
+    net = nndl.Network([8, 10, 3], rng=np.random.default_rng(0))
+    X, y = toy_data()
+    with pytest.raises(ValueError, match=r"shape \(m, 8\)"):
+        net.sgd((X[:, :5], y), 1, 10, 0.5)
+    with pytest.raises(ValueError, match="labels must lie in 0..2"):
+        net.sgd((X, y + 5), 1, 10, 0.5)
+    with pytest.raises(ValueError, match="300 inputs but 299 targets"):
+        net.sgd((X, y[:-1]), 1, 10, 0.5)
+    with pytest.raises(ValueError, match="unknown init"):
+        nndl.Network([8, 3], init="huge")
+    with pytest.raises(ValueError, match="sizes"):
+        nndl.Network([8])
