@@ -13,6 +13,7 @@ import pytest
 
 import nndl
 from nndl.network import as_targets
+from nndl.training import _FusedSGD
 
 import reference
 
@@ -128,7 +129,10 @@ def test_one_l2_step_matches_per_example_reference(cost, output, fast):
         # A trainer over a 40-example set whose first shuffled mini-batch is X: drive one step.
         trainer = nndl.Trainer(net, (np.vstack([X] * 4), np.concatenate([y] * 4)), 1, 10, eta, lmbda)
         assert trainer._fast_ok()
-        trainer._fast_step(np.ascontiguousarray(X), as_targets(y, 4))
+        fused = _FusedSGD(net, eta, lmbda, n)
+        fused.load()
+        fused.step(np.ascontiguousarray(X), as_targets(y, 4))
+        fused.store()
     else:
         net.update_mini_batch(X, y, eta, lmbda, n)
     for got, want in zip(net.weights + net.biases, want_w + [b.ravel() for b in want_b]):

@@ -189,7 +189,6 @@ class Trainer:
         )
         self._Xs = np.empty_like(self.X)  # the shuffled copy, reused every epoch
         self._Ys = np.empty_like(self.Y)
-        self._buffers: dict[int, Any] = {}
 
     # ------------------------------------------------------------------ checkpoint
     def state(self) -> dict[str, Any]:
@@ -243,21 +242,22 @@ class Trainer:
                 self.perm = self.rng.permutation(n)  # reshuffle every epoch
                 self._shuffle(self.perm)
                 self.batch = 0
-            use_fast = self.fast and self._fast_ok()
-            while self.batch < n_batches:
-                lo = self.batch * m
-                xb, yb = self._Xs[lo : lo + m], self._Ys[lo : lo + m]
-                if use_fast:
-                    self._fast_step(xb, yb)
+            fused = _FusedSGD(self.net, self.eta, self.lmbda, n) if self.fast and self._fast_ok() else None
+            if fused is not None:
+                fused.load()
+            try:
+                if fused is not None:
+                    self.batch, interrupted = fused.run_batches(self._Xs, self._Ys, self.batch, m, self.should_stop)
                 else:
-                    self.net.update_mini_batch(xb, yb, self.eta, self.lmbda, n, regularization=self.regularization,
-                                               momentum=self.momentum, masks=self.net.dropout_masks(len(xb), self.rng))
-                self.batch += 1
-                if self.should_stop is not None and self.batch < n_batches and self.should_stop():
-                    self.epoch_elapsed += time.perf_counter() - t0
+                    interrupted = self._reference_batches(n_batches)
+                if interrupted:
                     h.stopped = "interrupted"
-                    return h
-            self.epoch_elapsed += time.perf_counter() - t0
+            finally:
+                if fused is not None:
+                    fused.store()
+                self.epoch_elapsed += time.perf_counter() - t0
+            if h.stopped:
+                return h
             self._end_epoch()
             if h.stopped:
                 return h
@@ -265,6 +265,19 @@ class Trainer:
                 h.stopped = "interrupted"
                 return h
         return h
+
+    def _reference_batches(self, n_batches: int) -> bool:
+        """Steps through the rest of the epoch with ``Network.update_mini_batch``; True if interrupted."""
+        n, m = len(self.X), self.mini_batch_size
+        while self.batch < n_batches:
+            lo = self.batch * m
+            xb, yb = self._Xs[lo : lo + m], self._Ys[lo : lo + m]
+            self.net.update_mini_batch(xb, yb, self.eta, self.lmbda, n, regularization=self.regularization,
+                                       momentum=self.momentum, masks=self.net.dropout_masks(len(xb), self.rng))
+            self.batch += 1
+            if self.should_stop is not None and self.batch < n_batches and self.should_stop():
+                return True
+        return False
 
     def _shuffle(self, perm: np.ndarray) -> None:
         # Into preallocated buffers: no fresh copy of the training set per epoch
@@ -328,6 +341,7 @@ class Trainer:
                     f"try a smaller eta than {self.eta:g}")
 
     # ------------------------------------------------------------------ fast step
+
     def _fast_ok(self) -> bool:
         net = self.net
         return (self.regularization == "l2" and not self.momentum and not net.dropout
@@ -335,63 +349,154 @@ class Trainer:
                 and net.output == net.cost.default_output
                 and net.hidden == "sigmoid")
 
-    def _fast_buffers(self, m: int):
+
+class _FusedSGD:
+    """The fast step: eq. (93)/(94) with BP1-BP4 for sigmoid hidden layers, in few NumPy/BLAS calls.
+
+    Memory layout (private; ``load``/``store`` copy to and from ``net.weights``/``net.biases``):
+    layer 0 keeps W (n_1, n_0) and b apart, because its input is the shuffled training set
+    itself; every later layer l packs P = [W | b], shape (n_l, n_{l-1} + 1), and the hidden
+    activation buffers carry a last column of ones, so z = [a, 1] @ P^T is one product and
+    BP3 + eq. (94) ride along in the BP4 + eq. (93) gemm. Per step, for 784-30-10: five
+    calls forward, eight backward.
+    """
+
+    def __init__(self, net: Network, eta: float, lmbda: float, n: int) -> None:
+        self.net = net
+        self.eta, self.lmbda, self.n = eta, lmbda, n
+        dt = net.dtype
+        self.W0 = np.empty_like(net.weights[0])
+        self.b0 = np.empty_like(net.biases[0])
+        self.P = [np.empty((W.shape[0], W.shape[1] + 1), dtype=dt) for W in net.weights[1:]]
+        self.gemm, self.gemv = _blas.get_blas_funcs(("gemm", "gemv"), dtype=dt)
+        self.quadratic = net.cost is QuadraticCost
+        self.softmax = net.output == "softmax"
+        self._buffers: dict[int, tuple] = {}
+
+    def load(self) -> None:
+        net = self.net
+        np.copyto(self.W0, net.weights[0])
+        np.copyto(self.b0, net.biases[0])
+        for P, W, b in zip(self.P, net.weights[1:], net.biases[1:]):
+            P[:, :-1] = W
+            P[:, -1] = b
+
+    def store(self) -> None:
+        net = self.net
+        np.copyto(net.weights[0], self.W0)
+        np.copyto(net.biases[0], self.b0)
+        for P, W, b in zip(self.P, net.weights[1:], net.biases[1:]):
+            W[...] = P[:, :-1]
+            b[...] = P[:, -1]
+
+    def buffers(self, m: int) -> tuple:
         bufs = self._buffers.get(m)
         if bufs is None:
             dt = self.net.dtype
             sizes = self.net.sizes
             Zs = [np.empty((m, k), dtype=dt) for k in sizes[1:]]
-            As = [np.empty((m, k), dtype=dt) for k in sizes[1:]]
+            H = [np.ones((m, k + 1), dtype=dt) for k in sizes[1:-1]]  # hidden a^l with a ones column
+            A_out = np.empty((m, sizes[-1]), dtype=dt)
             Ds = [np.empty((m, k), dtype=dt) for k in sizes[1:]]
             T = [np.empty((m, k), dtype=dt) for k in sizes[1:]]
             ones = np.ones(m, dtype=dt)
-            gemm, gemv = _blas.get_blas_funcs(("gemm", "gemv"), dtype=dt)
-            bufs = self._buffers[m] = (Zs, As, Ds, T, ones, gemm, gemv)
+            bufs = self._buffers[m] = (Zs, H, [h[:, :-1] for h in H], A_out, Ds, T, ones)
         return bufs
 
-    def _fast_step(self, x: np.ndarray, Y: np.ndarray) -> None:
-        """One eq. (93)/(94) step for sigmoid hidden layers and the book's three cost/output pairs.
+    def run_batches(self, Xs: np.ndarray, Ys: np.ndarray, first: int, m: int,
+                    should_stop: Callable[[], bool] | None) -> tuple[int, bool]:
+        """Steps on the mini-batches ``first, first+1, ...`` of (Xs, Ys); returns (next batch, interrupted).
 
-        Same arithmetic as ``Network.update_mini_batch`` (BP1-BP4 then eq. 93) in fewer calls.
+        For the book's one-hidden-layer networks the step is written out in straight-line
+        code with every array and function bound to a local name: at mini-batch 10 the
+        Python overhead of a generic loop over layers costs as much as the small products.
+        Deeper networks and the short last mini-batch go through ``step``.
         """
-        net = self.net
+        n = Xs.shape[0]
+        n_batches = -(-n // m)
+        k = first
+        if len(self.P) == 1 and not self.softmax and not self.quadratic and n >= m:
+            Zs, H, Hv, A_out, Ds, T, ones = self.buffers(m)
+            Z0, Z1, h, hv, D, Dp, T0 = Zs[0], Zs[1], H[0], Hv[0], Ds[1], Ds[0], T[0]
+            W0, b0, P = self.W0, self.b0, self.P[0]
+            W0T, PT, hT, DT, DpT, Pw = W0.T, P.T, h.T, D.T, Dp.T, P[:, :-1]
+            Pb = P[:, -1]
+            gemm, gemv, matmul, multiply, subtract = self.gemm, self.gemv, np.matmul, np.multiply, np.subtract
+            alpha = -self.eta / m
+            shrink = 1.0 - self.eta * self.lmbda / self.n
+            n_full = n // m
+            while k < n_full:
+                lo = k * m
+                x = Xs[lo : lo + m]
+                matmul(x, W0T, out=Z0)  # eq. (25), hidden layer: z = x w^T + b                      (m, n_1)
+                Z0 += b0
+                expit(Z0, out=hv)  # a = sigma(z)
+                matmul(h, PT, out=Z1)  # eq. (25), output layer: z = [a, 1] [W | b]^T                 (m, n_2)
+                expit(Z1, out=A_out)
+                subtract(A_out, Ys[lo : lo + m], out=D)  # BP1, eqs. (66)/(99): delta^L = a^L - y         (m, n_2)
+                matmul(D, Pw, out=Dp)  # BP2: (w^L)^T delta^L, with the old weights                        (m, n_1)
+                multiply(Dp, hv, out=Dp)  # (.) sigma'(z) = a (1 - a), as D a - D a a
+                multiply(Dp, hv, out=T0)
+                subtract(Dp, T0, out=Dp)
+                if shrink != 1.0:
+                    Pb /= shrink  # eq. (94): the gemm's beta must not shrink the biases
+                gemm(alpha, hT, DT, beta=shrink, c=PT, trans_b=True, overwrite_c=True)  # BP3/BP4 + eqs. (93)/(94)
+                gemm(alpha, x.T, DpT, beta=shrink, c=W0T, trans_b=True, overwrite_c=True)  # BP4 + eq. (93)
+                gemv(alpha, DpT, ones, beta=1.0, y=b0, overwrite_y=True)  # BP3 + eq. (94)
+                k += 1
+                if should_stop is not None and k < n_batches and should_stop():
+                    return k, True
+        while k < n_batches:
+            lo = k * m
+            self.step(Xs[lo : lo + m], Ys[lo : lo + m])
+            k += 1
+            if should_stop is not None and k < n_batches and should_stop():
+                return k, True
+        return k, False
+
+    def step(self, x: np.ndarray, Y: np.ndarray) -> None:
+        """One mini-batch: x (m, n_0), Y one-hot (m, n_L). Same numbers as update_mini_batch."""
         m = x.shape[0]
-        Zs, As, Ds, T, ones, gemm, gemv = self._fast_buffers(m)
-        Ws, bs = net.weights, net.biases
-        L = len(Ws)
-        A = x
-        for l in range(L):  # forward, eq. (25)
-            np.matmul(A, Ws[l].T, out=Zs[l])  # z^l = a^{l-1} w^T ...                        (m, n_l)
-            Zs[l] += bs[l]  # ... + b^l
-            if l < L - 1 or net.output == "sigmoid":
-                expit(Zs[l], out=As[l])  # a^l = sigma(z^l)
+        Zs, H, Hv, A_out, Ds, T, ones = self.buffers(m)
+        P = self.P
+        L = len(Zs)
+        # ---- forward, eq. (25): z^l = a^{l-1} w^T + b, a^l = sigma(z^l)
+        np.matmul(x, self.W0.T, out=Zs[0])  #                                                   (m, n_1)
+        Zs[0] += self.b0
+        for l in range(1, L + 1):
+            a = Hv[l - 1] if l < L else A_out
+            if l < L or not self.softmax:
+                expit(Zs[l - 1], out=a)  # a^l = sigma(z^l)
             else:
-                Zs[l] -= Zs[l].max(axis=1, keepdims=True)  # softmax, eq. (78), with the max shift
-                np.exp(Zs[l], out=As[l])
-                As[l] /= As[l].sum(axis=1, keepdims=True)
-            A = As[l]
+                Z = Zs[l - 1]
+                Z -= Z.max(axis=1, keepdims=True)  # softmax, eq. (78), with the max shift
+                np.exp(Z, out=a)
+                a /= a.sum(axis=1, keepdims=True)
+            if l < L:
+                np.matmul(H[l - 1], P[l - 1].T, out=Zs[l])  # z = [a, 1] [W | b]^T                (m, n_{l+1})
+        # ---- backward
         D = Ds[L - 1]
-        np.subtract(As[L - 1], Y, out=D)  # BP1 with eq. (66)/(84): delta^L = a^L - y              (m, n_L)
-        if net.cost is QuadraticCost:  # BP1 with eq. (30): (a - y) (.) sigma'(z^L), sigma' = a(1 - a)
-            np.multiply(D, As[L - 1], out=D)
-            np.multiply(D, As[L - 1], out=T[L - 1])
+        np.subtract(A_out, Y, out=D)  # BP1 with eq. (66)/(84): delta^L = a^L - y                    (m, n_L)
+        if self.quadratic:  # BP1 with eq. (30): (a - y) (.) sigma'(z^L), sigma' = a(1 - a)
+            np.multiply(D, A_out, out=D)
+            np.multiply(D, A_out, out=T[L - 1])
             np.subtract(D, T[L - 1], out=D)
-        D *= self.eta / m  # fold eta/m of eq. (93) into delta once (every later delta is linear in it)
-        shrink = 1.0 - self.eta * self.lmbda / len(self.X)  # eq. (93)'s 1 - eta lmbda / n
-        for l in range(L - 1, -1, -1):
-            A_prev = x if l == 0 else As[l - 1]
-            if l > 0:
-                Dp = Ds[l - 1]
-                np.matmul(D, Ws[l], out=Dp)  # BP2: (w^{l+1})^T delta^{l+1}, with the old weights   (m, n_{l-1})
-                np.multiply(Dp, A_prev, out=Dp)  # (.) sigma'(z) = a (1 - a):
-                np.multiply(Dp, A_prev, out=T[l - 1])
-                np.subtract(Dp, T[l - 1], out=Dp)  #    D a - D a a
-            # BP4 and eq. (93) in one gemm, on the transposed (Fortran-ordered) views:
-            # w^T <- shrink w^T - a_prev^T (eta/m delta)                                       (n_{l-1}, n_l)
-            gemm(-1.0, A_prev.T, D.T, beta=shrink, c=Ws[l].T, trans_b=True, overwrite_c=True)
-            # BP3 and eq. (94): b <- b - (eta/m) sum_x delta_x  (gemv: delta^T 1)
-            gemv(-1.0, D.T, ones, beta=1.0, y=bs[l], overwrite_y=True)
-            D = Ds[l - 1] if l > 0 else D
+        alpha = -self.eta / m  # eq. (93)'s -eta/m, applied inside the gemms
+        shrink = 1.0 - self.eta * self.lmbda / self.n  # eq. (93)'s 1 - eta lmbda / n
+        for l in range(L - 1, 0, -1):
+            Dp, a = Ds[l - 1], Hv[l - 1]
+            np.matmul(D, P[l - 1][:, :-1], out=Dp)  # BP2: (w^{l+1})^T delta^{l+1}, old weights      (m, n_l)
+            np.multiply(Dp, a, out=Dp)  # (.) sigma'(z^l) = a (1 - a), as D a - D a a
+            np.multiply(Dp, a, out=T[l - 1])
+            np.subtract(Dp, T[l - 1], out=Dp)
+            if shrink != 1.0:
+                P[l - 1][:, -1] /= shrink  # eq. (94): the gemm's beta must not shrink the biases
+            # BP4 + eq. (93), and BP3 + eq. (94) through the ones column, in one gemm on the
+            # transposed (Fortran-ordered) views: P^T <- shrink P^T - (eta/m) [a, 1]^T delta
+            self.gemm(alpha, H[l - 1].T, D.T, beta=shrink, c=P[l - 1].T, trans_b=True, overwrite_c=True)
+            D = Dp
+        self.gemm(alpha, x.T, D.T, beta=shrink, c=self.W0.T, trans_b=True, overwrite_c=True)  # BP4 + eq. (93)
+        self.gemv(alpha, D.T, ones, beta=1.0, y=self.b0, overwrite_y=True)  # BP3 + eq. (94): b - (eta/m) sum delta
 
 
 def sgd(net: Network, training_data, epochs: int, mini_batch_size: int, eta: float, lmbda: float = 0.0,
