@@ -139,13 +139,15 @@ def test_one_l2_step_matches_per_example_reference(cost, output, fast):
         np.testing.assert_allclose(got, want, rtol=REF_RTOL, atol=REF_RTOL * np.abs(want).max())
 
 
-def test_fast_and_reference_training_agree():
-    """Whole epochs: the fused fast step and update_mini_batch give the same weights."""
+@pytest.mark.parametrize("sizes", [[8, 6, 3], [8, 6, 5, 3]])  # straight-line and generic fused loops
+@pytest.mark.parametrize("cost", COSTS)
+def test_fast_and_reference_training_agree(sizes, cost):
+    """Whole epochs (203 examples: a short last mini-batch): the fused path equals update_mini_batch."""
     rng = np.random.default_rng(0)
     X, y = rng.random((203, 8)), rng.integers(0, 3, 203)
     results = []
     for fast in (True, False):
-        net = nndl.Network([8, 6, 5, 3], init="large", rng=np.random.default_rng(1))
+        net = nndl.Network(sizes, cost, init="large", rng=np.random.default_rng(1))
         net.sgd((X, y), 3, 10, 0.5, lmbda=2.0, rng=np.random.default_rng(2), fast=fast)
         results.append(net.weights + net.biases)
     for a, b in zip(*results):
