@@ -1,0 +1,1319 @@
+"""The book's derivations, step by step, every step checked by SymPy.
+
+``nndl derive TOPIC`` answers the learners' "where does this equation come from?"
+questions (shared/seeds/000 and 001) with a derivation a reader can follow and a
+machine has checked. A derivation is a list of :class:`Step` objects; each step
+states a result (with the book's equation number), says why it holds, and carries
+one or more :class:`Check` objects: an expression obtained by *computing* (SymPy's
+``diff``, ``solve``, ``apart``, substitution) and the expression the step *claims*.
+The check passes when ``derived - claimed`` simplifies to exactly zero.
+
+So if anyone edits a step's claim (drops the 1/2 of the quadratic cost, flips a
+sign, forgets a factor sigma'(z)), its check no longer simplifies to zero and
+:func:`derive` reports the failure; ``tests/test_derive.py`` perturbs every check of
+every derivation to prove it.
+
+SymPy is imported inside the functions of this module, never at import time, and
+by no other module of nndl. NumPy and the engine are imported only by the
+numeric check of the softmax derivation.
+
+Examples
+--------
+>>> from nndl.derive import derive, to_text
+>>> d = derive("sigmoid-prime")
+>>> d.passed
+True
+>>> print(to_text(d))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Check",
+    "CheckResult",
+    "CheckedStep",
+    "Derivation",
+    "NumericCheck",
+    "Step",
+    "TOPICS",
+    "build_steps",
+    "derive",
+    "numeric_checks",
+    "run_check",
+    "to_dict",
+    "to_json",
+    "to_markdown",
+    "to_text",
+]
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Check:
+    """One symbolic check: ``derived - claimed`` must simplify to zero.
+
+    Attributes
+    ----------
+    label : str
+        What is compared, in words a reader can follow, e.g.
+        ``"d/db C(sigma(z)) = C'(a) sigma'(z)"``.
+    derived : sympy.Expr
+        The expression obtained by computation (differentiation, solving, ...).
+    claimed : sympy.Expr
+        The expression the step states (the book's form).
+    """
+
+    label: str
+    derived: Any
+    claimed: Any
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of a :class:`Check`: the expressions as text and whether it passed."""
+
+    label: str
+    derived: str  # str(sympy expression)
+    claimed: str
+    residual: str  # str(derived - claimed), before simplification
+    simplified: str  # what the residual simplified to; "0" when the check passes
+    method: str  # how it was simplified
+    passed: bool
+    claimed_latex: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a derivation.
+
+    Attributes
+    ----------
+    title : str
+        A few words, e.g. ``"Chain rule"``.
+    equation : str
+        The book's equation number(s) this step reaches, e.g. ``"(75)"``; ``""`` if none.
+    text : str
+        The result of the step in plain text.
+    latex : str
+        The same result in LaTeX (for ``--format markdown``).
+    why : str
+        Why it holds, in prose.
+    checks : tuple of Check
+        The SymPy checks of the step; at least one.
+    """
+
+    title: str
+    equation: str
+    text: str
+    latex: str
+    why: str
+    checks: tuple[Check, ...]
+
+
+@dataclass(frozen=True)
+class CheckedStep:
+    """A :class:`Step` with the results of its checks."""
+
+    step: Step
+    results: tuple[CheckResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.passed for r in self.results)
+
+
+@dataclass(frozen=True)
+class NumericCheck:
+    """A floating-point check on a real network (relative error against a tolerance)."""
+
+    label: str
+    max_rel_error: float
+    tolerance: float
+    detail: str
+
+    @property
+    def passed(self) -> bool:
+        return self.max_rel_error <= self.tolerance
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A derivation with every check run; :func:`derive` returns one."""
+
+    topic: str
+    title: str
+    question: str  # the learner's question it answers
+    setting: str  # the symbols, in plain text
+    steps: tuple[CheckedStep, ...]
+    answer: str  # the conclusion, in prose
+    numeric: tuple[NumericCheck, ...] = field(default=())
+
+    @property
+    def n_checks(self) -> int:
+        return sum(len(s.results) for s in self.steps) + len(self.numeric)
+
+    @property
+    def passed(self) -> bool:
+        return all(s.passed for s in self.steps) and all(c.passed for c in self.numeric)
+
+
+@dataclass(frozen=True)
+class _Topic:
+    title: str
+    question: str
+    setting: str
+    answer: str
+    build: Callable[[], list[Step]]
+    numeric: Callable[[], list[NumericCheck]] | None = None
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def _sympy():
+    import sympy  # the only place nndl imports SymPy
+
+    return sympy
+
+
+def _together_expand(expr):
+    sp = _sympy()
+    return sp.expand(sp.together(expr))
+
+
+def _simplify(expr):
+    return _sympy().simplify(expr)
+
+
+def _rewrite_exp_simplify(expr):
+    sp = _sympy()
+    return sp.simplify(expr.rewrite(sp.exp))
+
+
+# Tried in this order until one gives exactly 0; the cheap one settles most checks.
+_SIMPLIFIERS = (
+    ("together, expand", _together_expand),
+    ("simplify", _simplify),
+    ("rewrite(exp), simplify", _rewrite_exp_simplify),
+)
+
+
+def _witness(residual) -> str | None:
+    """A point where ``residual`` is clearly not 0, as text; None if none is found.
+
+    Every free symbol gets a distinct value in (0, 1) (an integer for integer
+    symbols) and the residual is evaluated to 30 digits. A non-zero value proves the
+    claim wrong, so an altered step fails fast, without a long symbolic search.
+    Expressions with undefined functions (C(a)) cannot be evaluated: None.
+    """
+    sp = _sympy()
+    symbols = sorted(residual.free_symbols, key=str)
+    point = {
+        x: sp.Integer(3 + i) if x.is_integer else sp.Rational(3 + 4 * i, 10 + 9 * i)
+        for i, x in enumerate(symbols)
+    }
+    try:
+        value = complex(residual.subs(point).evalf(30))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if value != value or abs(value) <= 1e-15:  # NaN, or too close to 0 to prove anything
+        return None
+    at = ", ".join(f"{x} = {v}" for x, v in point.items())
+    shown = f"{value.real:.6g}" if value.imag == 0 else f"{value:.6g}"
+    return f"{shown} (not 0) at {at}" if at else f"{shown} (not 0)"
+
+
+def run_check(check: Check) -> CheckResult:
+    """Decide whether ``check.derived - check.claimed`` is identically zero.
+
+    The residual is simplified symbolically, by cheap means first (see
+    ``_SIMPLIFIERS``); the check passes only if one of them gives exactly 0. If the
+    residual is non-zero at a sample point, the check fails at once and that value is
+    reported. Nothing numeric ever makes a check pass.
+    """
+    sp = _sympy()
+    residual = sp.sympify(check.derived) - sp.sympify(check.claimed)
+    simplified, method, passed = residual, "", False
+    for name, transform in _SIMPLIFIERS:
+        simplified, method = transform(residual), name
+        if simplified == 0:
+            passed = True
+            break
+        if name == _SIMPLIFIERS[0][0]:
+            witness = _witness(residual)
+            if witness is not None:
+                simplified, method = witness, "evaluated at a point"
+                break
+    return CheckResult(
+        label=check.label,
+        derived=str(check.derived),
+        claimed=str(check.claimed),
+        residual=str(residual),
+        simplified=str(simplified),
+        method=method,
+        passed=passed,
+        claimed_latex=sp.latex(check.claimed),
+    )
+
+
+def build_steps(topic: str) -> list[Step]:
+    """The unchecked steps of a derivation (what :func:`derive` checks)."""
+    return _topic(topic).build()
+
+
+def numeric_checks(topic: str) -> list[NumericCheck]:
+    """The floating-point checks of a derivation on real networks (may be empty)."""
+    t = _topic(topic)
+    return t.numeric() if t.numeric is not None else []
+
+
+def derive(topic: str, *, numeric: bool = True) -> Derivation:
+    """Build the derivation ``topic`` and run every check.
+
+    Parameters
+    ----------
+    topic : str
+        One of :data:`TOPICS`.
+    numeric : bool
+        Also run the floating-point checks on a real network where the topic has
+        some (``softmax-log-likelihood``); they need NumPy and the engine.
+
+    Returns
+    -------
+    Derivation
+        ``.passed`` is True when every check passed.
+    """
+    t = _topic(topic)
+    steps = tuple(
+        CheckedStep(step, tuple(run_check(c) for c in step.checks)) for step in t.build()
+    )
+    numeric_results = tuple(numeric_checks(topic)) if numeric else ()
+    return Derivation(
+        topic=topic,
+        title=t.title,
+        question=t.question,
+        setting=t.setting,
+        steps=steps,
+        answer=t.answer,
+        numeric=numeric_results,
+    )
+
+
+def _topic(topic: str) -> _Topic:
+    try:
+        return _TOPICS[topic]
+    except KeyError:
+        raise ValueError(
+            f"unknown derivation {topic!r}; choose from {', '.join(TOPICS)}"
+        ) from None
+
+
+def _sigma(t):
+    """sigma(t) = 1/(1 + e^{-t}), eq. (3), as a SymPy expression."""
+    sp = _sympy()
+    return 1 / (1 + sp.exp(-t))
+
+
+def _sigma_prime(t):
+    """sigma'(t) as a SymPy expression, differentiated by SymPy (not written by hand)."""
+    sp = _sympy()
+    s = sp.Symbol("s", real=True)
+    return sp.diff(_sigma(s), s).subs(s, t)
+
+
+def _kron(i: int, j: int) -> int:
+    return 1 if i == j else 0
+
+
+# --------------------------------------------------------------------------- cross-entropy
+
+
+def _cross_entropy_steps() -> list[Step]:
+    sp = _sympy()
+    w1, w2, x1, x2, b, y = sp.symbols("w_1 w_2 x_1 x_2 b y", real=True)
+    a = sp.Symbol("a", positive=True)  # 0 < a < 1
+    z = w1 * x1 + w2 * x2 + b  # a neuron with two inputs stands for any number of them
+    sz = _sigma(z)
+    C = sp.Function("C")
+    dCda = sp.Symbol("dC/da")
+    dCda_at_a = sp.Derivative(C(a), a).subs(a, sz)  # C'(a) evaluated at a = sigma(z)
+    eq75 = (a - y) / (a * (1 - a))
+    eq76 = -(y * sp.log(a) + (1 - y) * sp.log(1 - a))
+    eq76_of_z = eq76.subs(a, sz)
+
+    sol72 = sp.solve(sp.Eq(dCda * a * (1 - a), a - y), dCda)
+    sol71 = sp.solve(sp.Eq(dCda * a * (1 - a) * x1, x1 * (a - y)), dCda)
+
+    # eq. (62)-style average over three examples (x^(i), y^(i)) of a one-input neuron
+    xs = sp.symbols("x^(1:4)", real=True)
+    ys = sp.symbols("y^(1:4)", real=True)
+    w = sp.Symbol("w", real=True)
+    cost_avg = sum(eq76.subs({a: _sigma(w * xi + b), y: yi}) for xi, yi in zip(xs, ys)) / 3
+    grad_b_avg = sum(_sigma(w * xi + b) - yi for xi, yi in zip(xs, ys)) / 3
+    grad_w_avg = sum(xi * (_sigma(w * xi + b) - yi) for xi, yi in zip(xs, ys)) / 3
+
+    return [
+        Step(
+            "The neuron",
+            "",
+            "z = sum_j w_j x_j + b,  a = sigma(z),  so dz/db = 1 and dz/dw_j = x_j",
+            r"z = \sum_j w_j x_j + b,\quad a = \sigma(z),\quad "
+            r"\frac{\partial z}{\partial b} = 1,\quad \frac{\partial z}{\partial w_j} = x_j",
+            "The cost C is some function of the output a alone (for a fixed target y); "
+            "we look for that function. The bias enters z with coefficient 1, the "
+            "weight w_j with coefficient x_j.",
+            (
+                Check("dz/db = 1", sp.diff(z, b), 1),
+                Check("dz/dw_1 = x_1", sp.diff(z, w1), x1),
+            ),
+        ),
+        Step(
+            "Chain rule for the bias",
+            "(73)",
+            "dC/db = dC/da * sigma'(z)",
+            r"\frac{\partial C}{\partial b} = \frac{\partial C}{\partial a}\,\sigma'(z)",
+            "C depends on b only through a = sigma(z), and dz/db = 1.",
+            (
+                Check(
+                    "d/db C(sigma(z)) = C'(a) sigma'(z) at a = sigma(z)",
+                    sp.diff(C(sz), b),
+                    dCda_at_a * _sigma_prime(z),
+                ),
+            ),
+        ),
+        Step(
+            "The derivative of the sigmoid",
+            "(74)",
+            "sigma'(z) = sigma(z)(1 - sigma(z)) = a(1 - a),  so  dC/db = dC/da * a(1 - a)",
+            r"\sigma'(z) = \sigma(z)(1-\sigma(z)) = a(1-a),\quad "
+            r"\frac{\partial C}{\partial b} = \frac{\partial C}{\partial a}\, a(1-a)",
+            "Differentiate sigma(z) = 1/(1 + e^{-z}); see `nndl derive sigmoid-prime`.",
+            (Check("sigma'(z) = sigma(z)(1 - sigma(z))", _sigma_prime(z), sz * (1 - sz)),),
+        ),
+        Step(
+            "Impose (72): solve for dC/da",
+            "(75)",
+            "(72) says dC/db = a - y; with (74): dC/da * a(1 - a) = a - y, so "
+            "dC/da = (a - y) / (a(1 - a))",
+            r"\frac{\partial C}{\partial a}\,a(1-a) = a - y \;\Longrightarrow\; "
+            r"\frac{\partial C}{\partial a} = \frac{a-y}{a(1-a)}",
+            "For 0 < a < 1 the factor a(1 - a) is not zero, so the equation has exactly "
+            "one solution: (72) fixes the derivative of C with respect to a.",
+            (
+                Check("solve dC/da * a(1-a) = a - y for dC/da", sol72[0], eq75),
+                Check("the solution is unique", len(sol72), 1),
+            ),
+        ),
+        Step(
+            "Where (71) comes in",
+            "(71)",
+            "chain rule: dC/dw_j = dC/da * sigma'(z) * x_j; (71) says dC/dw_j = x_j(a - y), "
+            "so dC/da * a(1 - a) * x_j = x_j(a - y): x_j cancels and this is (75) again",
+            r"\frac{\partial C}{\partial w_j} = \frac{\partial C}{\partial a}\,a(1-a)\,x_j"
+            r" = x_j(a-y) \;\Longrightarrow\; \frac{\partial C}{\partial a} = \frac{a-y}{a(1-a)}",
+            "The weight condition (71) gives the very same equation for dC/da as the bias "
+            "condition (72), once the common factor x_j (non-zero for some input) is "
+            "cancelled. So (71) is consistent with (72) but adds no new condition: either "
+            "one alone determines C. The book states both because both gradients must be "
+            "free of sigma'(z) for the slowdown to disappear.",
+            (
+                Check(
+                    "d/dw_1 C(sigma(z)) = C'(a) sigma'(z) x_1 at a = sigma(z)",
+                    sp.diff(C(sz), w1),
+                    dCda_at_a * _sigma_prime(z) * x1,
+                ),
+                Check("solve dC/da * a(1-a) * x_1 = x_1(a - y) for dC/da", sol71[0], eq75),
+                Check("(71) and (72) give the same dC/da", sol71[0], sol72[0]),
+            ),
+        ),
+        Step(
+            "Partial fractions",
+            "",
+            "(a - y) / (a(1 - a)) = -y/a + (1 - y)/(1 - a)",
+            r"\frac{a-y}{a(1-a)} = -\frac{y}{a} + \frac{1-y}{1-a}",
+            "Split the right-hand side of (75) into two terms that are easy to integrate.",
+            (Check("apart((a - y)/(a(1 - a)), a)", sp.apart(eq75, a), -y / a + (1 - y) / (1 - a)),),
+        ),
+        Step(
+            "Integrate over 0 < a < 1",
+            "(76)",
+            "C = -[y ln a + (1 - y) ln(1 - a)] + constant",
+            r"C = -[y \ln a + (1-y) \ln (1-a)] + {\rm constant}",
+            "The integral of -y/a is -y ln a; on 0 < a < 1 the integral of (1 - y)/(1 - a) "
+            "is -(1 - y) ln(1 - a). (A computer algebra system may answer with ln(a - 1), "
+            "which differs by a complex constant and is not real on 0 < a < 1; so the "
+            "closed form is stated and checked by differentiating it.)",
+            (Check("d/da of (76) = (75)", sp.diff(eq76, a), eq75),),
+        ),
+        Step(
+            "Unique up to the constant",
+            "(76)",
+            "any C with dC/da = (75) is (76) plus a constant",
+            r"\frac{d}{da}\bigl(C - C_{(76)}\bigr) = 0 \text{ on } (0, 1)",
+            "If C'(a) is given by (75) then C - C_(76) has derivative zero on the interval "
+            "0 < a < 1, so it is constant there. This is the sense in which (72) "
+            "determines the cross-entropy.",
+            (
+                Check(
+                    "d/da [C(a) - C_(76)(a)] with C'(a) = (75)",
+                    sp.diff(C(a) - eq76, a).subs(sp.Derivative(C(a), a), eq75),
+                    0,
+                ),
+            ),
+        ),
+        Step(
+            "Check: differentiate (76) again",
+            "(71), (72)",
+            "with a = sigma(w_1 x_1 + w_2 x_2 + b): dC/db = sigma(z) - y and "
+            "dC/dw_j = x_j(sigma(z) - y)",
+            r"\frac{\partial C}{\partial b} = \sigma(z) - y,\quad "
+            r"\frac{\partial C}{\partial w_j} = x_j(\sigma(z) - y)",
+            "Substitute a = sigma(z) in the cross-entropy and differentiate with respect "
+            "to the parameters: both requirements hold, and sigma'(z) has cancelled.",
+            (
+                Check("d/db of (76) at a = sigma(z) = sigma(z) - y", sp.diff(eq76_of_z, b), sz - y),
+                Check(
+                    "d/dw_1 of (76) = x_1(sigma(z) - y)", sp.diff(eq76_of_z, w1), x1 * (sz - y)
+                ),
+                Check(
+                    "d/dw_2 of (76) = x_2(sigma(z) - y)", sp.diff(eq76_of_z, w2), x2 * (sz - y)
+                ),
+            ),
+        ),
+        Step(
+            "Average over the training examples",
+            "(61), (62), (77)",
+            "C = -(1/n) sum_x [y ln a + (1 - y) ln(1 - a)]:  dC/db = (1/n) sum_x (sigma(z) - y), "
+            "dC/dw = (1/n) sum_x x (sigma(z) - y)",
+            r"\frac{\partial C}{\partial b} = \frac{1}{n}\sum_x (\sigma(z)-y),\quad"
+            r"\frac{\partial C}{\partial w_j} = \frac{1}{n}\sum_x x_j(\sigma(z)-y)",
+            "The derivative of an average is the average of the derivatives; checked with "
+            "n = 3 examples of a one-input neuron. No sigma'(z) anywhere: the larger the "
+            "error sigma(z) - y, the faster the neuron learns.",
+            (
+                Check("d/db of the mean cost (n = 3)", sp.diff(cost_avg, b), grad_b_avg),
+                Check("d/dw of the mean cost (n = 3)", sp.diff(cost_avg, w), grad_w_avg),
+            ),
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- softmax + log-likelihood
+
+SOFTMAX_CLASSES = range(2, 7)  # K = 2..6 output neurons, checked symbolically
+
+
+def _softmax(zs):
+    sp = _sympy()
+    den = sum(sp.exp(q) for q in zs)
+    return [sp.exp(q) / den for q in zs], den
+
+
+def _softmax_steps() -> list[Step]:
+    sp = _sympy()
+    sums, logs, jacobian, dC_da, dC_dz, chain, wrong, total = ([] for _ in range(8))
+    for K in SOFTMAX_CLASSES:
+        zs = sp.symbols(f"z_1:{K + 1}", real=True)
+        A, den = _softmax(zs)
+        a_sym = sp.symbols(f"a_1:{K + 1}", positive=True)
+        sums.append(Check(f"K={K}: sum_j a_j = 1", sum(A), 1))
+        for k in range(K):
+            for j in range(K):
+                jacobian.append(
+                    Check(
+                        f"K={K}: d a_{k + 1}/d z_{j + 1} = a_{k + 1}(delta_{k + 1}{j + 1}"
+                        f" - a_{j + 1})",
+                        sp.diff(A[k], zs[j]),
+                        A[k] * (_kron(k, j) - A[j]),
+                    )
+                )
+        for t in range(K):  # t = the index of the correct class, y_j = delta_{j t}
+            C = -sp.log(A[t])  # eq. (80)
+            C_of_a = -sp.log(a_sym[t])
+            logs.append(
+                Check(f"K={K}, y={t + 1}: -ln a_y = -z_y + ln sum_k e^(z_k)", C, -zs[t] + sp.log(den))
+            )
+            grads = [sp.diff(C, zs[j]) for j in range(K)]
+            for j in range(K):
+                dC_da.append(
+                    Check(
+                        f"K={K}, y={t + 1}: dC/da_{j + 1} = -delta_{j + 1}y / a_y",
+                        sp.diff(C_of_a, a_sym[j]),
+                        -_kron(j, t) / a_sym[t],
+                    )
+                )
+                chain.append(
+                    Check(
+                        f"K={K}, y={t + 1}, j={j + 1}: sum_k dC/da_k da_k/dz_j = a_j - y_j",
+                        sum(
+                            (-_kron(k, t) / A[t]) * A[k] * (_kron(k, j) - A[j]) for k in range(K)
+                        ),
+                        A[j] - _kron(j, t),
+                    )
+                )
+                dC_dz.append(
+                    Check(
+                        f"K={K}, y={t + 1}, j={j + 1}: d(-ln a_y)/dz_j = a_j - y_j",
+                        grads[j],
+                        A[j] - _kron(j, t),
+                    )
+                )
+                if j != t:
+                    wrong.append(
+                        Check(f"K={K}, y={t + 1}, j={j + 1} != y: dC/dz_j = a_j", grads[j], A[j])
+                    )
+            total.append(Check(f"K={K}, y={t + 1}: sum_j dC/dz_j = 0", sum(grads), 0))
+
+    # eqs. (81)-(82) for K = 3 outputs fed by two activations a^{L-1}_1, a^{L-1}_2
+    K, t = 3, 1
+    ap = sp.symbols("a^{L-1}_1:3", real=True)
+    W = sp.Matrix(K, 2, lambda j, k: sp.Symbol(f"w_{j + 1}{k + 1}", real=True))
+    bs = sp.symbols("b_1:4", real=True)
+    zL = [W[j, 0] * ap[0] + W[j, 1] * ap[1] + bs[j] for j in range(K)]
+    A, _ = _softmax(zL)
+    C = -sp.log(A[t])
+    params = [
+        Check(f"K=3, y={t + 1}: dC/db_{j + 1} = a_{j + 1} - y_{j + 1}", sp.diff(C, bs[j]), A[j] - _kron(j, t))
+        for j in range(K)
+    ] + [
+        Check(
+            f"K=3, y={t + 1}: dC/dw_{j + 1}{k + 1} = a^(L-1)_{k + 1}(a_{j + 1} - y_{j + 1})",
+            sp.diff(C, W[j, k]),
+            ap[k] * (A[j] - _kron(j, t)),
+        )
+        for j in range(K)
+        for k in range(2)
+    ]
+
+    # A worked example with exact numbers: z = (0, ln 2, ln 3) gives a = (1/6, 2/6, 3/6)
+    zs3 = sp.symbols("z_1:4", real=True)
+    A3, _ = _softmax(zs3)
+    point = dict(zip(zs3, (0, sp.log(2), sp.log(3))))
+    C3 = -sp.log(A3[0])  # correct class y = 1
+    sixth = sp.Rational(1, 6)
+    example = [
+        Check(f"a_{j + 1} at z = (0, ln 2, ln 3)", A3[j].subs(point), (j + 1) * sixth)
+        for j in range(3)
+    ] + [Check("C = -ln a_1 = ln 6", C3.subs(point), sp.log(6))] + [
+        Check(f"dC/dz_{j + 1} = {g}", sp.diff(C3, zs3[j]).subs(point), g)
+        for j, g in enumerate((-5 * sixth, sp.Rational(1, 3), sp.Rational(1, 2)))
+    ]
+
+    Ks = f"K = {SOFTMAX_CLASSES.start}..{SOFTMAX_CLASSES.stop - 1}"
+    return [
+        Step(
+            "Softmax",
+            "(78), (79)",
+            "a_j = e^(z_j) / sum_k e^(z_k);  the a_j are positive and sum to 1",
+            r"a^L_j = \frac{e^{z^L_j}}{\sum_k e^{z^L_k}},\quad \sum_j a^L_j = 1",
+            f"Checked for {Ks} output neurons.",
+            tuple(sums),
+        ),
+        Step(
+            "The cost reads one output, but depends on every z",
+            "(80)",
+            "C = -ln a_y = -z_y + ln sum_k e^(z_k)",
+            r"C = -\ln a^L_y = -z^L_y + \ln \sum_k e^{z^L_k}",
+            "C is written with a_y only, but a_y's denominator contains every z_k. "
+            "Moving any z_k moves a_y, so every output neuron's weighted input affects C.",
+            tuple(logs),
+        ),
+        Step(
+            "Softmax Jacobian",
+            "",
+            "da_k/dz_j = a_k(delta_kj - a_j)   (delta_kj = 1 if k = j, else 0)",
+            r"\frac{\partial a_k}{\partial z_j} = a_k(\delta_{kj} - a_j)",
+            "The Kronecker delta delta_kj appears because z_j is in the numerator of a_k "
+            "only when k = j, but in the denominator of every a_k.",
+            tuple(jacobian),
+        ),
+        Step(
+            "The cost's derivative with respect to the outputs",
+            "",
+            "dC/da_k = -delta_ky / a_y   (zero for every k except the correct class)",
+            r"\frac{\partial C}{\partial a_k} = -\frac{\delta_{ky}}{a_y}",
+            "This is the learner's intuition, and it is right: as a function of the "
+            "activations, C = -ln a_y reads only a_y. The other outputs get their "
+            "gradient through the softmax Jacobian, next.",
+            tuple(dC_da),
+        ),
+        Step(
+            "Chain rule over all k",
+            "(84)",
+            "delta_j = dC/dz_j = sum_k dC/da_k * da_k/dz_j = -(1/a_y) a_y (delta_yj - a_j) "
+            "= a_j - y_j",
+            r"\delta^L_j = \sum_k \frac{\partial C}{\partial a_k}\frac{\partial a_k}{\partial z_j}"
+            r" = -\frac{1}{a_y}\,a_y(\delta_{yj} - a_j) = a_j - y_j",
+            "Only the k = y term of the sum survives, and its 1/a_y cancels the a_y of the "
+            "Jacobian. With the one-hot target, delta_yj = y_j. Checked two ways: by the "
+            "sum, and by differentiating -ln a_y directly, for every class y and every j.",
+            tuple(chain + dC_dz),
+        ),
+        Step(
+            "Why every output gets a gradient",
+            "",
+            "for j != y: dC/dz_j = a_j > 0;  for j = y: a_y - 1 < 0;  and sum_j dC/dz_j = 0",
+            r"\frac{\partial C}{\partial z_j} = a_j \;(j \ne y),\quad "
+            r"\frac{\partial C}{\partial z_y} = a_y - 1,\quad \sum_j \frac{\partial C}{\partial z_j} = 0",
+            "Gradient descent lowers every wrong output's z_j in proportion to the "
+            "probability a_j it wrongly gets, and raises z_y by 1 - a_y, which is exactly "
+            "the total of the others: the push on the correct class is paid for by the "
+            "wrong ones.",
+            tuple(wrong + total),
+        ),
+        Step(
+            "A worked example",
+            "",
+            "K = 3, z = (0, ln 2, ln 3), correct class y = 1: a = (1/6, 1/3, 1/2), "
+            "C = ln 6, dC/dz = (-5/6, 1/3, 1/2)",
+            r"a = \left(\tfrac16, \tfrac13, \tfrac12\right),\ C = \ln 6,\ "
+            r"\nabla_z C = a - y = \left(-\tfrac56, \tfrac13, \tfrac12\right)",
+            "The cost looks only at a_1 = 1/6, yet the gradient is non-zero for all "
+            "three outputs: lowering z_2 or z_3 raises a_1 just as raising z_1 does. "
+            "The three components sum to 0.",
+            tuple(example),
+        ),
+        Step(
+            "Bias and weight gradients",
+            "(81), (82)",
+            "z_j = sum_k w_jk a^(L-1)_k + b_j, so dC/db_j = a_j - y_j and "
+            "dC/dw_jk = a^(L-1)_k (a_j - y_j)",
+            r"\frac{\partial C}{\partial b^L_j} = a^L_j - y_j,\quad "
+            r"\frac{\partial C}{\partial w^L_{jk}} = a^{L-1}_k (a^L_j - y_j)",
+            "BP3 and BP4: dz_j/db_j = 1 and dz_j/dw_jk = a^(L-1)_k. Checked with K = 3 "
+            "outputs fed by two activations of the layer before.",
+            tuple(params),
+        ),
+    ]
+
+
+def _softmax_numeric() -> list[NumericCheck]:
+    """dC_x/dz^L = a - y on the output layer of real softmax networks, by central differences.
+
+    dz^L/db^L = 1, so perturbing the output biases for one example x measures
+    dC_x/dz^L_j for every j, including the wrong classes.
+    """
+    import numpy as np
+
+    import nndl
+    from nndl import gradcheck
+
+    checks = []
+    rng = np.random.default_rng(1)
+    m = 4
+    for K in SOFTMAX_CLASSES:
+        net = nndl.Network(
+            [5, 4, K], cost=nndl.LogLikelihoodCost, output="softmax", rng=np.random.default_rng(K)
+        )
+        X = rng.standard_normal((m, 5))
+        labels = rng.integers(0, K, size=m)
+        Y = np.eye(K)[labels]
+        A = net.feedforward(X)
+        fd = np.array(
+            [gradcheck.numerical_bias_gradient(net, X[i : i + 1], Y[i : i + 1], -1) for i in range(m)]
+        )
+        worst = max(gradcheck.relative_error(fd[i], A[i] - Y[i]) for i in range(m))
+        detail = ""
+        if K == 3:
+            detail = (
+                f"e.g. example 1, correct class y = {labels[0] + 1}: a - y = "
+                f"{np.array2string(A[0] - Y[0], precision=4)}, central differences "
+                f"{np.array2string(fd[0], precision=4)}; every class gets a gradient"
+            )
+        checks.append(
+            NumericCheck(
+                f"K={K}: network [5, 4, {K}] with softmax output, {m} examples, "
+                f"dC_x/db^L by central differences vs a - y",
+                worst,
+                gradcheck.TOLERANCE,
+                detail,
+            )
+        )
+    return checks
+
+
+# --------------------------------------------------------------------------- quadratic
+
+
+def _quadratic_steps() -> list[Step]:
+    sp = _sympy()
+    K = 3
+    a = sp.symbols("a_1:4", real=True)
+    y = sp.symbols("y_1:4", real=True)
+    zs = sp.symbols("z_1:4", real=True)
+    C = sp.Rational(1, 2) * sum((yj - aj) ** 2 for yj, aj in zip(y, a))  # eq. (27)
+    C_no_half = sum((yj - aj) ** 2 for yj, aj in zip(y, a))
+    C_of_z = C.subs({aj: _sigma(zj) for aj, zj in zip(a, zs)})
+    Cf = sp.Function("C")
+    Cgen = Cf(*[_sigma(zj) for zj in zs])
+    u = sp.symbols("u_1:4")
+    dCda1 = sp.Derivative(Cf(*u), u[0]).subs({uj: _sigma(zj) for uj, zj in zip(u, zs)})
+
+    z, x, w, b = sp.symbols("z x w b", real=True)
+    a1 = _sigma(w * x + b)
+    quad1 = sp.Rational(1, 2) * (0 - a1) ** 2  # chapter 3's neuron, target y = 0
+    ce1 = -sp.log(1 - a1)  # (76) with y = 0
+    return [
+        Step(
+            "The quadratic cost of one example",
+            "(27)",
+            "C = (1/2) ||y - a^L||^2 = (1/2) sum_j (y_j - a^L_j)^2",
+            r"C = \frac{1}{2}\|y-a^L\|^2 = \frac{1}{2}\sum_j (y_j-a^L_j)^2",
+            "Checked with 3 output neurons; nothing depends on that number.",
+            tuple(
+                Check(f"dC/da_{j + 1} = a_{j + 1} - y_{j + 1}", sp.diff(C, a[j]), a[j] - y[j])
+                for j in range(K)
+            ),
+        ),
+        Step(
+            "What the 1/2 is for",
+            "",
+            "without the 1/2: dC/da_j = 2(a_j - y_j)",
+            r"\frac{\partial}{\partial a_j}\sum_k (y_k - a_k)^2 = 2(a_j - y_j)",
+            "The 1/2 only cancels the 2 that differentiating the square brings down, so "
+            "that nabla_a C = a - y. Leaving it out doubles every gradient, which is the "
+            "same as doubling the learning rate eta; nothing else changes.",
+            (Check("d/da_1 sum_k (y_k - a_k)^2 = 2(a_1 - y_1)", sp.diff(C_no_half, a[0]), 2 * (a[0] - y[0])),),
+        ),
+        Step(
+            "BP1 for any cost",
+            "(BP1)",
+            "delta^L_j = dC/dz^L_j = dC/da^L_j * sigma'(z^L_j)",
+            r"\delta^L_j = \frac{\partial C}{\partial a^L_j} \sigma'(z^L_j)",
+            "a^L_j depends on z^L_j alone, so the chain rule has a single term. Checked "
+            "for an arbitrary cost C(a_1, a_2, a_3).",
+            (Check("d/dz_1 C(sigma(z_1), sigma(z_2), sigma(z_3))", sp.diff(Cgen, zs[0]), dCda1 * _sigma_prime(zs[0])),),
+        ),
+        Step(
+            "BP1 for the quadratic cost",
+            "(30)",
+            "delta^L = (a^L - y) (.) sigma'(z^L) = (a^L - y) (.) a^L (1 - a^L)",
+            r"\delta^L = (a^L-y) \odot \sigma'(z^L)",
+            "Insert dC/da_j = a_j - y_j into BP1; (.) is the elementwise (Hadamard) product.",
+            tuple(
+                Check(
+                    f"dC/dz_{j + 1} = (a_{j + 1} - y_{j + 1}) a_{j + 1}(1 - a_{j + 1})",
+                    sp.diff(C_of_z, zs[j]),
+                    (_sigma(zs[j]) - y[j]) * _sigma(zs[j]) * (1 - _sigma(zs[j])),
+                )
+                for j in range(K)
+            ),
+        ),
+        Step(
+            "The learning slowdown",
+            "",
+            "one neuron, target y = 0: quadratic dC/db = a sigma'(z), cross-entropy dC/db = a; "
+            "their ratio is sigma'(z) <= 1/4",
+            r"\frac{\partial C_{\rm quad}}{\partial b} = a\,\sigma'(z) = "
+            r"\sigma'(z)\,\frac{\partial C_{\rm CE}}{\partial b}",
+            "Chapter 3's neuron (input x, target 0). The quadratic gradient carries the "
+            "factor sigma'(z), at most 1/4 and tiny when the neuron saturates: from "
+            "(w, b) = (2, 2), x = 1, z = 4 and sigma'(4) = 0.0177, so the quadratic "
+            "gradient is 57 times smaller than the cross-entropy one just when the "
+            "output a = 0.982 is badly wrong. See `nndl explain saturation`.",
+            (
+                Check("d/db (1/2)a^2 = a sigma'(z)", sp.diff(quad1, b), a1 * _sigma_prime(w * x + b)),
+                Check("d/db -ln(1 - a) = a", sp.diff(ce1, b), a1),
+                Check("sigma'(4) = sigma(4)(1 - sigma(4))", _sigma_prime(sp.Integer(4)), _sigma(4) * (1 - _sigma(4))),
+            ),
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- sigmoid-prime
+
+
+def _sigmoid_prime_steps() -> list[Step]:
+    sp = _sympy()
+    z = sp.Symbol("z", real=True)
+    s = _sigma(z)
+    ds = sp.diff(s, z)
+    return [
+        Step(
+            "Differentiate",
+            "(3)",
+            "sigma(z) = 1/(1 + e^(-z)),  sigma'(z) = e^(-z) / (1 + e^(-z))^2",
+            r"\sigma(z) = \frac{1}{1+e^{-z}},\quad \sigma'(z) = \frac{e^{-z}}{(1+e^{-z})^2}",
+            "Chain rule on (1 + e^(-z))^(-1).",
+            (Check("d/dz 1/(1 + e^(-z))", ds, sp.exp(-z) / (1 + sp.exp(-z)) ** 2),),
+        ),
+        Step(
+            "Split the fraction",
+            "",
+            "e^(-z)/(1 + e^(-z)) = 1 - sigma(z)",
+            r"\frac{e^{-z}}{1+e^{-z}} = 1 - \sigma(z)",
+            "Add and subtract 1 in the numerator: (1 + e^(-z) - 1)/(1 + e^(-z)).",
+            (Check("e^(-z)/(1 + e^(-z)) = 1 - sigma(z)", sp.exp(-z) / (1 + sp.exp(-z)), 1 - s),),
+        ),
+        Step(
+            "So sigma' = sigma(1 - sigma)",
+            "(74)",
+            "sigma'(z) = sigma(z)(1 - sigma(z)) = a(1 - a)",
+            r"\sigma'(z) = \sigma(z)(1-\sigma(z)) = a(1-a)",
+            "Backpropagation (BP1, BP2) uses this form: sigma'(z) from the stored "
+            "activation a, without evaluating an exponential again.",
+            (Check("sigma'(z) = sigma(z)(1 - sigma(z))", ds, s * (1 - s)),),
+        ),
+        Step(
+            "Largest at z = 0, where it is 1/4",
+            "",
+            "sigma''(z) = sigma'(z)(1 - 2 sigma(z)) = 0 only at z = 0;  sigma'(0) = 1/4",
+            r"\sigma''(z) = \sigma'(z)(1-2\sigma(z)),\quad \sigma'(0) = \tfrac14",
+            "sigma'(z) > 0 everywhere, so sigma'' vanishes only where sigma(z) = 1/2, i.e. "
+            "z = 0. Hence sigma'(z) <= 1/4: each sigmoid layer multiplies a backpropagated "
+            "error by at most 1/4 (chapter 5, eq. 122).",
+            (
+                Check("sigma''(z) = sigma'(z)(1 - 2 sigma(z))", sp.diff(s, z, 2), ds * (1 - 2 * s)),
+                Check("sigma'(0) = 1/4", ds.subs(z, 0), sp.Rational(1, 4)),
+                Check("sigma(z) = 1/2 solved for z", sp.solve(sp.Eq(s, sp.Rational(1, 2)), z)[0], 0),
+            ),
+        ),
+        Step(
+            "Symmetry",
+            "",
+            "sigma(-z) = 1 - sigma(z),  sigma'(-z) = sigma'(z)",
+            r"\sigma(-z) = 1-\sigma(z),\quad \sigma'(-z) = \sigma'(z)",
+            "A neuron saturated near 0 learns as slowly as one saturated near 1.",
+            (
+                Check("sigma(-z) = 1 - sigma(z)", s.subs(z, -z), 1 - s),
+                Check("sigma'(-z) = sigma'(z)", ds.subs(z, -z), ds),
+            ),
+        ),
+        Step(
+            "Relation to tanh",
+            "(111)",
+            "sigma(z) = (1 + tanh(z/2)) / 2",
+            r"\sigma(z) = \frac{1+\tanh(z/2)}{2}",
+            "A tanh neuron is a rescaled sigmoid neuron (chapter 3).",
+            (Check("sigma(z) = (1 + tanh(z/2))/2", s, (1 + sp.tanh(z / 2)) / 2),),
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- L2
+
+
+def _l2_steps() -> list[Step]:
+    sp = _sympy()
+    w, v, b, eta, lmbda = sp.symbols("w v b eta lambda", real=True)
+    n, m = sp.symbols("n m", positive=True, integer=True)
+    C0 = sp.Function("C_0")(w, v, b)
+    C = C0 + lmbda / (2 * n) * (w**2 + v**2)  # eq. (87) with two weights w, v
+    gC0 = sp.Derivative(C0, w)
+    step = w - eta * sp.diff(C, w)
+
+    # n = 6 examples, per-example gradients g_1..g_6 of C_x wrt w, mini-batches of m = 2
+    N, M = 6, 2
+    g = sp.symbols(f"g_1:{N + 1}", real=True)
+    full = sum(g) / N + lmbda * w / N
+    batches = [g[i : i + M] for i in range(0, N, M)]
+    mean_estimate = sum(sum(bt) / M + lmbda * w / N for bt in batches) / len(batches)
+    return [
+        Step(
+            "The regularized cost",
+            "(87), (88)",
+            "C = C_0 + (lambda/2n) sum_w w^2,  dC/dw = dC_0/dw + (lambda/n) w",
+            r"C = C_0 + \frac{\lambda}{2n}\sum_w w^2,\quad "
+            r"\frac{\partial C}{\partial w} = \frac{\partial C_0}{\partial w} + \frac{\lambda}{n} w",
+            "C_0 = (1/n) sum_x C_x is the unregularized cost over the n training examples; "
+            "the sum runs over all weights (two, w and v, in the check). The 1/2 cancels "
+            "the 2 from w^2.",
+            (Check("d/dw [C_0 + lambda/(2n)(w^2 + v^2)]", sp.diff(C, w), gC0 + lmbda / n * w),),
+        ),
+        Step(
+            "Biases are not regularized",
+            "(89)",
+            "dC/db = dC_0/db",
+            r"\frac{\partial C}{\partial b} = \frac{\partial C_0}{\partial b}",
+            "The penalty sums over weights only.",
+            (Check("d/db C = d/db C_0", sp.diff(C, b), sp.Derivative(C0, b)),),
+        ),
+        Step(
+            "Weight decay",
+            "(91), (92)",
+            "w -> w - eta dC/dw = (1 - eta lambda/n) w - eta dC_0/dw",
+            r"w \rightarrow \left(1-\frac{\eta \lambda}{n}\right) w -\eta \frac{\partial C_0}{\partial w}",
+            "A gradient step first shrinks w by the factor 1 - eta lambda/n, then moves it "
+            "as without regularization.",
+            (Check("w - eta dC/dw", step, (1 - eta * lmbda / n) * w - eta * gC0),),
+        ),
+        Step(
+            "Stochastic gradient descent",
+            "(93)",
+            "w -> (1 - eta lambda/n) w - (eta/m) sum_x dC_x/dw  (sum over a mini-batch of m)",
+            r"w \rightarrow \left(1-\frac{\eta \lambda}{n}\right) w -\frac{\eta}{m} \sum_x "
+            r"\frac{\partial C_x}{\partial w}",
+            "Only dC_0/dw, an average over all n examples, is estimated by the average "
+            "over a mini-batch of m. The decay term (lambda/n) w does not depend on the "
+            "examples at all: it is computed exactly, with the n of the cost (87). Check: "
+            "with n = 6 examples split into 3 mini-batches of m = 2, the mini-batch "
+            "estimates average to the exact gradient of (87).",
+            (
+                Check(
+                    "mean over the 3 mini-batches of (1/m) sum g_x + (lambda/n) w",
+                    mean_estimate,
+                    full,
+                ),
+            ),
+        ),
+        Step(
+            "Why n and not m",
+            "(93)",
+            "using lambda/m would be the regularization of (87) with lambda' = lambda n/m",
+            r"1 - \frac{\eta\lambda}{m} = 1 - \frac{\eta\lambda'}{n},\quad \lambda' = \frac{n}{m}\lambda",
+            "Dividing by the mini-batch size instead would make the penalty n/m times "
+            "stronger (5,000 times for n = 50,000 and m = 10) and tie lambda to the batch "
+            "size. With n, the same lambda means the same cost (87) whatever m is.",
+            (Check("1 - eta lambda/m = 1 - eta (n lambda/m)/n", 1 - eta * lmbda / m, 1 - eta * (n * lmbda / m) / n),),
+        ),
+        Step(
+            "Biases",
+            "(94)",
+            "b -> b - (eta/m) sum_x dC_x/db",
+            r"b \rightarrow b - \frac{\eta}{m} \sum_x \frac{\partial C_x}{\partial b}",
+            "From (89): no decay factor for biases.",
+            (Check("b - eta dC/db", b - eta * sp.diff(C, b), b - eta * sp.Derivative(C0, b)),),
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- canonical pairs
+
+
+def _canonical_pairs_steps() -> list[Step]:
+    sp = _sympy()
+    z, y = sp.symbols("z y", real=True)
+    s = _sigma(z)
+    ce = -(y * sp.log(s) + (1 - y) * sp.log(1 - s))  # eq. (76) at a = sigma(z)
+    quad_linear = sp.Rational(1, 2) * (z - y) ** 2  # a = z, eqs. (68)-(70)
+    quad_sigmoid = sp.Rational(1, 2) * (s - y) ** 2
+    zs = sp.symbols("z_1:4", real=True)
+    A, den = _softmax(zs)
+    t = 1  # correct class: y = (0, 1, 0)
+    Y = [_kron(j, t) for j in range(3)]
+    ll = -sp.log(A[t])
+    A_bern = sp.log(1 + sp.exp(z))
+    A_cat = sp.log(den)
+    A_gauss = z**2 / 2
+    return [
+        Step(
+            "Cross-entropy with a sigmoid output",
+            "(66)",
+            "delta = dC/dz = a - y",
+            r"\delta^L = a^L - y",
+            "sigma'(z) = a(1 - a) from the chain rule cancels the denominator of "
+            "dC/da = (a - y)/(a(1 - a)); see `nndl derive cross-entropy`.",
+            (Check("d/dz -[y ln sigma(z) + (1-y) ln(1 - sigma(z))]", sp.diff(ce, z), s - y),),
+        ),
+        Step(
+            "Log-likelihood with a softmax output",
+            "(84)",
+            "delta_j = dC/dz_j = a_j - y_j",
+            r"\delta^L_j = a^L_j - y_j",
+            "The softmax Jacobian a_k(delta_kj - a_j) cancels the 1/a_y of dC/da_y; see "
+            "`nndl derive softmax-log-likelihood`. Checked for 3 classes, y = class 2.",
+            tuple(Check(f"d/dz_{j + 1} (-ln a_2)", sp.diff(ll, zs[j]), A[j] - Y[j]) for j in range(3)),
+        ),
+        Step(
+            "Quadratic cost with a linear output",
+            "(68)-(70)",
+            "a = z, C = (1/2)(a - y)^2:  delta = a - y",
+            r"a^L = z^L,\ C = \tfrac12 (a^L - y)^2 \Rightarrow \delta^L = a^L - y",
+            "A third matched pair from the book: linear output neurons have no sigma'(z) "
+            "to cancel.",
+            (Check("d/dz (1/2)(z - y)^2", sp.diff(quad_linear, z), z - y),),
+        ),
+        Step(
+            "A mismatched pair: quadratic cost with a sigmoid output",
+            "(30)",
+            "delta = (a - y) sigma'(z)",
+            r"\delta^L = (a^L - y)\,\sigma'(z^L)",
+            "Nothing cancels sigma'(z): this pair learns slowly when the output saturates.",
+            (Check("d/dz (1/2)(sigma(z) - y)^2", sp.diff(quad_sigmoid, z), (s - y) * _sigma_prime(z)),),
+        ),
+        Step(
+            "The common form: C = A(z) - y.z",
+            "",
+            "each matched cost is C = A(z) - y.z + (terms free of z):  Bernoulli A = ln(1 + e^z), "
+            "categorical A = ln sum_k e^(z_k), Gaussian A = z^2/2",
+            r"C = A(z) - y\cdot z + {\rm const},\quad A_{\rm Bern} = \ln(1+e^z),\ "
+            r"A_{\rm cat} = \ln \sum_k e^{z_k},\ A_{\rm Gauss} = \tfrac12 z^2",
+            "Each matched cost is -ln of a probability of the target y (Bernoulli for "
+            "a sigmoid neuron, categorical for softmax, Gaussian for a linear neuron) "
+            "written with z as the distribution's natural parameter. A(z) is the log of "
+            "the normalizing constant.",
+            (
+                Check("cross-entropy at a = sigma(z) = ln(1 + e^z) - y z", ce, A_bern - y * z),
+                Check("-ln softmax_2(z) = ln sum_k e^(z_k) - y.z", ll, A_cat - sum(yj * zj for yj, zj in zip(Y, zs))),
+                Check("(1/2)(z - y)^2 = z^2/2 - y z + y^2/2", quad_linear, A_gauss - y * z + y**2 / 2),
+            ),
+        ),
+        Step(
+            "The output activation is dA/dz, so delta = a - y",
+            "",
+            "dA/dz = sigma(z), d A/d z_j = softmax_j(z), dA/dz = z:  delta = dA/dz - y = a - y",
+            r"\nabla_z A(z) = a \;\Longrightarrow\; \delta^L = \nabla_z C = a - y",
+            "In each matched pair the output activation is exactly the gradient of A, "
+            "so differentiating C = A(z) - y.z gives a - y whatever the activation. "
+            "The quadratic cost with sigmoid outputs is not of this form, which is why "
+            "it keeps the factor sigma'(z).",
+            (
+                Check("d/dz ln(1 + e^z) = sigma(z)", sp.diff(A_bern, z), s),
+                *(Check(f"d/dz_{j + 1} ln sum_k e^(z_k) = a_{j + 1}", sp.diff(A_cat, zs[j]), A[j]) for j in range(3)),
+                Check("d/dz z^2/2 = z", sp.diff(A_gauss, z), z),
+            ),
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- registry
+
+_TOPICS: dict[str, _Topic] = {
+    "cross-entropy": _Topic(
+        "Deriving the cross-entropy from dC/db = a - y (chapter 3, eqs. 71-77)",
+        "How does the book get the cross-entropy (76) from (72) and the chain rule, "
+        "and where does eq. (71) come in? (seed 000)",
+        "one sigmoid neuron: inputs x_j, weights w_j, bias b, z = sum_j w_j x_j + b, "
+        "output a = sigma(z) in (0, 1), target y; C is a function of a",
+        "Only (72) is used to find C: with the chain rule (73) and sigma' = a(1 - a) (74) "
+        "it fixes dC/da = (a - y)/(a(1 - a)) (75), and a function whose derivative is "
+        "fixed is fixed up to a constant (76). Eq. (71) gives the same equation for "
+        "dC/da once x_j cancels, so it is consistent with (72) but not needed beyond "
+        "it. Differentiating (76) again gives back both (71) and (72): the factor "
+        "sigma'(z) that slows the quadratic cost down has cancelled.",
+        _cross_entropy_steps,
+    ),
+    "softmax-log-likelihood": _Topic(
+        "Softmax with the log-likelihood cost: dC/dz_j = a_j - y_j (chapter 3, eqs. 78-84)",
+        "Why is dC/db_j = a_j - y_j for every output j, when C = -ln a_y only reads "
+        "the output of the correct class? (seed 001)",
+        "output layer of K neurons, weighted inputs z_1..z_K, a = softmax(z), correct "
+        "class y, one-hot target y_j = delta_jy; C = -ln a_y",
+        "C reads only a_y, but a_y = e^(z_y)/sum_k e^(z_k) depends on every z_k through "
+        "its denominator. By the chain rule over all outputs, dC/dz_j = sum_k "
+        "(dC/da_k)(da_k/dz_j); only k = y survives, and the softmax Jacobian "
+        "a_y(delta_yj - a_j) times -1/a_y gives a_j - y_j. So the correct class is pushed "
+        "up by 1 - a_y and every wrong class j down by a_j; these balance. "
+        "dC/db_j = a_j - y_j and dC/dw_jk = a^(L-1)_k (a_j - y_j) follow by BP3/BP4.",
+        _softmax_steps,
+        _softmax_numeric,
+    ),
+    "quadratic": _Topic(
+        "BP1 for the quadratic cost, with the 1/2 (chapter 2, eqs. 27, 30)",
+        "Where does delta^L = (a^L - y) (.) sigma'(z^L) come from, and what is the 1/2 for?",
+        "output layer of sigmoid neurons a_j = sigma(z_j), target y, "
+        "C = (1/2) sum_j (y_j - a_j)^2",
+        "The 1/2 cancels the 2 of the square, so nabla_a C = a - y (leaving it out only "
+        "doubles eta). BP1 multiplies by sigma'(z^L), which is at most 1/4 and nearly 0 "
+        "for a saturated output: that factor is the learning slowdown that the "
+        "cross-entropy removes.",
+        _quadratic_steps,
+    ),
+    "sigmoid-prime": _Topic(
+        "The derivative of the sigmoid: sigma' = sigma(1 - sigma)",
+        "Why is sigma'(z) = sigma(z)(1 - sigma(z)), and how large can it be?",
+        "sigma(z) = 1/(1 + e^(-z)), a = sigma(z)",
+        "sigma'(z) = sigma(z)(1 - sigma(z)) = a(1 - a): the derivative comes from the "
+        "stored activation. It is at most 1/4 (at z = 0) and symmetric about z = 0.",
+        _sigmoid_prime_steps,
+    ),
+    "l2": _Topic(
+        "L2 regularization: weight decay, eq. (93), and why it divides by n",
+        "Where does w -> (1 - eta lambda/n) w - (eta/m) sum_x dC_x/dw come from, and "
+        "why n (training-set size) and not m (mini-batch size)?",
+        "C = C_0 + (lambda/2n) sum_w w^2 with C_0 = (1/n) sum_x C_x over n training "
+        "examples; mini-batches of m examples; learning rate eta",
+        "Differentiating the penalty gives (lambda/n) w, so every step shrinks w by "
+        "1 - eta lambda/n (weight decay). SGD estimates only the data term by a "
+        "mini-batch average; the decay term is exact and keeps the n of the cost. "
+        "Using m would silently multiply lambda by n/m.",
+        _l2_steps,
+    ),
+    "canonical-pairs": _Topic(
+        "Why cross-entropy + sigmoid and log-likelihood + softmax both give delta = a - y",
+        "Why do two different costs with two different output activations give the same "
+        "output error delta^L = a^L - y?",
+        "weighted input z (a vector for softmax), target y, output a",
+        "In each matched pair the cost is A(z) - y.z for the log-normalizer A of a "
+        "probability distribution (Bernoulli, categorical, Gaussian), and the output "
+        "activation is dA/dz. So delta^L = dA/dz - y = a - y. The quadratic cost with "
+        "sigmoid outputs is not matched, and keeps sigma'(z).",
+        _canonical_pairs_steps,
+    ),
+}
+
+#: The derivations :func:`derive` knows, in the order ``nndl derive --help`` lists them.
+TOPICS: tuple[str, ...] = tuple(_TOPICS)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def to_dict(d: Derivation) -> dict[str, Any]:
+    """A JSON-serialisable dict of a derivation, with every check's expressions."""
+    return {
+        "topic": d.topic,
+        "title": d.title,
+        "question": d.question,
+        "setting": d.setting,
+        "passed": d.passed,
+        "n_checks": d.n_checks,
+        "steps": [
+            {
+                "number": i,
+                "title": s.step.title,
+                "equation": s.step.equation,
+                "text": s.step.text,
+                "latex": s.step.latex,
+                "why": s.step.why,
+                "passed": s.passed,
+                "checks": [vars(r) for r in s.results],
+            }
+            for i, s in enumerate(d.steps, 1)
+        ],
+        "numeric": [
+            {
+                "label": c.label,
+                "max_rel_error": c.max_rel_error,
+                "tolerance": c.tolerance,
+                "detail": c.detail,
+                "passed": c.passed,
+            }
+            for c in d.numeric
+        ],
+        "answer": d.answer,
+    }
+
+
+def to_json(ds: Sequence[Derivation]) -> str:
+    """JSON for one derivation (an object) or several (a list)."""
+    data: Any = to_dict(ds[0]) if len(ds) == 1 else [to_dict(d) for d in ds]
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+# a step with more checks than this shows the first few and a count
+_SHOWN_CHECKS = 7
+_WIDTH = 92  # text output is wrapped to this many columns
+_SHORT_LATEX = 60  # markdown shows a check's claimed LaTeX if no longer (or with details)
+
+
+def _mark(passed: bool) -> str:
+    return "ok" if passed else "FAIL"
+
+
+def _shown(results: tuple[CheckResult, ...], details: bool):
+    return results if details or len(results) <= _SHOWN_CHECKS else results[:_SHOWN_CHECKS]
+
+
+def _wrap(text: str, indent: str = "    ") -> list[str]:
+    return textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=indent)
+
+
+def to_text(d: Derivation, *, details: bool = False) -> str:
+    """The derivation as plain text; ``details`` adds every check's SymPy expressions."""
+    out = [d.title, "=" * len(d.title), ""]
+    out += _wrap(f"Question: {d.question}", "") + _wrap(f"Setting: {d.setting}", "")
+    out += _wrap(
+        "Each [ok] below means: SymPy computed the left-hand side (by diff, solve, "
+        "apart, substitution) and simplified its difference from the claimed right-hand "
+        "side to exactly 0.",
+        "",
+    )
+    out.append("")
+    for i, s in enumerate(d.steps, 1):
+        eq = f"  {s.step.equation}" if s.step.equation else ""
+        out.append(f"Step {i}. {s.step.title}{eq}")
+        out += textwrap.wrap(
+            s.step.text, _WIDTH, initial_indent="    Result: ", subsequent_indent=" " * 12
+        )
+        out += textwrap.wrap(
+            s.step.why, _WIDTH, initial_indent="    Why:    ", subsequent_indent=" " * 12
+        )
+        shown = _shown(s.results, details)
+        for r in shown:
+            out.append(f"    [{_mark(r.passed)}] {r.label}")
+            if details or not r.passed:
+                out += _check_details(r)
+        rest = s.results[len(shown):]
+        failed = [r for r in rest if not r.passed]
+        if rest:
+            out.append(
+                f"    ... and {len(rest)} more checks of the same kind: "
+                f"{'all ok' if not failed else f'{len(failed)} FAILED'}"
+            )
+        for r in failed:
+            out.append(f"    [FAIL] {r.label}")
+            out += _check_details(r)
+        out.append("")
+    if d.numeric:
+        out.append("Numeric checks on real networks (nndl.gradcheck, float64)")
+        for c in d.numeric:
+            out += _wrap(
+                f"[{_mark(c.passed)}] {c.label}: max relative error {c.max_rel_error:.1e} "
+                f"(tolerance {c.tolerance:.0e})"
+            )
+            if c.detail:
+                out += _wrap(c.detail, " " * 9)
+        out.append("")
+    out += _wrap(f"Answer: {d.answer}", "")
+    n_fail = sum(not r.passed for s in d.steps for r in s.results) + sum(
+        not c.passed for c in d.numeric
+    )
+    out.append(f"Checks: {d.n_checks}, {'all pass' if d.passed else f'{n_fail} FAILED'}.")
+    return "\n".join(out)
+
+
+def _check_details(r: CheckResult) -> list[str]:
+    return [
+        f"           derived:  {r.derived}",
+        f"           claimed:  {r.claimed}",
+        f"           derived - claimed = {r.simplified}   [{r.method}]",
+    ]
+
+
+def to_markdown(d: Derivation, *, details: bool = False) -> str:
+    """The derivation as Markdown with LaTeX (``$...$``) for each step's result."""
+    out = [f"## {d.title}", "", f"**Question.** {d.question}", "", f"**Setting.** {d.setting}", ""]
+    for i, s in enumerate(d.steps, 1):
+        eq = f" {s.step.equation}" if s.step.equation else ""
+        out += [f"**Step {i}. {s.step.title}**{eq}", "", f"$$ {s.step.latex} $$", "", s.step.why, ""]
+        shown = _shown(s.results, details)
+        for r in shown:
+            claimed = (
+                f" claimed ${r.claimed_latex}$;"
+                if details or len(r.claimed_latex) <= _SHORT_LATEX
+                else ""
+            )
+            out.append(
+                f"- {'✓' if r.passed else '✗ **FAIL**'} {r.label}:{claimed} "
+                f"derived − claimed = `{r.simplified}`"
+            )
+        rest = s.results[len(shown):]
+        if rest:
+            n_bad = sum(not r.passed for r in rest)
+            out.append(
+                f"- … and {len(rest)} more checks of the same kind"
+                f" ({'all pass' if not n_bad else f'{n_bad} **FAIL**'})"
+            )
+        out.append("")
+    if d.numeric:
+        out += ["**Numeric checks on a real network**", ""]
+        out += ["| check | max relative error | tolerance | |", "|---|---|---|---|"]
+        for c in d.numeric:
+            out.append(
+                f"| {c.label} | {c.max_rel_error:.1e} | {c.tolerance:.0e} | "
+                f"{'✓' if c.passed else '✗ FAIL'} |"
+            )
+        out.append("")
+        out += [c.detail + "\n" for c in d.numeric if c.detail]
+    out += [f"**Answer.** {d.answer}", ""]
+    out.append(f"*{d.n_checks} checks, {'all pass' if d.passed else 'SOME FAIL'}.*")
+    return "\n".join(out)
