@@ -1,0 +1,201 @@
+"""User data sets for ``nndl.data.load_dataset(path)``: .npz arrays, IDX folders, image folders.
+
+Every format goes through the same checks as MNIST (``nndl.data._dataset``): image/label
+count match, labels 0-9, pixels uint8 0..255 or floats in [0, 1], the same number of
+inputs in every split. Splits (documented in docs/data.md):
+
+- training and test given, no validation: validation = the last sixth of the training
+  examples (as MNIST's 60,000 training images -> 50,000 + 10,000);
+- one pooled set only: training / validation / test = the first 5/7, the next 1/7, the
+  last 1/7 (MNIST's 50,000 / 10,000 / 10,000 proportions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from nndl.data import (
+    MNIST_FILES,
+    DataSplits,
+    _dataset,
+    _describe,
+    _has_mnist,
+    _mnist_path,
+    _read_idx_md5,
+    _split,
+)
+from nndl.errors import DataError
+
+log = logging.getLogger("nndl.data")
+
+SPLITS = {  # split -> the names it may have (file keys x_<name>/y_<name>, or folder names)
+    "training": ("train", "training"),
+    "validation": ("val", "valid", "validation"),
+    "test": ("test",),
+}
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".pnm", ".tif", ".tiff", ".webp"}
+)
+
+# A piece of a data set before checking: images, labels, where each of them is (for messages)
+Piece = tuple[np.ndarray, np.ndarray, str, str]
+
+
+def load_path(path: Path, dtype: np.dtype) -> DataSplits:
+    """Load the data set at ``path``: a .npz file, a folder of IDX files or of images."""
+    if path.is_dir():
+        if _has_mnist(path):
+            return load_idx_folder(path, dtype)
+        return load_image_folder(path, dtype)
+    if path.suffix.lower() == ".npz":
+        return load_npz(path, dtype)
+    raise DataError(f"{path}: not a .npz file or a folder of images or IDX files")
+
+
+def _assemble(name: str, source: Path, pieces: dict[str, Piece], dtype: np.dtype,
+              checksums: dict[str, str]) -> DataSplits:
+    """Check every piece, split as documented, check that the splits agree."""
+    data = {split: _dataset(*piece[:2], dtype, *piece[2:]) for split, piece in pieces.items()}
+    if "all" in data:
+        pooled = data.pop("all")
+        n, k = len(pooled.y), len(pooled.y) // 7
+        data["training"], data["validation"], data["test"] = _split(pooled, n - 2 * k, n - k)
+    if "training" not in data or "test" not in data:
+        raise DataError(f"{source}: needs a training and a test set (or a single pooled set)")
+    if "validation" not in data:
+        n = len(data["training"].y)
+        data["training"], data["validation"] = _split(data["training"], n - n // 6)
+    widths = {split: d.X.shape[1] for split, d in data.items()}
+    if len(set(widths.values())) != 1:
+        raise DataError(f"{source}: the splits have different numbers of inputs: {widths}")
+    for split, d in data.items():
+        if len(d.y) == 0:
+            raise DataError(f"{source}: the {split} set is empty")
+    training, validation, test = data["training"], data["validation"], data["test"]
+    description = _describe(name, training, validation, test, str(source))
+    return DataSplits(name, training, validation, test, str(source), checksums, description)
+
+
+def load_npz(path: Path, dtype: np.dtype) -> DataSplits:
+    """Arrays ``x_train, y_train, x_test, y_test`` (optional ``x_val, y_val``), or ``x, y``.
+
+    ``X_...`` may stand for ``x_...``; ``training``/``validation`` for ``train``/``val``.
+    Keras's ``mnist.npz`` has exactly this layout. Pickled arrays are refused.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {key: f[key] for key in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: not a readable .npz file of plain arrays ({exc})") from None
+    pieces: dict[str, Piece] = {}
+    named = [(split, f"_{alias}") for split, aliases in SPLITS.items() for alias in aliases]
+    for split, suffix in [*named, ("all", "")]:
+        x_key = next((k for k in (f"x{suffix}", f"X{suffix}") if k in arrays), None)
+        y_key = f"y{suffix}"
+        if x_key is None and y_key not in arrays:
+            continue
+        if x_key is None or y_key not in arrays:
+            pair = f"x{suffix}, y{suffix}"
+            raise DataError(f"{path}: has {x_key or y_key} without its partner ({pair})")
+        pieces[split] = (arrays[x_key], arrays[y_key], f"{path}[{x_key}]", f"{path}[{y_key}]")
+    if "all" in pieces and len(pieces) > 1:
+        del pieces["all"]  # named splits take precedence over a pooled x, y
+    if not pieces:
+        raise DataError(
+            f"{path}: no arrays x_train/y_train, x_test/y_test or x/y (found {sorted(arrays)})"
+        )
+    with open(path, "rb") as f:
+        checksums = {path.name: hashlib.file_digest(f, "md5").hexdigest()}
+    return _assemble(path.stem, path, pieces, dtype, checksums)
+
+
+def load_idx_folder(path: Path, dtype: np.dtype) -> DataSplits:
+    """A folder with the four MNIST-named IDX files, of any content (e.g. Fashion-MNIST).
+
+    Called "mnist" if the files are MNIST's (same content md5s), else after the folder.
+    """
+    arrays, checksums = [], {}
+    for spec in MNIST_FILES:
+        file = _mnist_path(path, spec.name)
+        assert file is not None
+        array, checksums[spec.name] = _read_idx_md5(file)
+        arrays.append((array, str(file)))
+    (xi, wi), (yi, wl), (xt, wt), (yt, wtl) = arrays
+    pieces = {"training": (xi, yi, wi, wl), "test": (xt, yt, wt, wtl)}
+    is_mnist = all(checksums[f.name] == f.md5 for f in MNIST_FILES)
+    return _assemble("mnist" if is_mnist else path.name, path, pieces, dtype, checksums)
+
+
+def load_image_folder(path: Path, dtype: np.dtype) -> DataSplits:
+    """Images in label folders ``0``..``9``, either inside split folders or directly.
+
+    ``path/train/3/a.png`` (``train``, optional ``validation``, ``test``), or
+    ``path/3/a.png`` for one pooled set. Images are read as grayscale (0 = black), must all
+    have one size, and are taken in turn from each label folder (file-name order within
+    a folder), so every tail of the list, and hence every split, mixes all labels.
+    """
+    folders = {p.name.lower(): p for p in path.iterdir() if p.is_dir()}
+    pieces: dict[str, Piece] = {}
+    for split, aliases in SPLITS.items():
+        for alias in aliases:
+            if alias in folders:
+                images, labels = _read_images(folders[alias])
+                pieces[split] = (images, labels, str(folders[alias]), str(folders[alias]))
+    if not pieces:
+        images, labels = _read_images(path)
+        pieces["all"] = (images, labels, str(path), str(path))
+    shapes = {piece[0].shape[1:] for piece in pieces.values()}
+    if len(shapes) > 1:
+        raise DataError(f"{path}: the splits hold images of different sizes: {sorted(shapes)}")
+    splits = _assemble(path.name, path, pieces, dtype, {})
+    if splits.training.X.mean() > 0.5:
+        log.warning(
+            "%s: the images look dark on light; MNIST's are light on dark (0 = background): "
+            "invert them if the digits are dark", path
+        )
+    return splits
+
+
+def _read_images(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The images of the label folders 0..9 of ``folder``: uint8 (n, h, w) and labels (n,)."""
+    per_label: list[list[Path]] = []
+    labels_found: list[int] = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if not (len(sub.name) == 1 and sub.name.isdigit()):
+            raise DataError(f"{sub}: a folder name must be a label 0-9 (or train/validation/test)")
+        files = sorted(f for f in sub.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        if files:
+            per_label.append(files)
+            labels_found.append(int(sub.name))
+    if not per_label:
+        raise DataError(
+            f"{folder}: no images found; expected label folders 0-9 holding image files, "
+            "e.g. FOLDER/train/3/a.png or FOLDER/3/a.png"
+        )
+    from PIL import Image
+
+    labelled = zip(per_label, labels_found, strict=True)
+    columns = [[(file, label) for file in files] for files, label in labelled]
+    order = [item for row in itertools.zip_longest(*columns) for item in row if item is not None]
+    images, size = [], None
+    for file, _ in order:
+        try:
+            with Image.open(file) as im:
+                array = np.asarray(im.convert("L"))
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise DataError(f"{file}: cannot read this image ({exc})") from None
+        if size is None:
+            size = array.shape
+        elif array.shape != size:
+            raise DataError(
+                f"{file}: wrong dimensions: {array.shape[1]}x{array.shape[0]}, the first image "
+                f"is {size[1]}x{size[0]}; all images must have one size"
+            )
+        images.append(array)
+    return np.stack(images), np.array([label for _, label in order], np.int64)
