@@ -1,0 +1,227 @@
+"""Where nndl's SGD epoch spends its time (issue 8): phases, per step, and call costs.
+
+    python benchmarks/profile_step.py                  # 784-30-10, mb 10, float32
+    python benchmarks/profile_step.py --mb 100 --dtype float64
+    python benchmarks/profile_step.py --contention     # also: BLAS threads vs. a busy core
+    python benchmarks/profile_step.py --out benchmarks/PROFILE.md
+
+Three views, all in this one fresh process, repeated and reported as minima:
+
+1. **Phases of ``net.sgd``** (two epochs in a fresh process, as a user runs it): the
+   ``Trainer`` set-up, each epoch's shuffle of the training set and the steps. The
+   first shuffle of a process writes a freshly allocated copy of the training set
+   and pays the first touch of its pages.
+2. **Per step**: nndl's steps against the shape floor (the five products alone, see
+   ``worker.py``) and against ``fast_step.py``'s prototype (whole epoch, gathering
+   included).
+3. **Call costs at the real shapes**: each product, the fused gemm update, gemv,
+   a small ufunc, the sigmoid two ways (``scipy.special.expit`` and the tanh form
+   (1 + tanh(z/2)) / 2, eq. 111) at the mini-batch and at the 10,000-row evaluation
+   size, and the shuffle two ways (the whole set at once, or a chunk of rows into a
+   small reused buffer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import timeit
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import worker  # noqa: E402  (this folder's worker: data loading, floor and prototype)
+
+REPEAT = 5
+
+
+def phases(X, y, sizes, m, dtype) -> list[str]:
+    """Time the parts of two epochs of ``net.sgd`` by wrapping the Trainer's methods."""
+    import nndl
+    from nndl import training
+
+    trainer_cls = getattr(training, "Trainer", None)
+    if trainer_cls is None or not hasattr(trainer_cls, "_shuffle"):
+        return ["(nndl.training.Trainer._shuffle not found: phase timing skipped)"]
+    log: list[tuple[str, float]] = []
+    shuffle = trainer_cls._shuffle
+
+    def timed_shuffle(self, perm):
+        t = time.perf_counter()
+        shuffle(self, perm)
+        log.append(("shuffle", time.perf_counter() - t))
+
+    trainer_cls._shuffle = timed_shuffle
+    rows = []
+    try:
+        for rep in range(2):
+            net = nndl.Network(sizes, cost=nndl.CrossEntropyCost, init="large", dtype=dtype,
+                               rng=np.random.default_rng(0))
+            log.clear()
+            t0 = time.perf_counter()
+            trainer = trainer_cls(net, (X, y), 2, m, worker.ETA, rng=np.random.default_rng(1))
+            t1 = time.perf_counter()
+            hist = trainer.run()
+            total = time.perf_counter() - t1
+            shuffles = [s for _, s in log]
+            steps = total - sum(shuffles)
+            n_steps = 2 * -(-len(X) // m)
+            rows.append(
+                f"- run {rep + 1} ({'fresh process' if rep == 0 else 'same process again'}): "
+                f"Trainer set-up {1e3 * (t1 - t0):.1f} ms; shuffles "
+                + ", ".join(f"{1e3 * s:.1f} ms" for s in shuffles)
+                + f"; steps + end of epoch {steps:.3f} s = {1e6 * steps / n_steps:.1f} us/step"
+                + (f" (epoch_seconds {', '.join(f'{s:.3f}' for s in hist.epoch_seconds)})"
+                   if hasattr(hist, "epoch_seconds") else ""))
+    finally:
+        trainer_cls._shuffle = shuffle
+    return rows
+
+
+def per_step(X, y, sizes, m, dtype) -> list[str]:
+    import nndl
+
+    data = (X, y, X[:100], y[:100])
+    n_steps = -(-len(X) // m)
+    res: dict[str, list[float]] = {"nndl (steps + shuffle, 2nd epoch)": [], "shape floor": [],
+                                   "prototype (fast_step.py)": []}
+    net = nndl.Network(sizes, cost=nndl.CrossEntropyCost, init="large", dtype=dtype,
+                       rng=np.random.default_rng(0))
+    net.sgd((X, y), 1, m, worker.ETA, rng=np.random.default_rng(2))  # pages touched once
+    for _ in range(REPEAT):
+        t = time.perf_counter()
+        net.sgd((X, y), 1, m, worker.ETA, rng=np.random.default_rng(3))
+        res["nndl (steps + shuffle, 2nd epoch)"].append(time.perf_counter() - t)
+        res["shape floor"].append(worker.run_floor(sizes, m, dtype, data)["seconds"])
+        res["prototype (fast_step.py)"].append(worker.run_proto(sizes, m, dtype, data)["seconds"])
+    floor = min(res["shape floor"])
+    return [f"- {k}: min {min(v):.4f} s/epoch = {1e6 * min(v) / n_steps:.1f} us/step "
+            f"({min(v) / floor:.2f} x floor); median {np.median(v):.4f} s"
+            for k, v in res.items()]
+
+
+def call_costs(X, sizes, m, dtype) -> list[str]:
+    from scipy.linalg import blas
+    from scipy.special import expit
+
+    n_in, h, n_out = sizes
+    rng = np.random.default_rng(0)
+    x = np.ascontiguousarray(X[:m])
+    W1 = rng.standard_normal((h, n_in)).astype(dtype)
+    W2 = rng.standard_normal((n_out, h)).astype(dtype)
+    b1 = np.zeros(h, dtype)
+    Z1 = (rng.standard_normal((m, h)) * 4).astype(dtype)
+    A1, T = np.empty_like(Z1), np.empty_like(Z1)
+    Z2, D2 = np.empty((m, n_out), dtype), rng.random((m, n_out)).astype(dtype)
+    G1, G2 = np.empty((h, n_in), dtype), np.empty((n_out, h), dtype)
+    Ze = (rng.standard_normal((10_000, h)) * 4).astype(dtype)
+    Ae = np.empty_like(Ze)
+    ones = np.ones(m, dtype)
+    gemm, gemv = blas.get_blas_funcs(("gemm", "gemv"), dtype=dtype)
+    W1T, W2T, xT, D2T, Z1T = W1.T, W2.T, x.T, D2.T, Z1.T
+    n = len(X)
+    perm = rng.permutation(n)
+    Xs = np.empty_like(X)
+    np.take(X, perm, axis=0, out=Xs, mode="clip")  # touch the pages once
+    chunk = max(m, 512 * 1024 // (n_in * X.itemsize) // m * m)
+    Xc = np.empty((chunk, n_in), dtype)
+
+    def sig_tanh(Z, A):  # eq. (111): sigma(z) = (1 + tanh(z/2)) / 2
+        np.multiply(Z, 0.5, out=A)
+        np.tanh(A, out=A)
+        np.multiply(A, 0.5, out=A)
+        np.add(A, 0.5, out=A)
+
+    cases = [
+        (f"forward 1: x @ W1.T ({m}x{n_in} @ {n_in}x{h})", lambda: np.matmul(x, W1T, out=Z1), 1),
+        (f"forward 2: A1 @ W2.T ({m}x{h} @ {h}x{n_out})", lambda: np.matmul(A1, W2T, out=Z2), 1),
+        (f"BP2: D2 @ W2 ({m}x{n_out} @ {n_out}x{h})", lambda: np.matmul(D2, W2, out=T), 1),
+        (f"dW2: D2.T @ A1 ({n_out}x{m} @ {m}x{h})", lambda: np.matmul(D2T, A1, out=G2), 1),
+        (f"dW1: D1.T @ x ({h}x{m} @ {m}x{n_in})", lambda: np.matmul(Z1T, x, out=G1), 1),
+        ("dW1 fused with eq. (93): gemm(alpha, x.T, D1.T, 1, W1.T, trans_b)",
+         lambda: gemm(-1e-9, xT, Z1T, 1.0, W1T, 0, 1, 1), 1),
+        ("unfused update: W1 -= G1 (after the product)", lambda: np.subtract(W1, G1, out=W1), 1),
+        ("bias gradient + eq. (94): gemv(alpha, D1.T, ones, 1, b1)",
+         lambda: gemv(-1e-9, Z1T, ones, 1.0, b1, 0, 1, 0, 1, 0, 1), 1),
+        (f"a ufunc on {m}x{h} with out= (bias add)", lambda: np.add(Z1, b1, out=A1), 1),
+        (f"sigmoid {m}x{h}: scipy expit", lambda: expit(Z1, out=A1), 1),
+        (f"sigmoid {m}x{h}: tanh form, 4 ufuncs", lambda: sig_tanh(Z1, A1), 1),
+        (f"sigmoid 10000x{h} (evaluation): scipy expit", lambda: expit(Ze, out=Ae), 1),
+        (f"sigmoid 10000x{h} (evaluation): tanh form", lambda: sig_tanh(Ze, Ae), 1),
+        (f"shuffle, whole set ({n} rows) into a touched buffer, per step",
+         lambda: np.take(X, perm, axis=0, out=Xs, mode="clip"), n // m),
+        (f"shuffle, {chunk}-row chunk into a small reused buffer, per step",
+         lambda: np.take(X, perm[:chunk], axis=0, out=Xc, mode="clip"), chunk // m),
+    ]
+    rows = []
+    for text, fn, per in cases:
+        number = max(1, int(0.02 / max(timeit.timeit(fn, number=1), 1e-7)))
+        best = min(timeit.repeat(fn, number=number, repeat=REPEAT)) / number
+        rows.append(f"| {text} | {1e6 * best / per:.2f} |")
+    return rows
+
+
+def contention(X, sizes, dtype) -> list[str]:
+    """The shape floor at mb 100 with 1 and 2 BLAS threads, with the other core idle or busy."""
+    from threadpoolctl import threadpool_limits
+
+    data = (X, None, None, None)
+    rows = []
+    for busy in (False, True):
+        hog = None
+        if busy:  # one process of our own spinning on the other core, ended below by its pid
+            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            time.sleep(0.5)
+        try:
+            for threads in (1, 2):
+                with threadpool_limits(threads, user_api="blas"):
+                    t = [worker.run_floor(sizes, 100, dtype, data)["seconds"] for _ in range(3)]
+                rows.append(f"| {'busy' if busy else 'idle'} | {threads} | {min(t):.4f} | "
+                            f"{max(t):.4f} |")
+        finally:
+            if hog is not None:
+                hog.kill()
+                hog.wait()
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--hidden", type=int, default=30)
+    p.add_argument("--mb", type=int, default=10)
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--contention", action="store_true",
+                   help="also time BLAS threads against a busy core (spawns one spinning process)")
+    p.add_argument("--out", type=Path, help="also write the report to this file")
+    args = p.parse_args(argv)
+    os.environ.setdefault("NNDL_DATA", str(worker.DEFAULT_DATA))
+    dtype = np.dtype(args.dtype)
+    sizes, m = [784, args.hidden, 10], args.mb
+    X, y, _, _ = worker.load(dtype, 50_000)
+    out = [f"# Profile of one SGD epoch: {sizes}, mini-batch {m}, {args.dtype}", "",
+           f"Written by `python benchmarks/profile_step.py {' '.join(sys.argv[1:] if argv is None else argv)}`"
+           f" ({time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()[0]:.2f}).", "",
+           "## Phases of net.sgd (2 epochs)", ""]
+    out += phases(X, y, sizes, m, dtype)
+    out += ["", f"## Per step (minimum of {REPEAT})", ""]
+    out += per_step(X, y, sizes, m, dtype)
+    out += ["", f"## Call costs at the real shapes (minimum of {REPEAT}, microseconds)", "",
+            "| call | us |", "|---|---|"]
+    out += call_costs(X, sizes, m, dtype)
+    if args.contention:
+        out += ["", "## Shape floor at mini-batch 100 vs. BLAS threads and a busy core (s/epoch)",
+                "", "| other core | BLAS threads | min of 3 | max of 3 |", "|---|---|---|---|"]
+        out += contention(X, sizes, dtype)
+    text = "\n".join(out) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
