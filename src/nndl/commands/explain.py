@@ -1,0 +1,68 @@
+"""``nndl explain TOPIC``: the learners' questions answered on a real network and batch."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from nndl.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+# Kept here so that `nndl --help` imports nothing heavy; tests/test_explain.py checks
+# they equal nndl.explain.TOPICS.
+TOPICS = ("shapes", "hidden-layers", "earlier-layers", "saturation")
+PLOTS = ("earlier-layers", "saturation")
+
+DESCRIPTION = """\
+Explain a piece of the book with real numbers, on the bundled 8x8 digits:
+
+  shapes          what w_j, x_j and sigma(z) are in dC/dw_j = (1/n) sum_x x_j (sigma(z) - y),
+                  with shapes and values for one example and for a mini-batch (eq. 61, 67)
+  hidden-layers   delta^L for the cross-entropy, delta^l of each hidden layer by BP2,
+                  dC/db and dC/dw by BP3/BP4, each against finite differences
+  earlier-layers  quadratic vs cross-entropy on the same networks: per-layer gradient
+                  norms for 1-4 hidden layers (chapter 5, eq. 122); --plot
+  saturation      chapter 3's single neuron from (w, b) = (0.6, 0.9) and (2, 2); --plot
+"""
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "explain",
+        help="answer a learner's question with a real network, batch and checked numbers",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("topic", choices=TOPICS, metavar="TOPIC", help=", ".join(TOPICS))
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    p.add_argument("--plot", metavar="PATH",
+                   help=f"also write the figure (PNG, PDF or SVG by the suffix); {', '.join(PLOTS)}")
+    p.add_argument("--batch", type=int, default=None,
+                   help="mini-batch size (default 10; 100 for earlier-layers)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the network's weights (default 0)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nndl import explain
+
+    if args.plot and args.topic not in PLOTS:
+        raise UsageError(f"{args.topic} has no plot; --plot works with {', '.join(PLOTS)}")
+    options = {}
+    if args.topic != "saturation":
+        options["seed"] = args.seed
+        if args.batch is not None:
+            if args.batch < 1:
+                raise UsageError("--batch must be at least 1")
+            options["m"] = args.batch
+    try:
+        result = explain.explain(args.topic, **options)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    render = {"text": result.to_text, "markdown": result.to_markdown, "json": result.to_json}
+    print(render[args.format]())
+    if args.plot:
+        result.figure().savefig(args.plot, dpi=120)
+        log.info("wrote %s", args.plot)
+    return 0

@@ -1,0 +1,164 @@
+"""nndl explain: the numbers agree with finite differences and with independent code."""
+
+import json
+import math
+import subprocess
+import sys
+import typing
+
+import numpy as np
+import pytest
+
+import nndl
+from nndl import explain, gradcheck
+from nndl.cli import main
+from nndl.commands import explain as explain_command
+from nndl.data import load_digits
+
+FD_AGREE = 1e-8  # central differences (nndl.gradcheck) vs the explained formulas, float64
+EXACT = 1e-13  # two float64 evaluations of the same formula
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits().training
+
+
+def test_command_lists_the_library_topics():
+    assert explain_command.TOPICS == tuple(explain.TOPICS)
+    result_types = {t: typing.get_type_hints(f)["return"] for t, f in explain.TOPICS.items()}
+    assert set(explain_command.PLOTS) == {t for t, cls in result_types.items() if hasattr(cls, "figure")}
+
+
+def test_shapes_symbols_are_the_real_numbers(digits):
+    r = explain.shapes(m=10, seed=3)
+    X, labels = digits.X[:10], digits.y[:10]
+    assert r.labels == labels.tolist()
+    # independent recomputation of eq. (61) for the pixel shown, from the same network
+    net = nndl.Network([64, 1], cost=nndl.CrossEntropyCost, rng=np.random.default_rng(3))
+    a = 1 / (1 + np.exp(-(X @ net.weights[0][0] + net.biases[0][0])))
+    y = (labels == 0).astype(float)
+    terms = X[:, r.j] * (a - y)
+    np.testing.assert_allclose(r.terms, terms, rtol=EXACT, atol=EXACT)
+    assert r.dC_dwj == pytest.approx(terms.mean(), rel=EXACT)
+    assert X[0, r.j] > 0  # the pixel shown is not blank in the first image
+    for what, err in {**r.neuron_checks, **r.layer_checks}.items():
+        assert err < FD_AGREE, what
+    rows = {row[0]: row for row in r.neuron_symbols}
+    assert rows["x"][4] == "(64,)" and rows[f"x_j (j={r.j})"][4] == "()"
+    batch = {row[0]: row for row in r.neuron_batch}
+    assert batch["X"][4] == "(10, 64)" and batch["dC/dw_j, all j"][4] == "(1, 64)"
+    assert {row[0]: row[4] for row in r.layer_symbols}["dC/dw^L"] == "(10, 30)"
+    text = r.to_text()
+    assert "w_j is ONE weight" in text and "(A - Y).T @ X / n" in text
+
+
+def test_hidden_layers_agree_with_finite_differences():
+    r = explain.hidden_layers(sizes=(64, 12, 9, 10), m=6, seed=1)
+    assert [row["quantity"] for row in r.rows] == [
+        "delta^4", "dC/db^4", "dC/dw^4", "delta^3", "dC/db^3", "dC/dw^3",
+        "delta^2", "dC/db^2", "dC/dw^2"]
+    assert [row["equation"] for row in r.rows[::3]] == ["(66)", "BP2", "BP2"]
+    for row in r.rows:
+        assert row["rel_fd"] < FD_AGREE, row
+        assert row["rel_engine"] < EXACT, row
+        assert row["norm"] > 0
+    assert r.rows[3]["shape"] == "(6, 9)" and r.rows[5]["shape"] == "(9, 12)"
+    assert "BP2" in r.to_text() and "$$" in r.to_markdown()
+
+
+def test_earlier_layers_only_the_output_error_changes():
+    r = explain.earlier_layers(depths=(1, 2, 3), m=40, seed=2)
+    assert r.output_relation < EXACT and r.bp2_relation < EXACT
+    for depth in r.depths:
+        rows = [x for x in r.layers if x["depth"] == depth]
+        assert len(rows) == depth + 1 and rows[-1]["output"]
+        norms_c = [x["norm_cross_entropy"] for x in rows]
+        norms_q = [x["norm_quadratic"] for x in rows]
+        # each hidden layer learns slower than the layer after it, under both costs
+        assert norms_c == sorted(norms_c) and norms_q == sorted(norms_q)
+        # the cross-entropy's larger delta^L is carried back into every hidden layer
+        assert all(x["ratio"] > 1 for x in rows)
+        assert all(0 < x["mean_sigma_prime"] <= 0.25 for x in rows)
+    deepest = [x for x in r.layers if x["depth"] == 3]
+    assert deepest[0]["norm_cross_entropy"] < 0.1 * deepest[-2]["norm_cross_entropy"]
+
+
+def test_earlier_layers_norms_agree_with_finite_differences(digits):
+    r = explain.earlier_layers(depths=(2,), m=8, seed=5)
+    X, Y = digits.X[:8], np.eye(10)[digits.y[:8]]
+    quad = nndl.Network([64, 30, 30, 10], cost=nndl.QuadraticCost, rng=np.random.default_rng(5))
+    for cost, key in ((nndl.QuadraticCost, "norm_quadratic"), (nndl.CrossEntropyCost, "norm_cross_entropy")):
+        net = gradcheck.rebuilt(quad, cost=cost)
+        fd_b, _ = gradcheck.numerical_gradients(net, X, Y)
+        for row, g in zip(r.layers, fd_b):
+            assert row[key] == pytest.approx(np.linalg.norm(g / 8), rel=FD_AGREE)
+
+
+def _neuron(w, b, eta, rule, steps):
+    """Chapter 3's neuron, x = 1, y = 0, in plain Python floats: an independent oracle."""
+    out = []
+    for step in range(steps + 1):
+        a = 1 / (1 + math.exp(-(w + b)))
+        out.append(a)
+        g = {"quadratic": a * a * (1 - a), "ce": a, "widget": 1 / (1 - a)}[rule]  # dC/db
+        w, b = w - eta * g, b - eta * g  # dC/dw = x dC/db with x = 1
+    return out
+
+
+def test_saturation_matches_plain_python():
+    r = explain.saturation(steps=300)
+    for start in explain.SATURATION_STARTS:
+        for name, eta, widget, rule in (("quadratic", 0.15, False, "quadratic"),
+                                        ("cross-entropy", 0.15, False, "ce"),
+                                        ("cross-entropy", 0.005, False, "ce"),
+                                        ("cross-entropy", 0.005, True, "widget")):
+            run = r.run(name, eta, start, widget=widget)
+            np.testing.assert_allclose(run.outputs, _neuron(*start, eta, rule, 300), rtol=1e-12)
+    # chapter 3's point: from (2, 2) the quadratic barely moves for ~150 steps, the
+    # cross-entropy (same eta) learns fastest where it is most wrong
+    slow = r.run("quadratic", 0.15, (2.0, 2.0)).outputs
+    fast = r.run("cross-entropy", 0.15, (2.0, 2.0)).outputs
+    assert slow[150] > 0.9 and fast[150] < 0.05
+    # the first step's change of z = w + b is the gradient's size (times 2 eta)
+    def first_step(name, start):
+        a0, a1 = r.run(name, 0.15, start).outputs[:2]
+        return math.log(a0 / (1 - a0)) - math.log(a1 / (1 - a1))
+
+    assert first_step("cross-entropy", (2.0, 2.0)) > first_step("cross-entropy", (0.6, 0.9))
+    assert first_step("quadratic", (2.0, 2.0)) < first_step("quadratic", (0.6, 0.9)) / 5
+
+
+@pytest.mark.parametrize("topic", explain_command.TOPICS)
+def test_cli_formats(topic, capsys):
+    assert main(["explain", topic]) == 0
+    text = capsys.readouterr().out
+    assert "Answer: " in text
+    assert main(["explain", topic, "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    assert md.startswith("## ") and "$$" in md and "**Answer.**" in md
+    assert main(["explain", topic, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["topic"] == topic
+
+
+@pytest.mark.parametrize("topic", explain_command.PLOTS)
+def test_cli_writes_the_plot(topic, tmp_path, capsys):
+    path = tmp_path / f"{topic}.png"
+    assert main(["explain", topic, "--plot", str(path)]) == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args", [["shapes", "--plot", "x.png"], ["shapes", "--batch", "0"],
+                                  ["hidden-layers", "--batch", "100000"]])
+def test_cli_usage_errors(args, capsys):
+    assert main(["explain", *args]) == 2
+    assert capsys.readouterr().err.startswith("nndl: error: ")
+
+
+def test_matplotlib_only_inside_figure():
+    code = "import sys, nndl.explain, nndl.cli; nndl.cli.build_parser(); print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    source = open(explain.__file__, encoding="utf-8").read()
+    assert "matplotlib.pyplot" not in source and "import pyplot" not in source
+    assert "matplotlib.use" not in source
