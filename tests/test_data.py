@@ -256,6 +256,14 @@ def test_digits_default_split(monkeypatch, caplog):
         assert np.bincount(part.y, minlength=10).min() >= 25  # every digit, about evenly
 
 
+def test_auto_with_a_folder_without_mnist_warns_and_uses_digits(tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv("NNDL_DATA", raising=False)
+    with caplog.at_level(logging.WARNING, logger="nndl.data"):
+        splits = load_dataset("auto", data_dir=tmp_path)
+    assert splits.name == "digits"
+    assert f"data_dir {tmp_path} does not hold the four MNIST files" in caplog.text
+
+
 def test_digits_equal_scikit_learns(monkeypatch):
     from sklearn.datasets import load_digits as sklearn_digits
 

@@ -32,6 +32,7 @@ import logging
 import math
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -253,8 +254,8 @@ def _features(images: np.ndarray, dtype: np.dtype, where: str) -> np.ndarray:
         if images.dtype != np.uint8 and flat.size and (flat.min() < 0 or flat.max() > 255):
             found = f"{flat.min()}..{flat.max()}"
             raise DataError(f"{where}: integer pixels must be in 0..255, found {found}")
-        out = np.empty(flat.shape, dtype)
-        np.divide(flat, 255, out=out)  # 0 -> 0.0, 255 -> 1.0
+        out = flat.astype(dtype)  # a new C-contiguous array
+        out /= 255  # 0 -> 0.0, 255 -> 1.0, correctly rounded in dtype
         return out
     if images.dtype.kind != "f":
         raise DataError(f"{where}: pixels must be numbers, not {images.dtype}")
@@ -321,13 +322,17 @@ def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
         return Path(path).expanduser()
     if env := os.environ.get("NNDL_CACHE"):
         return Path(env).expanduser()
+    try:
+        home = Path.home()
+    except RuntimeError:  # no HOME and no password entry: a container, say
+        home = Path(tempfile.gettempdir())
     if sys.platform == "win32":
         local = os.environ.get("LOCALAPPDATA")
-        return (Path(local) if local else Path.home() / "AppData" / "Local") / "nndl" / "Cache"
+        return (Path(local) if local else home / "AppData" / "Local") / "nndl" / "Cache"
     if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "nndl"
+        return home / "Library" / "Caches" / "nndl"
     xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache") / "nndl"
+    return (Path(xdg) if xdg and os.path.isabs(xdg) else home / ".cache") / "nndl"
 
 
 def _mnist_path(folder: Path, name: str) -> Path | None:
@@ -340,7 +345,10 @@ def _mnist_path(folder: Path, name: str) -> Path | None:
 
 
 def _has_mnist(folder: Path) -> bool:
-    return all(_mnist_path(folder, f.name) for f in MNIST_FILES)
+    try:
+        return all(_mnist_path(folder, f.name) for f in MNIST_FILES)
+    except OSError:  # e.g. a folder we may not list
+        return False
 
 
 def _search_path(data_dir, cache: Path) -> list[tuple[str, Path]]:
@@ -360,10 +368,8 @@ def _find_mnist(data_dir, cache: Path) -> Path | None:
         if _has_mnist(folder):
             log.debug("MNIST found in %s (%s)", folder, how)
             return folder
-        if how == "NNDL_DATA":
-            log.warning("NNDL_DATA=%s does not hold the four MNIST files", folder)
-        elif how == "data_dir":
-            log.info("%s does not hold the four MNIST files", folder)
+        if how != "cache":
+            log.warning("%s %s does not hold the four MNIST files", how, folder)
     return None
 
 
@@ -381,7 +387,7 @@ def _not_found(data_dir, cache: Path, failure: str) -> str:
     return (
         f"MNIST not found (looked in {looked}) and {failure}. To use MNIST offline, put the "
         f"four files {names} in a folder and set NNDL_DATA to that folder or pass "
-        "--data-dir FOLDER; without MNIST, nndl uses scikit-learn's bundled 8x8 digits"
+        "--data-dir FOLDER (or use the data set 'digits', the bundled 8x8 digits, offline)"
     )
 
 
@@ -471,7 +477,7 @@ def load_mnist(
     train = _dataset(train_images, train_labels, dtype, "MNIST training images", "labels")
     test = _dataset(test_images, test_labels, dtype, "MNIST test images", "labels")
     training, validation = _split(train, MNIST_TRAINING)
-    description = _describe("MNIST", training, validation, test, str(folder))
+    description = _describe("MNIST, book split", training, validation, test, str(folder))
     return DataSplits("mnist", training, validation, test, str(folder), checksums, description)
 
 
