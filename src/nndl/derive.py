@@ -408,7 +408,7 @@ def _cross_entropy_steps() -> list[Step]:
             "For 0 < a < 1 the factor a(1 - a) is not zero, so the equation has exactly "
             "one solution: (72) fixes the derivative of C with respect to a.",
             (
-                Check("solve dC/da * a(1-a) = a - y for dC/da", sol72[0], eq75),
+                Check("solve dC/da * a(1-a) = a - y for dC/da: (a - y)/(a(1 - a))", sol72[0], eq75),
                 Check("the solution is unique", len(sol72), 1),
             ),
         ),
@@ -430,7 +430,7 @@ def _cross_entropy_steps() -> list[Step]:
                     sp.diff(C(sz), w1),
                     dCda_at_a * _sigma_prime(z) * x1,
                 ),
-                Check("solve dC/da * a(1-a) * x_1 = x_1(a - y) for dC/da", sol71[0], eq75),
+                Check("solve dC/da * a(1-a) * x_1 = x_1(a - y) for dC/da: (a - y)/(a(1 - a))", sol71[0], eq75),
                 Check("(71) and (72) give the same dC/da", sol71[0], sol72[0]),
             ),
         ),
@@ -440,7 +440,7 @@ def _cross_entropy_steps() -> list[Step]:
             "(a - y) / (a(1 - a)) = -y/a + (1 - y)/(1 - a)",
             r"\frac{a-y}{a(1-a)} = -\frac{y}{a} + \frac{1-y}{1-a}",
             "Split the right-hand side of (75) into two terms that are easy to integrate.",
-            (Check("apart((a - y)/(a(1 - a)), a)", sp.apart(eq75, a), -y / a + (1 - y) / (1 - a)),),
+            (Check("apart((a - y)/(a(1 - a)), a) = -y/a + (1 - y)/(1 - a)", sp.apart(eq75, a), -y / a + (1 - y) / (1 - a)),),
         ),
         Step(
             "Integrate over 0 < a < 1",
@@ -499,8 +499,8 @@ def _cross_entropy_steps() -> list[Step]:
             "n = 3 examples of a one-input neuron. No sigma'(z) anywhere: the larger the "
             "error sigma(z) - y, the faster the neuron learns.",
             (
-                Check("d/db of the mean cost (n = 3)", sp.diff(cost_avg, b), grad_b_avg),
-                Check("d/dw of the mean cost (n = 3)", sp.diff(cost_avg, w), grad_w_avg),
+                Check("d/db of the mean cost (n = 3) = (1/n) sum_x (sigma(z) - y)", sp.diff(cost_avg, b), grad_b_avg),
+                Check("d/dw of the mean cost (n = 3) = (1/n) sum_x x (sigma(z) - y)", sp.diff(cost_avg, w), grad_w_avg),
             ),
         ),
     ]
@@ -600,7 +600,7 @@ def _softmax_steps() -> list[Step]:
     C3 = -sp.log(A3[0])  # correct class y = 1
     sixth = sp.Rational(1, 6)
     example = [
-        Check(f"a_{j + 1} at z = (0, ln 2, ln 3)", A3[j].subs(point), (j + 1) * sixth)
+        Check(f"a_{j + 1} = {(j + 1) * sixth} at z = (0, ln 2, ln 3)", A3[j].subs(point), (j + 1) * sixth)
         for j in range(3)
     ] + [Check("C = -ln a_1 = ln 6", C3.subs(point), sp.log(6))] + [
         Check(f"dC/dz_{j + 1} = {g}", sp.diff(C3, zs3[j]).subs(point), g)
@@ -723,10 +723,10 @@ def _softmax_numeric() -> list[NumericCheck]:
         worst = max(gradcheck.relative_error(fd[i], A[i] - Y[i]) for i in range(m))
         detail = ""
         if K == 3:
+            vec = lambda v: "(" + ", ".join(f"{x:.4f}" for x in v) + ")"  # noqa: E731
             detail = (
-                f"e.g. example 1, correct class y = {labels[0] + 1}: a - y = "
-                f"{np.array2string(A[0] - Y[0], precision=4)}, central differences "
-                f"{np.array2string(fd[0], precision=4)}; every class gets a gradient"
+                f"e.g. example 1, correct class y = {labels[0] + 1}: a - y = {vec(A[0] - Y[0])}, "
+                f"central differences {vec(fd[0])}; every class gets a gradient"
             )
         checks.append(
             NumericCheck(
@@ -790,7 +790,7 @@ def _quadratic_steps() -> list[Step]:
             r"\delta^L_j = \frac{\partial C}{\partial a^L_j} \sigma'(z^L_j)",
             "a^L_j depends on z^L_j alone, so the chain rule has a single term. Checked "
             "for an arbitrary cost C(a_1, a_2, a_3).",
-            (Check("d/dz_1 C(sigma(z_1), sigma(z_2), sigma(z_3))", sp.diff(Cgen, zs[0]), dCda1 * _sigma_prime(zs[0])),),
+            (Check("d/dz_1 C(sigma(z_1), sigma(z_2), sigma(z_3)) = dC/da_1 sigma'(z_1)", sp.diff(Cgen, zs[0]), dCda1 * _sigma_prime(zs[0])),),
         ),
         Step(
             "BP1 for the quadratic cost",
@@ -843,7 +843,7 @@ def _sigmoid_prime_steps() -> list[Step]:
             "sigma(z) = 1/(1 + e^(-z)),  sigma'(z) = e^(-z) / (1 + e^(-z))^2",
             r"\sigma(z) = \frac{1}{1+e^{-z}},\quad \sigma'(z) = \frac{e^{-z}}{(1+e^{-z})^2}",
             "Chain rule on (1 + e^(-z))^(-1).",
-            (Check("d/dz 1/(1 + e^(-z))", ds, sp.exp(-z) / (1 + sp.exp(-z)) ** 2),),
+            (Check("d/dz 1/(1 + e^(-z)) = e^(-z)/(1 + e^(-z))^2", ds, sp.exp(-z) / (1 + sp.exp(-z)) ** 2),),
         ),
         Step(
             "Split the fraction",
@@ -926,7 +926,7 @@ def _l2_steps() -> list[Step]:
             "C_0 = (1/n) sum_x C_x is the unregularized cost over the n training examples; "
             "the sum runs over all weights (two, w and v, in the check). The 1/2 cancels "
             "the 2 from w^2.",
-            (Check("d/dw [C_0 + lambda/(2n)(w^2 + v^2)]", sp.diff(C, w), gC0 + lmbda / n * w),),
+            (Check("d/dw [C_0 + lambda/(2n)(w^2 + v^2)] = dC_0/dw + (lambda/n) w", sp.diff(C, w), gC0 + lmbda / n * w),),
         ),
         Step(
             "Biases are not regularized",
@@ -943,7 +943,7 @@ def _l2_steps() -> list[Step]:
             r"w \rightarrow \left(1-\frac{\eta \lambda}{n}\right) w -\eta \frac{\partial C_0}{\partial w}",
             "A gradient step first shrinks w by the factor 1 - eta lambda/n, then moves it "
             "as without regularization.",
-            (Check("w - eta dC/dw", step, (1 - eta * lmbda / n) * w - eta * gC0),),
+            (Check("w - eta dC/dw = (1 - eta lambda/n) w - eta dC_0/dw", step, (1 - eta * lmbda / n) * w - eta * gC0),),
         ),
         Step(
             "Stochastic gradient descent",
@@ -958,7 +958,7 @@ def _l2_steps() -> list[Step]:
             "estimates average to the exact gradient of (87).",
             (
                 Check(
-                    "mean over the 3 mini-batches of (1/m) sum g_x + (lambda/n) w",
+                    "mean over the 3 mini-batches of (1/m) sum g_x + (lambda/n) w = (1/n) sum g_x + (lambda/n) w",
                     mean_estimate,
                     full,
                 ),
@@ -980,7 +980,7 @@ def _l2_steps() -> list[Step]:
             "b -> b - (eta/m) sum_x dC_x/db",
             r"b \rightarrow b - \frac{\eta}{m} \sum_x \frac{\partial C_x}{\partial b}",
             "From (89): no decay factor for biases.",
-            (Check("b - eta dC/db", b - eta * sp.diff(C, b), b - eta * sp.Derivative(C0, b)),),
+            (Check("b - eta dC/db = b - eta dC_0/db", b - eta * sp.diff(C, b), b - eta * sp.Derivative(C0, b)),),
         ),
     ]
 
@@ -1011,7 +1011,7 @@ def _canonical_pairs_steps() -> list[Step]:
             r"\delta^L = a^L - y",
             "sigma'(z) = a(1 - a) from the chain rule cancels the denominator of "
             "dC/da = (a - y)/(a(1 - a)); see `nndl derive cross-entropy`.",
-            (Check("d/dz -[y ln sigma(z) + (1-y) ln(1 - sigma(z))]", sp.diff(ce, z), s - y),),
+            (Check("d/dz -[y ln sigma(z) + (1-y) ln(1 - sigma(z))] = sigma(z) - y", sp.diff(ce, z), s - y),),
         ),
         Step(
             "Log-likelihood with a softmax output",
@@ -1020,7 +1020,7 @@ def _canonical_pairs_steps() -> list[Step]:
             r"\delta^L_j = a^L_j - y_j",
             "The softmax Jacobian a_k(delta_kj - a_j) cancels the 1/a_y of dC/da_y; see "
             "`nndl derive softmax-log-likelihood`. Checked for 3 classes, y = class 2.",
-            tuple(Check(f"d/dz_{j + 1} (-ln a_2)", sp.diff(ll, zs[j]), A[j] - Y[j]) for j in range(3)),
+            tuple(Check(f"d/dz_{j + 1} (-ln a_2) = a_{j + 1} - y_{j + 1}", sp.diff(ll, zs[j]), A[j] - Y[j]) for j in range(3)),
         ),
         Step(
             "Quadratic cost with a linear output",
@@ -1029,7 +1029,7 @@ def _canonical_pairs_steps() -> list[Step]:
             r"a^L = z^L,\ C = \tfrac12 (a^L - y)^2 \Rightarrow \delta^L = a^L - y",
             "A third matched pair from the book: linear output neurons have no sigma'(z) "
             "to cancel.",
-            (Check("d/dz (1/2)(z - y)^2", sp.diff(quad_linear, z), z - y),),
+            (Check("d/dz (1/2)(z - y)^2 = z - y = a - y", sp.diff(quad_linear, z), z - y),),
         ),
         Step(
             "A mismatched pair: quadratic cost with a sigmoid output",
@@ -1037,7 +1037,7 @@ def _canonical_pairs_steps() -> list[Step]:
             "delta = (a - y) sigma'(z)",
             r"\delta^L = (a^L - y)\,\sigma'(z^L)",
             "Nothing cancels sigma'(z): this pair learns slowly when the output saturates.",
-            (Check("d/dz (1/2)(sigma(z) - y)^2", sp.diff(quad_sigmoid, z), (s - y) * _sigma_prime(z)),),
+            (Check("d/dz (1/2)(sigma(z) - y)^2 = (sigma(z) - y) sigma'(z)", sp.diff(quad_sigmoid, z), (s - y) * _sigma_prime(z)),),
         ),
         Step(
             "The common form: C = A(z) - y.z",
@@ -1214,7 +1214,9 @@ def _shown(results: tuple[CheckResult, ...], details: bool):
 
 
 def _wrap(text: str, indent: str = "    ") -> list[str]:
-    return textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=indent)
+    return textwrap.wrap(
+        text, _WIDTH, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+    )
 
 
 def to_text(d: Derivation, *, details: bool = False) -> str:
@@ -1232,10 +1234,12 @@ def to_text(d: Derivation, *, details: bool = False) -> str:
         eq = f"  {s.step.equation}" if s.step.equation else ""
         out.append(f"Step {i}. {s.step.title}{eq}")
         out += textwrap.wrap(
-            s.step.text, _WIDTH, initial_indent="    Result: ", subsequent_indent=" " * 12
+            s.step.text, _WIDTH, initial_indent="    Result: ", subsequent_indent=" " * 12,
+            break_on_hyphens=False,
         )
         out += textwrap.wrap(
-            s.step.why, _WIDTH, initial_indent="    Why:    ", subsequent_indent=" " * 12
+            s.step.why, _WIDTH, initial_indent="    Why:    ", subsequent_indent=" " * 12,
+            break_on_hyphens=False,
         )
         shown = _shown(s.results, details)
         for r in shown:
@@ -1256,9 +1260,11 @@ def to_text(d: Derivation, *, details: bool = False) -> str:
     if d.numeric:
         out.append("Numeric checks on real networks (nndl.gradcheck, float64)")
         for c in d.numeric:
-            out += _wrap(
+            out += textwrap.wrap(
                 f"[{_mark(c.passed)}] {c.label}: max relative error {c.max_rel_error:.1e} "
-                f"(tolerance {c.tolerance:.0e})"
+                f"(tolerance {c.tolerance:.0e})",
+                _WIDTH, initial_indent="    ", subsequent_indent=" " * 9,
+                break_on_hyphens=False,
             )
             if c.detail:
                 out += _wrap(c.detail, " " * 9)
