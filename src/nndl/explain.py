@@ -296,8 +296,8 @@ def shapes(*, m: int = 10, seed: int = 0) -> ShapesResult:
     neuron_batch = [
         ["X", "the n inputs, one per row", "-", "X", _shape(X), f"row i = image i + 1 (digit {labels[0]}, {labels[1]}, ...)"],
         ["w", "the weights as a 1 x 64 matrix", "1 x 64", "net.weights[0]", _shape(W), _vec(W)],
-        ["z", "weighted inputs of the n examples", "n numbers", "X @ W.T + b", _shape(Z), _vec(Z)],
-        ["sigma(z)", "outputs of the n examples", "n numbers", "sigmoid(X @ W.T + b)", _shape(A), _vec(A)],
+        ["z", "weighted inputs of the n examples", "n numbers", "Z = X @ W.T + b", _shape(Z), _vec(Z)],
+        ["sigma(z)", "outputs of the n examples", "n numbers", "A = sigmoid(X @ W.T + b)", _shape(A), _vec(A)],
         ["y", "targets", "n numbers", "Y", _shape(Y1), _vec(Y1)],
         ["dC/dw_j, all j", "eq. (61) for every weight", "64 numbers", "(A - Y).T @ X / n", _shape(dC_dw), _vec(dC_dw)],
         ["dC/db", "eq. (62)", "scalar", "(A - Y).mean(axis=0)", _shape(dC_db), _fmt(dC_db[0])],
