@@ -43,6 +43,21 @@ def test_passes_on_a_deep_sigmoid_net_whose_first_layer_learns_slowly():
     assert result.passed, gradcheck.to_text(result)
 
 
+def test_a_tiny_failing_layer_gets_a_note_about_rounding():
+    """8 hidden sigmoid layers: the first layer's gradient is ~1e-6 of the last one's, too
+    small for h = 1e-4 to resolve; the failure comes with advice, and h = 1e-2 passes."""
+    net = nndl.Network([10] + [8] * 8 + [3], nndl.CrossEntropyCost, rng=np.random.default_rng(1))
+    X, Y = batch(net, m=10)
+    coarse = gradcheck.check_gradients(net, X, Y, eps=1e-4)
+    assert not coarse.passed and coarse.notes() and "2" in coarse.notes()[0]
+    assert "Note: layer(s) 2" in gradcheck.to_text(coarse)
+    assert gradcheck.check_gradients(net, X, Y, eps=1e-2).passed
+    # a wrong delta in a shallow net fails with no such excuse
+    wrong = gradcheck.custom_cost("cross-entropy", delta=ce_sign_error)
+    shallow = nndl.Network([4, 5, 3], wrong, rng=np.random.default_rng(0))
+    assert gradcheck.check_gradients(shallow, *batch(shallow)).notes() == []
+
+
 def ce_times_sigma_prime(z, a, y):
     return (a - y) * a * (1 - a)  # the classic mistake: sigma'(z^L) multiplied in again
 

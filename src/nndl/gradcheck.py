@@ -72,6 +72,9 @@ EPS_RELU = 1e-4  # ReLU hidden layers
 # must catch (a sign error gives exactly 1; multiplying the cross-entropy delta by
 # sigma'(z^L) <= 1/4 gives more than 0.6).
 TOLERANCE = 1e-6
+# A layer whose gradient norm is below this fraction of the largest layer's is flagged
+# when it fails: finite differences may not resolve it (GradCheckResult.notes).
+SMALL_GRADIENT = 1e-3
 # Smallest denominator of the relative error, so that a layer whose true gradient is
 # exactly 0 (dead ReLUs) is judged by its absolute error.
 GRAD_FLOOR = 1e-12
@@ -122,9 +125,30 @@ class GradCheckResult:
     def passed(self) -> bool:
         return all(c.max_error <= self.tolerance for c in self.layers)
 
+    def notes(self) -> list[str]:
+        """Advice on failures that may be rounding rather than a wrong gradient.
+
+        Central differences resolve a gradient only to about 1e-16 |C| / h in absolute
+        terms; a layer whose gradient is more than 1,000 times smaller than the largest
+        layer's (the first layers of a deep sigmoid net, chapter 5) can fail by rounding.
+        """
+        largest = max(max(c.weights_norm, c.biases_norm) for c in self.layers)
+        tiny = [c.book_layer for c in self.layers if c.max_error > self.tolerance
+                and max(c.weights_norm, c.biases_norm) < SMALL_GRADIENT * largest]
+        if not tiny:
+            return []
+        return [
+            f"layer(s) {', '.join(map(str, tiny))}: the gradient is over "
+            f"{1 / SMALL_GRADIENT:,.0f} times smaller than the largest layer's, near what "
+            "float64 finite differences can resolve; rerun with a larger step (--eps 1e-2 "
+            "for sigmoid or tanh layers) or a smaller batch to tell a wrong gradient from "
+            "rounding error"
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["passed"] = self.passed
+        d["notes"] = self.notes()
         d["max_error"] = self.max_error
         for layer, c in zip(d["layers"], self.layers):
             layer["book_layer"] = c.book_layer
@@ -465,6 +489,7 @@ def to_text(r: GradCheckResult) -> str:
         )
     out.append("")
     out.append("(layer = the book's l: layer 2 is the first hidden layer)")
+    out += [f"Note: {note}" for note in r.notes()]
     word = "PASSED" if r.passed else "FAILED"
     out.append(
         f"{word}: largest relative error {r.max_error:.2e}; a layer passes when it is "
@@ -491,6 +516,7 @@ def to_markdown(r: GradCheckResult) -> str:
             f"| {c.book_layer} | {c.weights_norm:.3e} | {c.weights:.2e} | {c.biases_norm:.3e} "
             f"| {c.biases:.2e} | {_verdict(c.max_error, r.tolerance)} |"
         )
+    out += [f"\n*Note: {note}.*" for note in r.notes()]
     out += ["", f"**{'Passed' if r.passed else 'FAILED'}**: largest relative error "
             f"{r.max_error:.2e}, threshold {r.tolerance:g}."]
     return "\n".join(out)
