@@ -9,35 +9,47 @@ book's experiments.
 >>> net = nndl.Network([4, 3, 2], cost=nndl.CrossEntropyCost, rng=np.random.default_rng(0))
 >>> net.feedforward(np.zeros((5, 4))).shape
 (5, 2)
+
+The names below are imported on first use (PEP 562), so ``import nndl`` and the
+command line's ``nndl --help`` do not pay for NumPy and SciPy until they are needed.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 __version__ = "0.1.0"
 
-from nndl.costs import COSTS, CrossEntropyCost, LogLikelihoodCost, QuadraticCost  # noqa: E402
-from nndl.errors import DataError, ModelFileError, NndlError  # noqa: E402
-from nndl.io import load, save  # noqa: E402
-from nndl.network import Network  # noqa: E402
-from nndl.training import Trainer, TrainingHistory, sgd  # noqa: E402
-
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = [
-    "__version__",
-    "Network",
-    "QuadraticCost",
-    "CrossEntropyCost",
-    "LogLikelihoodCost",
-    "COSTS",
-    "load",
-    "save",
-    "sgd",
-    "Trainer",
-    "TrainingHistory",
-    "NndlError",
-    "DataError",
-    "ModelFileError",
-]
+_EXPORTS = {
+    "Network": "nndl.network",
+    "QuadraticCost": "nndl.costs",
+    "CrossEntropyCost": "nndl.costs",
+    "LogLikelihoodCost": "nndl.costs",
+    "COSTS": "nndl.costs",
+    "load": "nndl.io",
+    "save": "nndl.io",
+    "sgd": "nndl.training",
+    "Trainer": "nndl.training",
+    "TrainingHistory": "nndl.training",
+    "NndlError": "nndl.errors",
+    "DataError": "nndl.errors",
+    "ModelFileError": "nndl.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nndl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
