@@ -165,3 +165,21 @@ def test_bad_data_is_named():
         nndl.Network([8, 3], init="huge")
     with pytest.raises(ValueError, match="sizes"):
         nndl.Network([8])
+
+
+def test_reassigning_the_cost_changes_the_gradient():
+    X, y = toy_data(20)
+    net = nndl.Network([8, 4, 3], nndl.CrossEntropyCost, rng=np.random.default_rng(0))
+    ce = net.backprop(X, y)[0][-1]
+    net.cost = "quadratic"
+    assert net.cost is nndl.QuadraticCost
+    assert not np.allclose(net.backprop(X, y)[0][-1], ce)
+
+    class Mine:  # a user's cost whose delta takes only (z, a, y)
+        fn = staticmethod(lambda a, y: 0.5 * float(np.sum((a - y) ** 2)))
+        delta = staticmethod(lambda z, a, y: (a - y) * a * (1 - a))
+
+    net.cost = Mine  # the same quadratic cost, called without output=
+    net2 = net.copy()
+    net2.cost = "quadratic"
+    np.testing.assert_allclose(net.backprop(X, y)[0][-1], net2.backprop(X, y)[0][-1], rtol=1e-12)

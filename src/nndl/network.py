@@ -123,7 +123,6 @@ class Network:
         self.dropout = float(dropout)
         self.rng = rng if rng is not None else np.random.default_rng()
         self._act = HIDDEN_ACTIVATIONS[hidden]
-        self._delta_takes_output = "output" in inspect.signature(self.cost.delta).parameters
         # network2 draws all biases, then all weights; so do we (in float64, then cast,
         # so a float32 network starts from the same numbers rounded).
         self.biases = [self.rng.standard_normal(n).astype(self.dtype) for n in sizes[1:]]
@@ -133,6 +132,17 @@ class Network:
             for n_in, n_out in zip(sizes[:-1], sizes[1:])
         ]
         self.velocities: list[Array] | None = None  # momentum, eq. (107); created on first use
+
+    @property
+    def cost(self):
+        """The cost: a class or object with ``fn(a, y)`` and ``delta(z, a, y)``; may be reassigned."""
+        return self._cost
+
+    @cost.setter
+    def cost(self, cost) -> None:
+        self._cost = get_cost(cost)
+        # The book's costs also take the output layer (``output=``); a user's own may not.
+        self._delta_takes_output = "output" in inspect.signature(self._cost.delta).parameters
 
     # ------------------------------------------------------------------ forward
     @property
