@@ -180,3 +180,15 @@ def test_sympy_is_imported_only_by_derive():
     code = "import sys, nndl.cli, nndl.derive; nndl.cli.build_parser(); print('sympy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_missing_sympy_is_one_clear_line(monkeypatch, capsys):
+    """SymPy is an extra (nndl[derive]); without it `nndl derive` says what to install."""
+    import sys
+
+    from nndl.cli import main
+
+    monkeypatch.setitem(sys.modules, "sympy", None)  # makes `import sympy` raise ImportError
+    assert main(["derive", "sigmoid-prime"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["nndl: error: nndl derive needs SymPy: pip install 'nndl[derive]' (or pip install sympy)"]

@@ -179,7 +179,12 @@ class _Topic:
 
 
 def _sympy():
-    import sympy  # the only place nndl imports SymPy
+    try:
+        import sympy  # the only place nndl imports SymPy
+    except ImportError:
+        from nndl.errors import NndlError
+
+        raise NndlError("nndl derive needs SymPy: pip install 'nndl[derive]' (or pip install sympy)") from None
 
     return sympy
 
