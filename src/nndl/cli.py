@@ -24,7 +24,7 @@ from nndl import __version__
 from nndl.errors import NndlError, UsageError
 
 # Subcommand modules, in the order `nndl --help` lists them.
-COMMANDS: tuple[str, ...] = ("derive", "explain", "gradcheck")
+COMMANDS: tuple[str, ...] = ("experiment", "derive", "explain", "gradcheck")
 
 
 class ExitStatus(IntEnum):
