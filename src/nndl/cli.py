@@ -24,7 +24,9 @@ from nndl import __version__
 from nndl.errors import NndlError, UsageError
 
 # Subcommand modules, in the order `nndl --help` lists them.
-COMMANDS: tuple[str, ...] = ("experiment", "derive", "explain", "gradcheck")
+COMMANDS: tuple[str, ...] = (
+    "train", "evaluate", "predict", "info", "experiment", "derive", "explain", "gradcheck",
+)
 
 
 class ExitStatus(IntEnum):
@@ -41,16 +43,29 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _add_global_options(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logging on stderr")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default, help="only warnings and errors")
+    parser.add_argument("--traceback", action="store_true", default=default, help="show tracebacks of errors")
+
+
+class _SubcommandParser(_Parser):
+    """A subcommand's parser; it also takes the global options after the subcommand's name
+    (``nndl train --traceback``). Their default SUPPRESS leaves the main parser's value alone."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _add_global_options(self, default=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="nndl",
         description="Nielsen's Neural Networks and Deep Learning, as running, checked code.",
     )
     parser.add_argument("--version", action="version", version=f"nndl {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    parser.add_argument("--traceback", action="store_true", help="show tracebacks of errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_global_options(parser, default=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_SubcommandParser)
     for name in COMMANDS:
         importlib.import_module(f"nndl.commands.{name}").add_parser(sub)
     return parser

@@ -1,0 +1,354 @@
+"""``nndl train``: train a network by mini-batch SGD and write a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Self
+
+from nndl.errors import DivergenceError, NndlError, UsageError
+from nndl.runs import TrainSettings
+
+log = logging.getLogger("nndl.train")
+
+INTERRUPTED = 130  # exit status of a run stopped by Ctrl-C or SIGTERM (after its checkpoint)
+PROGRESS_AFTER = 1.0  # seconds into an epoch before a progress bar appears (terminals only)
+PROGRESS_EVERY = 0.1  # seconds between redraws of the bar
+BAR_WIDTH = 30
+
+DESCRIPTION = """\
+Train a network by mini-batch SGD (eq. 93/94) and write a run folder: the model
+(model.npz), a checkpoint, history.json (every setting, the seed, versions, the data
+set and its checksums, per-epoch histories and timings) and plots (cost.png,
+accuracy.png, speed.png). The defaults are the book's chapter-3 network: sizes
+[n_in, 30, 10] (784-30-10 on MNIST), cross-entropy, eta 0.5, mini-batch 10, 30 epochs.
+
+The data: --data auto uses MNIST if it is on this machine (--data-dir, $NNDL_DATA or
+the cache) and otherwise scikit-learn's bundled 8x8 digits (64 inputs). Accuracy is
+measured on the test set after every epoch, as in the book (--evaluate-on validation
+to tune hyper-parameters without touching the test set).
+
+Settings can come from a TOML file; options given on the command line override it:
+
+  # ch3.toml                     nndl train --config ch3.toml --epochs 5
+  sizes = [784, 100, 10]
+  eta = 0.5
+  lmbda = 5.0
+
+Ctrl-C (or SIGTERM) finishes the current mini-batch, writes a checkpoint and exits
+with status 130; `nndl train --resume RUN` continues it and ends with the same
+weights, bit for bit, as a run that was never interrupted. --resume RUN --epochs N
+trains a finished run further.
+"""
+
+# Options that --resume accepts besides the run folder (everything else comes from the run).
+RESUME_OPTIONS = ("epochs", "data_dir")
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a network; write the model, history.json and plots",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    d = TrainSettings()
+    data = p.add_argument_group("data")
+    data.add_argument(
+        "--data", help="auto, mnist, digits, or a .npz file / folder of your own (default auto)"
+    )
+    data.add_argument(
+        "--data-dir", metavar="DIR", help="folder holding the MNIST files (default $NNDL_DATA)"
+    )
+    data.add_argument(
+        "--training-size", type=int, metavar="N", help="train on the first N training examples only"
+    )
+    data.add_argument(
+        "--evaluate-on", metavar="SET", help=f"test or validation (default {d.evaluate_on})"
+    )
+    data.add_argument(
+        "--expand",
+        type=int,
+        metavar="N",
+        help="add N randomly rotated and shifted copies of each training image (default 0)",
+    )
+    net = p.add_argument_group("network")
+    net.add_argument(
+        "--sizes",
+        metavar="N,N,...",
+        help="neurons per layer, e.g. 784,30,10 (default: the data's inputs, 30, 10)",
+    )
+    net.add_argument(
+        "--cost", help=f"quadratic, cross-entropy or log-likelihood (default {d.cost})"
+    )
+    net.add_argument(
+        "--output", help="output layer: sigmoid or softmax (default: the cost's partner)"
+    )
+    net.add_argument("--hidden", help=f"hidden neurons: sigmoid, tanh or relu (default {d.hidden})")
+    net.add_argument(
+        "--init", help=f"default (N(0,1/n_in) weights) or large (N(0,1)) (default {d.init})"
+    )
+    net.add_argument("--dtype", help=f"float64 or float32 (default {d.dtype})")
+    sgd = p.add_argument_group("training")
+    sgd.add_argument("--eta", type=float, help=f"learning rate (default {d.eta})")
+    sgd.add_argument(
+        "--lmbda", type=float, help=f"regularization parameter lambda (default {d.lmbda})"
+    )
+    sgd.add_argument(
+        "--regularization", help=f"l2 (eq. 93) or l1 (eq. 97) (default {d.regularization})"
+    )
+    sgd.add_argument(
+        "--mini-batch-size", type=int, metavar="M", help=f"(default {d.mini_batch_size})"
+    )
+    sgd.add_argument("--epochs", type=int, metavar="N", help=f"(default {d.epochs})")
+    sgd.add_argument(
+        "--momentum",
+        type=float,
+        metavar="MU",
+        help="momentum coefficient, eqs. 107-108 (default 0)",
+    )
+    sgd.add_argument(
+        "--dropout",
+        type=float,
+        metavar="P",
+        help="drop each hidden neuron with probability P (default 0)",
+    )
+    sgd.add_argument(
+        "--early-stopping",
+        type=int,
+        metavar="N",
+        help="stop after N epochs without a better accuracy",
+    )
+    sgd.add_argument(
+        "--eta-schedule",
+        type=int,
+        metavar="N",
+        help="halve eta after N epochs without a better accuracy; stop at eta/128",
+    )
+    sgd.add_argument(
+        "--seed",
+        type=int,
+        help=f"seed of the weights, shuffling, dropout, expansion (default {d.seed})",
+    )
+    run_ = p.add_argument_group("run")
+    run_.add_argument(
+        "--config", metavar="FILE.toml", help="read settings from a TOML file (options override it)"
+    )
+    run_.add_argument("-o", "--out", metavar="DIR", help="run folder (default runs/<date>-<time>)")
+    run_.add_argument(
+        "--resume", metavar="RUN", help="continue the interrupted (or finished) run in folder RUN"
+    )
+    run_.add_argument(
+        "--no-plots", action="store_true", help="do not draw cost.png, accuracy.png, speed.png"
+    )
+    p.set_defaults(func=run)
+
+
+def _given(args: argparse.Namespace) -> dict:
+    """The settings given as options (argparse leaves the others None)."""
+    return {
+        name: getattr(args, name)
+        for name in TrainSettings.names()
+        if getattr(args, name, None) is not None
+    }
+
+
+def _settings(args: argparse.Namespace) -> TrainSettings:
+    """Defaults, then the --config file, then the options; checked."""
+    from nndl.runs import read_config
+
+    settings = TrainSettings()
+    if args.config:
+        settings = TrainSettings.from_dict(read_config(args.config), f"--config {args.config}")
+    settings = settings.updated(_given(args), "options")
+    settings.check()
+    return _absolute_paths(settings)
+
+
+def _absolute_paths(settings: TrainSettings) -> TrainSettings:
+    """Paths of data made absolute, so that --resume works from any folder."""
+    from dataclasses import replace
+
+    changes = {}
+    if (
+        settings.data not in ("auto", "mnist", "digits")
+        and Path(settings.data).expanduser().exists()
+    ):
+        changes["data"] = str(Path(settings.data).expanduser().resolve())
+    if settings.data_dir is not None:
+        changes["data_dir"] = str(Path(settings.data_dir).expanduser().resolve())
+    return replace(settings, **changes)
+
+
+class _StopFlag:
+    """A signal handler that asks training to stop after the current mini-batch.
+
+    A second signal while the first is being honoured raises KeyboardInterrupt (stop now;
+    the files already written stay complete).
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __call__(self, signum, frame) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __enter__(self) -> Self:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum is not None else ""
+
+
+class _Progress:
+    """A one-line progress bar on a terminal inside long epochs; silent elsewhere.
+
+    Called once per completed mini-batch (through the trainer's ``should_stop``); it
+    counts the calls, since the fused step does not update ``trainer.batch`` as it goes.
+    The bar is erased before the last mini-batch, so the epoch's log line starts clean.
+    """
+
+    def __init__(self, stream, trainer, n_batches: int) -> None:
+        self.stream = stream
+        self.trainer = trainer
+        self.n_batches = n_batches
+        self.epoch = trainer.epoch
+        self.count = trainer.batch
+        self.started = time.monotonic()
+        self.drawn = 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if self.trainer.epoch != self.epoch:  # the check after an epoch's end
+            self.epoch, self.count, self.started = self.trainer.epoch, 0, now
+            return
+        self.count += 1
+        if self.count >= self.n_batches - 1:
+            self.clear()
+        elif now - self.started >= PROGRESS_AFTER and now - self.drawn >= PROGRESS_EVERY:
+            done = int(BAR_WIDTH * self.count / self.n_batches)
+            self.stream.write(
+                f"\repoch {self.epoch} [{'#' * done}{'.' * (BAR_WIDTH - done)}] "
+                f"{self.count}/{self.n_batches} mini-batches\x1b[K"
+            )
+            self.stream.flush()
+            self.drawn = now
+
+    def clear(self) -> None:
+        if self.drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.drawn = 0.0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.resume:
+        return _resume(args)
+    settings = _settings(args)
+    from nndl import runs
+
+    splits = runs.load_data(settings)
+    folder = runs.new_run_folder(args.out)
+    session = runs.Session.start(settings, splits, folder)
+    return _train(session, plots=not args.no_plots)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from nndl import runs
+
+    others = (
+        sorted(set(_given(args)) - set(RESUME_OPTIONS))
+        + (["config"] if args.config else [])
+        + (["out"] if args.out else [])
+    )
+    if others:
+        raise UsageError(
+            f"--resume takes the settings of the run; only --epochs and --data-dir may be "
+            f"given with it, not {', '.join('--' + o.replace('_', '-') for o in others)}"
+        )
+    folder = Path(args.resume).expanduser()
+    if not folder.is_dir():
+        raise UsageError(f"--resume {folder}: no such run folder")
+    record = runs.RunRecord.from_file(folder)
+    net, settings, state = runs.load_checkpoint(folder / runs.CHECKPOINT)
+    changes = {k: v for k, v in _given(args).items() if k in RESUME_OPTIONS}
+    settings = replace(settings, **changes)
+    settings.check()
+    if record.status == "diverged":
+        raise NndlError(
+            f"{folder} diverged ({record.message}); resuming would diverge again: "
+            "start a new run with a smaller --eta"
+        )
+    if state["epoch"] >= settings.epochs:
+        raise UsageError(
+            f"{folder} has completed {state['epoch']} of {settings.epochs} epochs; "
+            f"to train it further pass --epochs N with N > {state['epoch']}"
+        )
+    splits = runs.load_data(settings, name=record.data.get("name"))
+    session = runs.Session.resume(record, settings, splits, net, state)
+    return _train(session, plots=not args.no_plots)
+
+
+def _train(session, plots: bool = True) -> int:
+    """Run the session's trainer with signal handling and progress; write the results."""
+    import numpy as np
+
+    session.draw_plots = plots
+    trainer = session.trainer
+    n_batches = -(-len(trainer.X) // trainer.mini_batch_size)
+    progress = _Progress(sys.stderr, trainer, n_batches) if sys.stderr.isatty() else None
+    with _StopFlag() as stop:
+
+        def should_stop() -> bool:
+            if progress is not None:
+                progress()
+            return stop.signum is not None
+
+        trainer.should_stop = should_stop
+        try:
+            with np.errstate(
+                over="ignore", invalid="ignore"
+            ):  # divergence is detected and reported
+                history = trainer.run()
+        except DivergenceError as exc:
+            if progress is not None:
+                progress.clear()
+            raise DivergenceError(session.diverged(exc)) from None
+    if progress is not None:
+        progress.clear()
+    if history.stopped == "interrupted":
+        session.interrupted()
+        where = (
+            f"in epoch {trainer.epoch} after mini-batch {trainer.batch} of {n_batches}"
+            if trainer.batch
+            else f"after epoch {trainer.epoch - 1}"
+        )
+        log.warning(
+            "%s: stopped %s; checkpoint written. Continue with: nndl train --resume %s",
+            stop.name or "interrupted",
+            where,
+            session.folder,
+        )
+        print(session.summary())
+        return INTERRUPTED
+    session.finished()
+    print(session.summary())
+    return 0

@@ -1,0 +1,797 @@
+"""Training runs on disk: settings, the run folder, checkpoints and ``history.json``.
+
+A run folder holds everything one ``nndl train`` produced::
+
+    runs/20250101-120000/
+        model.npz        the trained network (nndl .npz; ``nndl.load`` reads it)
+        checkpoint.npz   the network plus the trainer's exact position (for --resume)
+        history.json     every setting, the seed, versions, the data set and its
+                         checksums, per-epoch histories and timings, the run's status
+        cost.png  accuracy.png  speed.png   (``nndl.plots.plot_run``)
+
+Every file is written to a temporary file in the folder and then renamed
+(``nndl.io.atomic_write``), so a killed process leaves the previous complete version
+or nothing, never half a file. A checkpoint is written before the first epoch, after
+every epoch and when a run is interrupted; a run that diverges keeps the last good one.
+
+``checkpoint.npz`` is an ordinary nndl model file (``nndl.load`` reads its weights)
+whose metadata holds the settings and ``Trainer.state()`` without its arrays; the
+arrays (the epoch's permutation, momentum velocities) are stored beside the weights
+as ``perm`` and ``v0, v1, ...``. Resuming restores both random generators, the
+position inside the epoch and the schedule counters, so a resumed run ends with the
+same weights, bit for bit, as a run that was never interrupted.
+
+This module imports only the standard library at the top (the ``nndl`` command
+imports it to build its options); NumPy and the engine are imported where used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from nndl.errors import ModelFileError, UsageError
+from nndl.plots import RUN_PLOTS
+
+log = logging.getLogger(__name__)
+
+MODEL = "model.npz"
+CHECKPOINT = "checkpoint.npz"
+HISTORY = "history.json"
+RUN_FORMAT = "nndl-run"
+RUN_FORMAT_VERSION = 1
+CHECKPOINT_KIND = "nndl-checkpoint"
+N_CLASSES = 10  # digits 0-9: the output layer of the default sizes
+DIVERGENCE_FACTOR = 10.0  # a training cost this many times that of the untrained network = diverged
+COST_SAMPLE = 1000  # training examples the untrained network's cost is measured on
+DEFAULT_HIDDEN = 30  # chapter 1's 784-30-10
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that decides what ``nndl train`` computes (the book's defaults).
+
+    Field names are the command's options with ``_`` for ``-`` (``mini_batch_size`` is
+    ``--mini-batch-size``) and the keys of a ``--config`` TOML file (either spelling).
+    """
+
+    data: str = "auto"  # MNIST if found here, else the bundled digits; "mnist", "digits", a path
+    data_dir: str | None = None  # folder holding MNIST; else $NNDL_DATA, then the cache
+    training_size: int | None = None  # train on the first N training examples only (ch3 uses 1,000)
+    evaluate_on: str = "test"  # the book's ch1/ch3 runs report test accuracy; "validation" to tune
+    sizes: tuple[int, ...] | None = None  # default [n_in, 30, 10]: ch1's 784-30-10 on MNIST
+    cost: str = "cross-entropy"  # ch3; "quadratic" (ch1), "log-likelihood" (softmax output)
+    output: str | None = None  # output layer; None = the cost's partner (sigmoid, or softmax)
+    hidden: str = "sigmoid"  # hidden neurons: sigmoid, tanh (eq. 109) or relu (eq. 112)
+    init: str = "default"  # weights N(0, 1/n_in) as network2; "large" = N(0, 1) (ch1)
+    eta: float = 0.5  # learning rate, ch3's cross-entropy runs
+    lmbda: float = 0.0  # regularization parameter lambda (eq. 93 / eq. 97)
+    regularization: str = "l2"  # "l2" (eq. 93) or "l1" (eq. 97)
+    mini_batch_size: int = 10  # m
+    epochs: int = 30  # passes over the training data
+    momentum: float = 0.0  # mu of eqs. (107)-(108); 0 = plain SGD
+    dropout: float = 0.0  # probability of dropping a hidden neuron (ch3 uses 0.5)
+    early_stopping: int | None = None  # stop after N epochs without better evaluation accuracy
+    eta_schedule: int | None = None  # halve eta after N epochs without improvement; stop at eta/128
+    expand: int = 0  # add N rotated and shifted copies of every training image (ch3)
+    dtype: str = "float64"  # or "float32"
+    seed: int = 0  # the one seed of the run: initial weights, shuffling, dropout, expansion
+
+    # ------------------------------------------------------------------ conversion
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["sizes"] = None if self.sizes is None else list(self.sizes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str) -> TrainSettings:
+        """Settings from a mapping (a config file, a checkpoint); unknown keys are errors."""
+        known = set(cls.names())
+        values = {}
+        for key, value in d.items():
+            name = key.replace("-", "_")
+            if name not in known:
+                raise UsageError(
+                    f"{where}: unknown setting {key!r}; known settings: "
+                    f"{', '.join(n.replace('_', '-') for n in cls.names())}"
+                )
+            values[name] = value
+        return cls().updated(values, where)
+
+    def updated(self, values: dict[str, Any], where: str) -> TrainSettings:
+        """A copy with ``values`` (names as fields) converted to each field's type."""
+        out = {}
+        for f in fields(self):
+            if f.name in values:
+                out[f.name] = _convert(
+                    f.name, values[f.name], getattr(TrainSettings, f.name), where
+                )
+        return replace(self, **out)
+
+    # ------------------------------------------------------------------ checks
+    def check(self) -> None:
+        """Raise ``UsageError`` naming the option of the first bad setting."""
+        from nndl.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+        from nndl.costs import COSTS
+        from nndl.network import INITS, REGULARIZATIONS
+
+        choices = {
+            "cost": COSTS,
+            "output": (None, *OUTPUT_ACTIVATIONS),
+            "hidden": HIDDEN_ACTIVATIONS,
+            "init": INITS,
+            "regularization": REGULARIZATIONS,
+            "dtype": ("float32", "float64"),
+            "evaluate_on": ("test", "validation"),
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                shown = ", ".join(str(a) for a in allowed if a is not None)
+                raise UsageError(
+                    f"{_flag(name)}: unknown {name.replace('_', ' ')} {value!r}; "
+                    f"choose from {shown}"
+                )
+        if not self.eta > 0 or self.eta == float("inf"):
+            raise UsageError(f"--eta must be a positive number; got {self.eta:g}")
+        if not 0 <= self.lmbda < float("inf"):
+            raise UsageError(f"--lmbda must be a number >= 0; got {self.lmbda:g}")
+        if not 0 <= self.momentum < 1:
+            raise UsageError(f"--momentum must be in [0, 1); got {self.momentum:g}")
+        if not 0 <= self.dropout < 1:
+            raise UsageError(f"--dropout must be in [0, 1); got {self.dropout:g}")
+        for name, low in (
+            ("mini_batch_size", 1),
+            ("epochs", 0),
+            ("expand", 0),
+            ("seed", 0),
+            ("training_size", 1),
+            ("early_stopping", 1),
+            ("eta_schedule", 1),
+        ):
+            value = getattr(self, name)
+            if value is not None and value < low:
+                raise UsageError(f"{_flag(name)} must be at least {low}; got {value}")
+        if self.sizes is not None and (len(self.sizes) < 2 or min(self.sizes) < 1):
+            raise UsageError(
+                "--sizes needs at least two layers of at least one neuron; "
+                f"got {_sizes_text(self.sizes)}"
+            )
+
+    def check_data(self, n_inputs: int, n_classes: int, data_name: str) -> tuple[int, ...]:
+        """Layer sizes for data with ``n_inputs`` per example; ``UsageError`` if they don't fit."""
+        sizes = self.sizes or (n_inputs, DEFAULT_HIDDEN, max(N_CLASSES, n_classes))
+        if sizes[0] != n_inputs:
+            fixed = (n_inputs, *sizes[1:])
+            raise UsageError(
+                f"--sizes {_sizes_text(sizes)} does not fit the data: {data_name} has {n_inputs} "
+                f"inputs per example, not {sizes[0]}; try --sizes {_sizes_text(fixed)}"
+            )
+        if sizes[-1] < n_classes:
+            raise UsageError(
+                f"--sizes {_sizes_text(sizes)}: the output layer has {sizes[-1]} neurons but "
+                f"{data_name} has labels up to {n_classes - 1}"
+            )
+        return tuple(sizes)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _sizes_text(sizes) -> str:
+    return ",".join(str(s) for s in sizes)
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``"784,30,10"`` (or with spaces or x) -> (784, 30, 10)."""
+    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p]
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError:
+        raise UsageError(
+            f"--sizes must be whole numbers separated by commas, e.g. 784,30,10; got {text!r}"
+        ) from None
+
+
+def _convert(name: str, value: Any, default: Any, where: str) -> Any:
+    """``value`` as the type of setting ``name`` (whose default is ``default``)."""
+    kind = {
+        "sizes": "sizes",
+        "eta": float,
+        "lmbda": float,
+        "momentum": float,
+        "dropout": float,
+        "mini_batch_size": int,
+        "epochs": int,
+        "expand": int,
+        "seed": int,
+        "training_size": int,
+        "early_stopping": int,
+        "eta_schedule": int,
+    }.get(name, str)
+    if value is None:
+        if default is None:
+            return None
+        raise UsageError(f"{where}: {name.replace('_', '-')} cannot be empty")
+    if kind == "sizes":
+        if isinstance(value, str):
+            return parse_sizes(value)
+        if isinstance(value, (list, tuple)) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            return tuple(value)
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif isinstance(value, str):
+        return value
+    wanted = {
+        "sizes": "a list of whole numbers",
+        float: "a number",
+        int: "a whole number",
+        str: "a string",
+    }[kind]
+    raise UsageError(f"{where}: {name.replace('_', '-')} must be {wanted}; got {value!r}")
+
+
+def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The settings in a TOML file (flat keys, or under a ``[train]`` table)."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            config = tomllib.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"--config {path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"--config {path}: cannot read it ({exc.strerror or exc})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config {path}: not valid TOML ({exc})") from None
+    if set(config) == {"train"} and isinstance(config["train"], dict):
+        config = config["train"]
+    return config
+
+
+# ---------------------------------------------------------------------- the run folder
+
+
+def new_run_folder(out: str | os.PathLike[str] | None) -> Path:
+    """Create the run folder: ``out``, or ``runs/<date>-<time>`` in the current folder.
+
+    An existing ``out`` is accepted only if it does not already hold a run.
+    """
+    if out is None:
+        base = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+        folder, k = base, 1
+        while folder.exists():
+            k += 1
+            folder = base.with_name(f"{base.name}-{k}")
+    else:
+        folder = Path(out).expanduser()
+        if (folder / HISTORY).exists() or (folder / CHECKPOINT).exists():
+            raise UsageError(
+                f"{folder} already holds a run; continue it with --resume {folder}, "
+                "or choose another --out"
+            )
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"--out {folder}: exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete temporary files a killed process left behind (``.name.XXXX.tmp``)."""
+    for tmp in folder.glob(".*.tmp"):
+        try:
+            tmp.unlink()
+        except OSError as exc:
+            log.debug("cannot remove %s: %s", tmp, exc)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically (temporary file, then rename)."""
+    from nndl.io import atomic_write
+
+    text = json.dumps(obj, indent=1, allow_nan=True)
+    with atomic_write(path, "w") as f:
+        f.write(text + "\n")
+
+
+def read_history(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed ``history.json`` of a run folder (``ModelFileError`` if missing or corrupt)."""
+    path = Path(folder) / HISTORY
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file; is {folder} a run folder?") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(record, dict) or record.get("format") != RUN_FORMAT:
+        raise ModelFileError(f"{path}: not an nndl run history")
+    return record
+
+
+def environment() -> dict[str, Any]:
+    """Versions of nndl, Python, NumPy and SciPy, and the machine, for ``history.json``."""
+    import numpy as np
+    import scipy
+
+    from nndl import __version__
+
+    return {
+        "nndl": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+    }
+
+
+# ---------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(path: Path, net, state: dict[str, Any], settings: TrainSettings) -> None:
+    """Save ``net`` with ``Trainer.state()`` and the settings (atomically) to ``path``."""
+    scalars = {k: v for k, v in state.items() if k not in ("perm", "velocities")}
+    arrays = {}
+    if state.get("perm") is not None:
+        arrays["perm"] = state["perm"]
+    velocities = state.get("velocities")
+    for l, v in enumerate(velocities or []):
+        arrays[f"v{l}"] = v
+    scalars["n_velocities"] = None if velocities is None else len(velocities)
+    metadata = {"kind": CHECKPOINT_KIND, "settings": settings.to_dict(), "state": scalars}
+    from nndl.io import save
+
+    save(net, path, metadata=metadata, arrays=arrays)
+
+
+def load_checkpoint(path: Path):
+    """``(net, settings, state)`` from a checkpoint written by ``save_checkpoint``."""
+    from nndl.io import load_npz
+
+    net, extra, arrays = load_npz(path)
+    if not isinstance(extra, dict) or extra.get("kind") != CHECKPOINT_KIND:
+        raise ModelFileError(f"{path}: a model file, but not an nndl training checkpoint")
+    try:
+        settings = TrainSettings.from_dict(extra["settings"], str(path))
+        state = dict(extra["state"])
+        n_vel = state.pop("n_velocities")
+        state["perm"] = arrays.get("perm")
+        state["velocities"] = None if n_vel is None else [arrays[f"v{l}"] for l in range(n_vel)]
+    except (KeyError, TypeError, UsageError) as exc:
+        raise ModelFileError(f"{path}: incomplete checkpoint ({exc})") from None
+    return net, settings, state
+
+
+@dataclass
+class RunRecord:
+    """What ``history.json`` says about a run; ``write`` saves it atomically."""
+
+    folder: Path
+    settings: TrainSettings
+    data: dict[str, Any]  # name, description, source, checksums, sizes of the sets
+    network: dict[str, Any]  # sizes, cost, output, hidden, init, dtype, dropout
+    environment: dict[str, Any] = field(default_factory=environment)
+    status: str = (
+        "running"  # running, finished, interrupted, diverged, early-stopping, eta-schedule
+    )
+    message: str | None = None
+    started: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    sessions: list[dict[str, Any]] = field(default_factory=list)  # one per start or resume
+    initial_cost: float | None = None  # training cost of the untrained network (divergence test)
+
+    def to_dict(self, history: dict[str, Any]) -> dict[str, Any]:
+        epochs = len(history.get("epoch_seconds", []))
+        acc = history.get("evaluation_accuracy") or []
+        n_eval = history.get("n_evaluation") or 0
+        best = max(range(len(acc)), key=acc.__getitem__) if acc else None
+        return {
+            "format": RUN_FORMAT,
+            "format_version": RUN_FORMAT_VERSION,
+            "status": self.status,
+            "message": self.message,
+            "started": self.started,
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "epochs_completed": epochs,
+            "seconds_training": sum(history.get("epoch_seconds", [])),
+            "best_evaluation_accuracy": None if best is None else acc[best] / n_eval,
+            "best_epoch": best,
+            "initial_training_cost": self.initial_cost,
+            "settings": self.settings.to_dict(),
+            "seed": self.settings.seed,
+            "data": self.data,
+            "network": self.network,
+            "environment": self.environment,
+            "sessions": self.sessions,
+            "files": {
+                "model": MODEL,
+                "checkpoint": CHECKPOINT,
+                "plots": [name for name in RUN_PLOTS if (self.folder / name).exists()],
+            },
+            "history": history,
+        }
+
+    def write(self, history: dict[str, Any]) -> None:
+        write_json(self.folder / HISTORY, self.to_dict(history))
+
+    @classmethod
+    def from_file(cls, folder: Path) -> RunRecord:
+        d = read_history(folder)
+        try:
+            return cls(
+                folder=folder,
+                settings=TrainSettings.from_dict(d["settings"], str(folder / HISTORY)),
+                data=d["data"],
+                network=d["network"],
+                environment=d["environment"],
+                status=d["status"],
+                message=d.get("message"),
+                started=d["started"],
+                sessions=list(d.get("sessions", [])),
+                initial_cost=d.get("initial_training_cost"),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ModelFileError(f"{folder / HISTORY}: incomplete run history ({exc})") from None
+
+
+# ---------------------------------------------------------------------- a training session
+
+
+def load_data(settings: TrainSettings, name: str | None = None):
+    """The ``DataSplits`` the settings name; ``name`` pins "auto" to what a run used before."""
+    import numpy as np
+
+    from nndl.data import load_dataset
+
+    which = settings.data
+    if which == "auto" and name in ("mnist", "digits"):
+        which = name  # a resumed run keeps its data even if MNIST has appeared since
+    return load_dataset(which, data_dir=settings.data_dir, dtype=np.dtype(settings.dtype))
+
+
+def _seeds(settings: TrainSettings):
+    """Independent generators for the initial weights, the shuffling/dropout and the expansion."""
+    import numpy as np
+
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(settings.seed).spawn(3)]
+
+
+def prepare_data(settings: TrainSettings, splits):
+    """``(training, evaluation)``: the training head, expansion and evaluation set asked for."""
+    from nndl.data import expand
+
+    training = splits.training
+    if settings.training_size is not None:
+        if settings.training_size > len(training.y):
+            raise UsageError(
+                f"--training-size {settings.training_size}: {splits.name} has only "
+                f"{len(training.y):,} training examples"
+            )
+        training = training.head(settings.training_size)
+    if settings.expand:
+        log.info(
+            "expanding the training data: %d rotated and shifted copies of %s images",
+            settings.expand,
+            f"{len(training.y):,}",
+        )
+        try:
+            training = expand(training, _seeds(settings)[2], copies=settings.expand)
+        except ValueError as exc:
+            raise UsageError(f"--expand: {exc}") from None
+    evaluation = splits.test if settings.evaluate_on == "test" else splits.validation
+    return training, evaluation
+
+
+def data_info(settings: TrainSettings, splits, training, evaluation) -> dict[str, Any]:
+    return {
+        "name": splits.name,
+        "description": splits.description,
+        "source": splits.source,
+        "checksums": dict(splits.checksums),
+        "n_inputs": int(training.X.shape[1]),
+        "n_training": len(training.y),
+        "n_evaluation": len(evaluation.y),
+        "evaluate_on": settings.evaluate_on,
+    }
+
+
+def network_info(net) -> dict[str, Any]:
+    from nndl.costs import cost_name
+
+    return {
+        "sizes": list(net.sizes),
+        "cost": cost_name(net.cost),
+        "hidden": net.hidden,
+        "output": net.output,
+        "init": net.init,
+        "dtype": net.dtype.name,
+        "dropout": net.dropout,
+    }
+
+
+def _session_entry(state_epoch: int, state_batch: int) -> dict[str, Any]:
+    from nndl import __version__
+
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "epoch": state_epoch,
+        "batch": state_batch,
+        "nndl": __version__,
+    }
+
+
+class Session:
+    """One training session of a run: a new run (``start``) or a continued one (``resume``).
+
+    It owns the run's ``Trainer`` and writes the folder: a checkpoint and ``history.json``
+    before the first epoch and after every epoch, and the model and plots at the end.
+    """
+
+    def __init__(
+        self, record: RunRecord, net, training, evaluation, state: dict | None = None
+    ) -> None:
+        import numpy as np
+
+        from nndl.training import Trainer
+
+        s = record.settings
+        self.record = record
+        self.folder = record.folder
+        self.net = net
+        self.draw_plots = True
+        try:
+            self.trainer = Trainer(
+                net,
+                training,
+                s.epochs,
+                s.mini_batch_size,
+                s.eta,
+                s.lmbda,
+                evaluation,
+                regularization=s.regularization,
+                momentum=s.momentum,
+                monitor_evaluation_cost=True,
+                monitor_evaluation_accuracy=True,
+                monitor_training_cost=True,
+                monitor_training_accuracy=True,
+                monitor_gradient_norms=True,
+                early_stopping=s.early_stopping,
+                eta_schedule=s.eta_schedule,
+                rng=_seeds(s)[1],
+                on_epoch=self._on_epoch,
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if state is not None:
+            self.trainer.restore(state)
+        elif record.initial_cost is None:
+            k = min(COST_SAMPLE, len(training.y))
+            record.initial_cost = net.total_cost(
+                training.X[:k], training.y[:k], s.lmbda, len(training.y), s.regularization
+            )
+        self.last_good = (
+            self.trainer.history.to_dict()
+        )  # the history saved with the last checkpoint
+        self.record.sessions.append(_session_entry(self.trainer.epoch, self.trainer.batch))
+        self._finite = np.isfinite
+
+    @classmethod
+    def start(cls, settings: TrainSettings, splits, folder: Path) -> Session:
+        """A new run in ``folder`` (which ``new_run_folder`` made)."""
+        from nndl.network import Network
+
+        training, evaluation = prepare_data(settings, splits)
+        n_classes = int(max(training.y.max(), evaluation.y.max())) + 1
+        sizes = settings.check_data(training.X.shape[1], n_classes, splits.name)
+        try:
+            net = Network(
+                sizes,
+                settings.cost,
+                init=settings.init,
+                hidden=settings.hidden,
+                output=settings.output,
+                dtype=settings.dtype,
+                dropout=settings.dropout,
+                rng=_seeds(settings)[0],
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        record = RunRecord(
+            folder, settings, data_info(settings, splits, training, evaluation), network_info(net)
+        )
+        session = cls(record, net, training, evaluation)
+        log.info("run folder: %s", folder)
+        session.checkpoint()
+        return session
+
+    @classmethod
+    def resume(
+        cls, record: RunRecord, settings: TrainSettings, splits, net, state: dict
+    ) -> Session:
+        """Continue the run of ``record`` from a checkpoint's ``net`` and ``state``."""
+        from nndl.errors import DataError
+
+        if dict(splits.checksums) != record.data.get("checksums") or splits.name != record.data.get(
+            "name"
+        ):
+            raise DataError(
+                f"--resume {record.folder}: the data found now ({splits.description}) "
+                "differ from the "
+                f"run's ({record.data.get('description')}); continuing needs the same data"
+            )
+        remove_stale_temporaries(record.folder)
+        record.settings = settings
+        record.status, record.message = "running", None
+        training, evaluation = prepare_data(settings, splits)
+        session = cls(record, net, training, evaluation, state)
+        log.info(
+            "resuming %s at epoch %d, mini-batch %d", record.folder, state["epoch"], state["batch"]
+        )
+        record.write(session.last_good)
+        return session
+
+    # ------------------------------------------------------------------ writing
+    def checkpoint(self) -> None:
+        """Save the checkpoint and history.json (in that order: the history never runs ahead)."""
+        history = self.trainer.history.to_dict()
+        save_checkpoint(
+            self.folder / CHECKPOINT, self.net, self.trainer.state(), self.record.settings
+        )
+        self.last_good = history
+        self.record.write(history)
+
+    def _on_epoch(self, epoch: int, history, net) -> None:
+        from nndl.errors import DivergenceError
+
+        eta = self.trainer.eta
+        for key in ("training_cost", "evaluation_cost"):
+            values = getattr(history, key)
+            if values and not self._finite(values[-1]):
+                raise DivergenceError(
+                    f"training diverged in epoch {epoch}: the {key.replace('_', ' ')} is "
+                    f"{values[-1]}; try a smaller eta than {eta:g}"
+                )
+        start = self.record.initial_cost
+        if (
+            history.training_cost
+            and start
+            and history.training_cost[-1] > DIVERGENCE_FACTOR * start
+        ):
+            raise DivergenceError(
+                f"training diverged in epoch {epoch}: the training cost rose from {start:.3g} "
+                f"(untrained) to {history.training_cost[-1]:.3g}; try a smaller eta than {eta:g}"
+            )
+        self.checkpoint()
+
+    def plots(self, history: dict[str, Any]) -> None:
+        from nndl.plots import plot_run
+
+        if not self.draw_plots:
+            return
+        try:
+            plot_run(self.folder, history)
+        except (ImportError, OSError, ValueError, RuntimeError) as exc:
+            log.warning("could not draw the plots: %s", exc)
+
+    def interrupted(self) -> None:
+        self.record.status = "interrupted"
+        self.checkpoint()
+        self.plots(self.last_good)
+
+    def diverged(self, exc: Exception) -> str:
+        """Record a divergence (keeping the last good checkpoint); return the user's message."""
+        epochs = len(self.last_good["epoch_seconds"])
+        where = f"after epoch {epochs - 1}" if epochs else "before the first epoch"
+        message = f"{exc}; the last good checkpoint ({where}) is in {self.folder / CHECKPOINT}"
+        self.record.status, self.record.message = "diverged", str(exc)
+        self.record.write(self.last_good)
+        self.plots(self.last_good)
+        return message
+
+    def finished(self) -> None:
+        from nndl.io import save
+
+        history = self.trainer.history
+        self.record.status = history.stopped or "finished"
+        save(
+            self.net,
+            self.folder / MODEL,
+            metadata={
+                "kind": "nndl-model",
+                "data": {k: self.record.data[k] for k in ("name", "description", "n_inputs")},
+                "settings": self.record.settings.to_dict(),
+                "run": str(self.folder),
+            },
+        )
+        self.checkpoint()
+        self.plots(self.last_good)
+
+    def summary(self) -> str:
+        """What the run did, for stdout."""
+        record, h = self.record, self.trainer.history
+        s = record.settings
+        net = record.network
+        lines = [
+            f"run folder:  {self.folder}",
+            f"data:        {record.data['description']}",
+            (
+                f"network:     {net['sizes']}, {net['cost']} cost, {net['hidden']} hidden, "
+                f"{net['output']} output, "
+                f"{net['init']} init"
+            ),
+            (
+                f"training:    eta {s.eta:g}, lmbda {s.lmbda:g}, mini-batch {s.mini_batch_size}, "
+                f"seed {s.seed}; "
+                f"{h.epochs} of {s.epochs} epochs ({record.status}) in {sum(h.epoch_seconds):.1f} s"
+            ),
+        ]
+        if h.evaluation_accuracy:
+            acc, n = h.evaluation_accuracy, h.n_evaluation
+            best = max(range(len(acc)), key=acc.__getitem__)
+            lines.append(
+                f"{s.evaluate_on} accuracy: {100 * acc[-1] / n:.2f} % ({acc[-1]:,} / {n:,}) "
+                "after epoch "
+                f"{len(acc) - 1}; best {100 * acc[best] / n:.2f} % after epoch {best}"
+            )
+        if record.status == "interrupted":
+            lines.append(
+                f"checkpoint:  {self.folder / CHECKPOINT}  (nndl train --resume {self.folder})"
+            )
+        else:
+            lines.append(f"model:       {self.folder / MODEL}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- models for evaluate / predict
+
+
+def load_model(path: str | os.PathLike[str]):
+    """``(net, metadata, file)`` from a model file (.npz or network2 .json) or a run folder.
+
+    A run folder gives its ``model.npz``, or its ``checkpoint.npz`` if training has not
+    finished. ``metadata`` is what ``nndl train`` stored with the model ({} for JSON).
+    """
+    from nndl.io import load, load_npz
+
+    path = Path(path).expanduser()
+    if path.is_dir():
+        found = [path / name for name in (MODEL, CHECKPOINT) if (path / name).is_file()]
+        if not found:
+            raise ModelFileError(
+                f"{path}: a folder without {MODEL} or {CHECKPOINT}; not a run folder"
+            )
+        path = found[0]
+    if path.suffix.lower() == ".npz":
+        net, metadata, _ = load_npz(path)
+        return net, metadata if isinstance(metadata, dict) else {}, path
+    return load(path), {}, path
+
+
+def model_data(metadata: dict[str, Any], n_inputs: int) -> str | None:
+    """The data set a model was trained on (from its metadata), else a guess from its input size."""
+    settings = metadata.get("settings") if isinstance(metadata.get("settings"), dict) else {}
+    data = metadata.get("data") if isinstance(metadata.get("data"), dict) else {}
+    if settings.get("data") not in (None, "auto"):
+        return str(settings["data"])
+    if data.get("name") in ("mnist", "digits"):
+        return data["name"]
+    return {784: "mnist", 64: "digits"}.get(n_inputs)
