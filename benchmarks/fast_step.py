@@ -17,8 +17,12 @@ regularization), same mini-batches in the same order as a full shuffle with
    layer is one gemm (no bias add, no gemv). Layer 1 keeps W and b separate (its
    input rows would need a ones column too, i.e. a copy of X: not worth it).
 3. **eta/m is gemm's alpha,** not a pass over delta^L (every delta is linear in it).
-4. **One closure per mini-batch size** with every buffer, view and BLAS function
-   bound once: no attribute lookups, no per-step dispatch on the cost or activation.
+4. **One closure per chunk shape** with every buffer, view and BLAS function bound
+   once, the chunk's mini-batch views (and their transposes) precomputed, and the
+   SciPy BLAS wrappers called with **positional arguments**: an f2py wrapper parses
+   keywords slowly, ``gemv(alpha, a, x, beta=1.0, y=b, overwrite_y=True)`` costs about
+   1.5 us where the positional call costs 0.3 us (``profile_step.py``), and a step
+   makes three such calls.
 5. **One BLAS thread** for the epoch (``threadpoolctl``, which scikit-learn brings):
    the products are too small to share, and on a 2-core machine whose other core is
    busy, OpenBLAS's second thread makes a mini-batch-100 epoch 3-50x slower

@@ -11,9 +11,10 @@ Three views, all in this one fresh process, repeated and reported as minima:
    ``Trainer`` set-up, each epoch's shuffle of the training set and the steps. The
    first shuffle of a process writes a freshly allocated copy of the training set
    and pays the first touch of its pages.
-2. **Per step**: nndl's steps against the shape floor (the five products alone, see
-   ``worker.py``) and against ``fast_step.py``'s prototype (whole epoch, gathering
-   included).
+2. **Per step**: nndl's epochs (the first and the second of one ``sgd`` call, with
+   OpenBLAS's default threads and limited to one) against the shape floor (the five
+   products alone, see ``worker.py``) and ``fast_step.py``'s prototype (one epoch,
+   gathering included).
 3. **Call costs at the real shapes**: each product, the fused gemm update, gemv,
    a small ufunc, the sigmoid two ways (``scipy.special.expit`` and the tanh form
    (1 + tanh(z/2)) / 2, eq. 111) at the mini-batch and at the 10,000-row evaluation
@@ -83,21 +84,28 @@ def phases(X, y, sizes, m, dtype) -> list[str]:
 
 
 def per_step(X, y, sizes, m, dtype) -> list[str]:
+    """nndl's epochs (first and second of an ``sgd(epochs=2)`` call) against the floor and prototype."""
     import nndl
+    from threadpoolctl import threadpool_limits
 
     data = (X, y, X[:100], y[:100])
     n_steps = -(-len(X) // m)
-    res: dict[str, list[float]] = {"nndl (steps + shuffle, 2nd epoch)": [], "shape floor": [],
-                                   "prototype (fast_step.py)": []}
+    names = ("nndl, 1st epoch of a call (shuffle into a new buffer: first touch)",
+             "nndl, 2nd epoch (steady state)",
+             "nndl, 1 BLAS thread (threadpoolctl), 1st epoch",
+             "nndl, 1 BLAS thread (threadpoolctl), 2nd epoch",
+             "shape floor", "prototype (fast_step.py), one epoch")
+    res: dict[str, list[float]] = {k: [] for k in names}
     net = nndl.Network(sizes, cost=nndl.CrossEntropyCost, init="large", dtype=dtype,
                        rng=np.random.default_rng(0))
-    net.sgd((X, y), 1, m, worker.ETA, rng=np.random.default_rng(2))  # pages touched once
     for _ in range(REPEAT):
-        t = time.perf_counter()
-        net.sgd((X, y), 1, m, worker.ETA, rng=np.random.default_rng(3))
-        res["nndl (steps + shuffle, 2nd epoch)"].append(time.perf_counter() - t)
+        for threads, (first, second) in ((None, names[:2]), (1, names[2:4])):
+            with threadpool_limits(threads, user_api="blas"):
+                hist = net.sgd((X, y), 2, m, worker.ETA, rng=np.random.default_rng(3))
+            res[first].append(hist.epoch_seconds[0])
+            res[second].append(hist.epoch_seconds[1])
         res["shape floor"].append(worker.run_floor(sizes, m, dtype, data)["seconds"])
-        res["prototype (fast_step.py)"].append(worker.run_proto(sizes, m, dtype, data)["seconds"])
+        res[names[-1]].append(worker.run_proto(sizes, m, dtype, data)["seconds"])
     floor = min(res["shape floor"])
     return [f"- {k}: min {min(v):.4f} s/epoch = {1e6 * min(v) / n_steps:.1f} us/step "
             f"({min(v) / floor:.2f} x floor); median {np.median(v):.4f} s"
@@ -142,11 +150,15 @@ def call_costs(X, sizes, m, dtype) -> list[str]:
         (f"BP2: D2 @ W2 ({m}x{n_out} @ {n_out}x{h})", lambda: np.matmul(D2, W2, out=T), 1),
         (f"dW2: D2.T @ A1 ({n_out}x{m} @ {m}x{h})", lambda: np.matmul(D2T, A1, out=G2), 1),
         (f"dW1: D1.T @ x ({h}x{m} @ {m}x{n_in})", lambda: np.matmul(Z1T, x, out=G1), 1),
-        ("dW1 fused with eq. (93): gemm(alpha, x.T, D1.T, 1, W1.T, trans_b)",
+        ("dW1 fused with eq. (93): gemm(alpha, x.T, D1.T, 1, W1.T, 0, 1, 1), positional",
          lambda: gemm(-1e-9, xT, Z1T, 1.0, W1T, 0, 1, 1), 1),
         ("unfused update: W1 -= G1 (after the product)", lambda: np.subtract(W1, G1, out=W1), 1),
-        ("bias gradient + eq. (94): gemv(alpha, D1.T, ones, 1, b1)",
+        ("bias gradient + eq. (94): gemv(alpha, D1.T, ones, 1, b1), positional arguments",
          lambda: gemv(-1e-9, Z1T, ones, 1.0, b1, 0, 1, 0, 1, 0, 1), 1),
+        ("the same gemv with keywords: beta=1.0, y=b1, overwrite_y=True",
+         lambda: gemv(-1e-9, Z1T, ones, beta=1.0, y=b1, overwrite_y=True), 1),
+        ("dW1 fused gemm with keywords: beta=1.0, c=W1.T, trans_b=True, overwrite_c=True",
+         lambda: gemm(-1e-9, xT, Z1T, beta=1.0, c=W1T, trans_b=True, overwrite_c=True), 1),
         (f"a ufunc on {m}x{h} with out= (bias add)", lambda: np.add(Z1, b1, out=A1), 1),
         (f"sigmoid {m}x{h}: scipy expit", lambda: expit(Z1, out=A1), 1),
         (f"sigmoid {m}x{h}: tanh form, 4 ufuncs", lambda: sig_tanh(Z1, A1), 1),
@@ -166,7 +178,7 @@ def call_costs(X, sizes, m, dtype) -> list[str]:
 
 
 def contention(X, sizes, dtype) -> list[str]:
-    """The shape floor at mb 100 with 1 and 2 BLAS threads, with the other core idle or busy."""
+    """The shape floor at mb 100 with 1 and 2 BLAS threads, as the machine is and with one more busy process."""
     from threadpoolctl import threadpool_limits
 
     data = (X, None, None, None)
@@ -180,7 +192,7 @@ def contention(X, sizes, dtype) -> list[str]:
             for threads in (1, 2):
                 with threadpool_limits(threads, user_api="blas"):
                     t = [worker.run_floor(sizes, 100, dtype, data)["seconds"] for _ in range(3)]
-                rows.append(f"| {'busy' if busy else 'idle'} | {threads} | {min(t):.4f} | "
+                rows.append(f"| {'+ 1 spinning process' if busy else 'as it is'} | {threads} | {min(t):.4f} | "
                             f"{max(t):.4f} |")
         finally:
             if hog is not None:
@@ -214,7 +226,7 @@ def main(argv=None) -> int:
     out += call_costs(X, sizes, m, dtype)
     if args.contention:
         out += ["", "## Shape floor at mini-batch 100 vs. BLAS threads and a busy core (s/epoch)",
-                "", "| other core | BLAS threads | min of 3 | max of 3 |", "|---|---|---|---|"]
+                "", "| load | BLAS threads | min of 3 | max of 3 |", "|---|---|---|---|"]
         out += contention(X, sizes, dtype)
     text = "\n".join(out) + "\n"
     print(text)

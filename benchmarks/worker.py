@@ -29,6 +29,8 @@ Implementations (``IMPL``):
 - ``floor``: the "shape floor": only the five matrix products of a step, at their
   real shapes (forward 1 and 2, BP2, dW2, dW1), once per step, with ``out=``
   buffers and the same BLAS. Nothing that calls BLAS once per product goes below it.
+  Timed twice, with OpenBLAS's default threads and with one (``threadpoolctl``); the
+  faster counts (on a busy 2-core machine the second thread can cost 10-100x).
 - ``proto``: ``fast_step.py``, a prototype of a faster step (see there).
 - ``e2e``: ch3-ce-30 (BOOK.md) end to end with nndl: load MNIST, 30 epochs of
   mini-batch 10 with the test accuracy evaluated after each, as the book does.
@@ -289,8 +291,14 @@ def run_floor(sizes, m, dtype, data):
             matmul(D2T, A1, out=G2)  # BP4, dC/dW2          (10, h)
             matmul(D1T, Xb, out=G1)  # BP4, dC/dW1          (h, 784)
 
+    from threadpoolctl import threadpool_limits
+
     epoch(batches[:WARMUP_IMAGES // m])
-    return {"seconds": timed(lambda: epoch(batches)), "steps": len(batches)}
+    default = timed(lambda: epoch(batches))
+    with threadpool_limits(1, user_api="blas"):
+        one = timed(lambda: epoch(batches))
+    return {"seconds": min(default, one), "default_threads_s": default, "one_thread_s": one,
+            "steps": len(batches)}
 
 
 def run_proto(sizes, m, dtype, data):
