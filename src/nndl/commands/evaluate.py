@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print("confusion matrix (rows: true digit, columns: the network's answer)")
     print(confusion_text(result["confusion"]))
-    wrong = result["wrong"][: min(args.wrong, 10)]
+    wrong = result["wrong"][: min(args.wrong, 5)]
     if len(wrong):
         print()
         print(

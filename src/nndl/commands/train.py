@@ -290,7 +290,7 @@ def _resume(args: argparse.Namespace) -> int:
     record = runs.RunRecord.from_file(folder)
     net, settings, state = runs.load_checkpoint(folder / runs.CHECKPOINT)
     changes = {k: v for k, v in _given(args).items() if k in RESUME_OPTIONS}
-    settings = replace(settings, **changes)
+    settings = _absolute_paths(replace(settings, **changes))
     settings.check()
     if record.status == "diverged":
         raise NndlError(
