@@ -30,6 +30,11 @@ def test_npz_round_trip(tmp_path, kw):
     net.save(path)
     same_network(net, nndl.load(path))
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # no temporary file left behind
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
 
 
 def test_npz_keeps_extra_metadata_and_arrays(tmp_path):

@@ -47,6 +47,8 @@ def test_histories_are_recorded_and_learning_happens():
     assert h.best_evaluation_accuracy() > 0.9
     X, y = toy_data()
     assert h.training_cost[-1] == pytest.approx(net.total_cost(X, y, 0.1, 300))
+    assert h.training_accuracy[-1] == net.accuracy(X, y)
+    assert net.evaluate(X, y, 0.1, 300) == (pytest.approx(h.training_cost[-1]), h.training_accuracy[-1])
     assert nndl.TrainingHistory.from_dict(h.to_dict()) == h
 
 

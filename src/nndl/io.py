@@ -37,6 +37,12 @@ FORMAT_VERSION = 1
 MAX_LAYERS = 1000
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_write(path: str | Path, mode: str = "wb"):
     """Open a temporary file beside ``path``; on success rename it to ``path``, else delete it."""
@@ -47,6 +53,7 @@ def atomic_write(path: str | Path, mode: str = "wb"):
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -316,13 +316,21 @@ class Network:
         instead; for evaluation data its curves therefore carry a regularization term
         n_train/n_eval times smaller than eq. (85) says. nndl always uses eq. (85).
         """
+        return self.evaluate(X, Y, lmbda, n, regularization)[0]
+
+    def evaluate(self, X: ArrayLike, Y: ArrayLike, lmbda: float = 0.0, n: int | None = None,
+                 regularization: str = "l2") -> tuple[float, int]:
+        """``(total_cost(X, Y, ...), accuracy(X, Y))`` from one forward pass, in chunks of 10,000 rows."""
         X = self._check_input(X)
-        total = 0.0
+        Y = np.asarray(Y)
+        total, correct = 0.0, 0
         for i in range(0, len(X), EVAL_CHUNK):
             zs, activations = self.forward_pass(X[i : i + EVAL_CHUNK])
-            Yc = as_targets(np.asarray(Y)[i : i + EVAL_CHUNK], self.sizes[-1], self.dtype)
+            Yc = as_targets(Y[i : i + EVAL_CHUNK], self.sizes[-1], self.dtype)
             total += self._cost_sum(activations[-1], Yc, zs[-1])
-        return total / max(len(X), 1) + self.regularization_cost(lmbda, n or len(X), regularization)
+            correct += int(np.sum(np.argmax(activations[-1], axis=1) == as_labels(Y[i : i + EVAL_CHUNK])))
+        cost = total / max(len(X), 1) + self.regularization_cost(lmbda, n or len(X), regularization)
+        return cost, correct
 
     def _cost_sum(self, a: Array, Y: Array, z: Array) -> float:
         if self._delta_takes_output:

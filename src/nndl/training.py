@@ -292,20 +292,20 @@ class Trainer:
         h.eta.append(self.eta)
         h.epoch_seconds.append(self.epoch_elapsed)
         parts = [f"epoch {self.epoch}"]
-        if self.monitor["training_cost"]:
-            h.training_cost.append(net.total_cost(self.X, self.Y, self.lmbda, n, self.regularization))
-            parts.append(f"training cost {h.training_cost[-1]:.4f}")
-        if self.monitor["training_accuracy"]:
-            h.training_accuracy.append(net.accuracy(self.X, self.y))
-            parts.append(f"training accuracy {h.training_accuracy[-1]} / {n}")
-        if self.evaluation_data is not None:
-            Xe, ye = self.evaluation_data
-            if self.monitor["evaluation_cost"]:
-                h.evaluation_cost.append(net.total_cost(Xe, ye, self.lmbda, n, self.regularization))
-                parts.append(f"evaluation cost {h.evaluation_cost[-1]:.4f}")
-            if self.monitor["evaluation_accuracy"]:
-                h.evaluation_accuracy.append(net.accuracy(Xe, ye))
-                parts.append(f"evaluation accuracy {h.evaluation_accuracy[-1]} / {len(Xe)}")
+        for which, data in (("training", (self.X, self.Y)), ("evaluation", self.evaluation_data)):
+            want_cost, want_acc = self.monitor[f"{which}_cost"], self.monitor[f"{which}_accuracy"]
+            if data is None or not (want_cost or want_acc):
+                continue
+            X, Y = data
+            if want_cost:  # one forward pass gives both; eq. (85)'s n is the training-set size
+                cost, correct = net.evaluate(X, Y, self.lmbda, n, self.regularization)
+                getattr(h, f"{which}_cost").append(cost)
+                parts.append(f"{which} cost {cost:.4f}")
+            else:
+                correct = net.accuracy(X, Y)
+            if want_acc:
+                getattr(h, f"{which}_accuracy").append(correct)
+                parts.append(f"{which} accuracy {correct} / {len(X)}")
         parts.append(f"{self.epoch_elapsed:.2f} s")
         log.info(", ".join(parts))
         self.epoch += 1
