@@ -36,9 +36,13 @@ CH1_ETA_BIG = dataclasses.replace(
     eta=100.0,  # ... "with eta = 100.0"
 )
 
+NOTES = ("Chapter 1 reports the best of three runs (BOOK.md): set the book's number beside the top "
+         "of nndl's range (its best seed) as well as beside the median.")
+
+
 def _experiment(id_: str, cfg: Net, metrics, claims=(), cost: float = 0.5) -> Experiment:
     return Experiment(id=id_, title="chapter 1, network.py", config=cfg, run=single.run, plot=single.plot,
-                      quick=single.quick, metrics=metrics, claims=claims, cost=cost)
+                      quick=single.quick, metrics=metrics, claims=claims, cost=cost, notes=NOTES)
 
 
 EXPERIMENTS = (

@@ -121,8 +121,9 @@ def plot_depth(result: Result) -> dict:
         runs = [[common.percent(c, r["nets"][_name(layers)]["n_evaluation"])
                  for c in r["nets"][_name(layers)]["evaluation_accuracy"]] for r in seeds]
         common.band(ax, range(len(runs[0])), runs, label=str(list(_sizes(layers, result["config"]["width"]))))
-    ax.set(xlabel="Epoch", ylabel="Validation accuracy (%)", title=f"ch5-depth ({common.seeds_note(result)})")
+    ax.set(xlabel="Epoch", ylabel="Validation accuracy (%)", title="ch5-depth")
     ax.legend(loc="lower right", fontsize=8)
+    common.note_seeds(ax, result)
     ax.grid(alpha=0.3)
     return {"depth": fig}
 
@@ -136,8 +137,9 @@ def plot_speed(result: Result) -> dict:
             runs = [norms(r, layers)[:, layer] for r in seeds]
             common.band(ax, range(len(runs[0])), runs, label=f"Hidden layer {layer + 1}")
         ax.set(yscale="log", xlabel="Epoch (one full-batch step each)", ylabel="Speed of learning, ||dC/db||",
-               title=f"ch5-speed: {list(_sizes(layers, result['config']['width']))} ({common.seeds_note(result)})")
+               title=f"ch5-speed: {list(_sizes(layers, result['config']['width']))}")
         ax.legend(fontsize=8)
+        common.note_seeds(ax, result)
         ax.grid(alpha=0.3, which="both")
         figs[f"training_speed_{layers}_layers"] = fig
     return figs

@@ -150,15 +150,25 @@ def new_figure(width: float = 6.4, height: float = 4.2):
 
 
 def band(ax, x, runs, label: str | None = None, **style) -> None:
-    """Median over seeds as a line, the seeds' min-max as a shaded band."""
+    """Median over seeds as a line; each seed as a thin line and their range shaded."""
     runs = np.asarray(runs, dtype=float)
     if runs.ndim == 1:
         runs = runs[None]
     (line,) = ax.plot(x, np.median(runs, axis=0), label=label, **style)
     if len(runs) > 1:
-        ax.fill_between(x, runs.min(axis=0), runs.max(axis=0), color=line.get_color(), alpha=0.2, lw=0)
+        color = line.get_color()
+        ax.fill_between(x, runs.min(axis=0), runs.max(axis=0), color=color, alpha=0.12, lw=0)
+        for run in runs:
+            ax.plot(x, run, color=color, lw=0.6, alpha=0.5)
+
+
+def note_seeds(ax, result: dict) -> None:
+    """Say under ``ax``'s figure which seeds the curves summarise."""
+    ax.figure.supxlabel(seeds_note(result), x=0.99, ha="right", fontsize=7, color="0.3")
 
 
 def seeds_note(result: dict) -> str:
     seeds = sorted(result.get("seeds", {}), key=int)
-    return f"median of seeds {', '.join(seeds)}; band = range" if len(seeds) > 1 else f"seed {', '.join(seeds)}"
+    if len(seeds) > 1:
+        return f"median of seeds {', '.join(seeds)} (thin lines: each seed; band: range)"
+    return f"seed {', '.join(seeds)}"

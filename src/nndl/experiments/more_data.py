@@ -94,9 +94,10 @@ def plot(result: Result) -> dict:
         fig, ax = common.new_figure()
         common.band(ax, sizes, nn, marker="o", color="C0")
         ax.set(xlabel="Training set size", ylabel="Validation accuracy (%)",
-               title=f"ch3-more-data: [784,30,10] cross-entropy ({common.seeds_note(result)})")
+               title="ch3-more-data: [784,30,10] cross-entropy")
         if log:
             ax.set_xscale("log")
+        common.note_seeds(ax, result)
         ax.grid(alpha=0.3)
         figs[name] = fig
     svm = result.get("once", {}).get("svm") or {}
@@ -107,6 +108,7 @@ def plot(result: Result) -> dict:
         ax.set(xscale="log", xlabel="Training set size", ylabel="Validation accuracy (%)",
                title="ch3-more-data: neural network and SVC(gamma='auto')")
         ax.legend(loc="lower right")
+        common.note_seeds(ax, result)
         ax.grid(alpha=0.3)
         figs["more_data_comparison"] = fig
     return figs

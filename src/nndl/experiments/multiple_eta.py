@@ -43,8 +43,9 @@ def plot(result: Result) -> dict:
         runs = [r["etas"][str(eta)]["training_cost"] for r in seeds]
         common.band(ax, range(len(runs[0])), runs, label=f"eta = {eta}")
     ax.set(xlabel="Epoch", ylabel="Cost on the training data",
-           title=f"ch3-multiple-eta: [784,30,10], lmbda=5 ({common.seeds_note(result)})")
+           title="ch3-multiple-eta: [784,30,10], lmbda=5")
     ax.legend()
+    common.note_seeds(ax, result)
     ax.grid(alpha=0.3)
     return {"multiple_eta": fig}
 

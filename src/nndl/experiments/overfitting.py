@@ -80,7 +80,7 @@ def plot(result: Result) -> dict:
         common.band(ax, range(xmin, epochs), [run[xmin:] for run in runs], color="C0")
         ax.set(xlabel="Epoch", ylabel=ylabel, xlim=(xmin, epochs),
                title=f"{result['id']}: {ylabel.lower()} (lmbda={result['config']['lmbda']})")
-        ax.text(0.99, 0.02, common.seeds_note(result), transform=ax.transAxes, ha="right", va="bottom", fontsize=8)
+        common.note_seeds(ax, result)
         ax.grid(alpha=0.3)
         figs[name] = fig
     fig, ax = common.new_figure()

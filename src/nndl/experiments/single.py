@@ -64,6 +64,6 @@ def plot(result: Result) -> dict:
     sizes = "-".join(map(str, cfg["sizes"]))
     ax.set(xlabel="Epoch", ylabel="Accuracy (%)",
            title=f"{result['id']}: [{sizes}] {cfg['cost']}, eta={cfg['eta']}, lmbda={cfg['lmbda']}")
-    ax.text(0.99, 0.02, common.seeds_note(result), transform=ax.transAxes, ha="right", fontsize=8)
+    common.note_seeds(ax, result)
     ax.grid(alpha=0.3)
     return {"accuracy": fig}

@@ -70,8 +70,9 @@ def plot(result: Result) -> dict:
                      for c in r["nets"][f"{n}-{init}"]["evaluation_accuracy"]] for r in seeds]
             common.band(ax, range(len(runs[0])), runs, label=label)
         ax.set(xlabel="Epoch", ylabel="Validation accuracy (%)",
-               title=f"ch3-weight-init: [784,{n},10] ({common.seeds_note(result)})")
+               title=f"ch3-weight-init: [784,{n},10]")
         ax.legend(loc="lower right", fontsize=8)
+        common.note_seeds(ax, result)
         ax.grid(alpha=0.3)
         figs[f"weight_initialization_{n}"] = fig
     return figs
