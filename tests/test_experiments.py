@@ -149,3 +149,13 @@ def test_report_compares_with_the_book(tmp_path):
     text = build(tmp_path, tmp_path / "docs" / "reproduction.md")
     assert "| ch1-darkness | test accuracy (%) | 22.25 % (2,225) | 22.25 | (once) | - | equal |" in text
     assert "**Not run (missing from the results):** ch1-30" in text
+
+
+def test_committed_report_is_generated_from_the_committed_results():
+    from nndl.experiments.report import build
+
+    root = Path(__file__).resolve().parents[1]
+    doc = root / "docs" / "reproduction.md"
+    if not (root / "results").is_dir() or not doc.exists():
+        pytest.skip("no committed results here")
+    assert build(root / "results", doc) == doc.read_text()  # nobody edited the numbers by hand

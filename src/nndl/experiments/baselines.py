@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,17 +55,18 @@ def darkness(cfg: DarknessConfig, cache_dir=None) -> Result:
 
 
 @contextlib.contextmanager
-def _locked(path: Path):
-    """An exclusive lock on ``path`` (another process fitting the same SVM waits for it)."""
+def _locked(folder: Path):
+    """An exclusive lock on the cache folder: another process fitting an SVM waits for this one."""
     import fcntl
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)  # flock on the folder itself: no lock files left behind
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def svc(n_train: int, cache_dir: Path | None, n_evaluation: int | None = None) -> Result:
@@ -78,7 +80,7 @@ def svc(n_train: int, cache_dir: Path | None, n_evaluation: int | None = None) -
 
     key = f"svc-{n_train}" + (f"-eval{n_evaluation}" if n_evaluation else "")
     path = None if cache_dir is None else Path(cache_dir) / f"{key}.json"
-    lock = contextlib.nullcontext() if path is None else _locked(path.with_suffix(".lock"))
+    lock = contextlib.nullcontext() if path is None else _locked(path.parent)
     with lock:
         if path is not None and path.exists():
             cached = json.loads(path.read_text())
