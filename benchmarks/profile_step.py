@@ -1,16 +1,16 @@
 """Where nndl's SGD epoch spends its time (issue 8): phases, per step, and call costs.
 
     python benchmarks/profile_step.py                  # 784-30-10, mb 10, float32
-    python benchmarks/profile_step.py --mb 100 --dtype float64
+    python benchmarks/profile_step.py --mb 10 100 --dtype float64
     python benchmarks/profile_step.py --contention     # also: BLAS threads vs. a busy core
-    python benchmarks/profile_step.py --out benchmarks/PROFILE.md
+    python benchmarks/profile_step.py --mb 10 100 --contention --out benchmarks/PROFILE.md
 
 Three views, all in this one fresh process, repeated and reported as minima:
 
-1. **Phases of ``net.sgd``** (two epochs in a fresh process, as a user runs it): the
-   ``Trainer`` set-up, each epoch's shuffle of the training set and the steps. The
-   first shuffle of a process writes a freshly allocated copy of the training set
-   and pays the first touch of its pages.
+1. **Phases of ``net.sgd``** (two calls of two epochs each): the ``Trainer`` set-up,
+   each epoch's shuffle of the training set and the steps. The first shuffle of a
+   call writes a freshly allocated copy of the training set (a large allocation is
+   a fresh mapping, so every call) and pays the first touch of its pages.
 2. **Per step**: nndl's epochs (the first and the second of one ``sgd`` call, with
    OpenBLAS's default threads and limited to one) against the shape floor (the five
    products alone, see ``worker.py``) and ``fast_step.py``'s prototype (one epoch,
@@ -72,7 +72,7 @@ def phases(X, y, sizes, m, dtype) -> list[str]:
             steps = total - sum(shuffles)
             n_steps = 2 * -(-len(X) // m)
             rows.append(
-                f"- run {rep + 1} ({'fresh process' if rep == 0 else 'same process again'}): "
+                f"- sgd call {rep + 1}: "
                 f"Trainer set-up {1e3 * (t1 - t0):.1f} ms; shuffles "
                 + ", ".join(f"{1e3 * s:.1f} ms" for s in shuffles)
                 + f"; steps + end of epoch {steps:.3f} s = {1e6 * steps / n_steps:.1f} us/step"
@@ -201,22 +201,8 @@ def contention(X, sizes, dtype) -> list[str]:
     return rows
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--hidden", type=int, default=30)
-    p.add_argument("--mb", type=int, default=10)
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--contention", action="store_true",
-                   help="also time BLAS threads against a busy core (spawns one spinning process)")
-    p.add_argument("--out", type=Path, help="also write the report to this file")
-    args = p.parse_args(argv)
-    os.environ.setdefault("NNDL_DATA", str(worker.DEFAULT_DATA))
-    dtype = np.dtype(args.dtype)
-    sizes, m = [784, args.hidden, 10], args.mb
-    X, y, _, _ = worker.load(dtype, 50_000)
-    out = [f"# Profile of one SGD epoch: {sizes}, mini-batch {m}, {args.dtype}", "",
-           f"Written by `python benchmarks/profile_step.py {' '.join(sys.argv[1:] if argv is None else argv)}`"
-           f" ({time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()[0]:.2f}).", "",
+def report(X, y, sizes, m, dtype, contend: bool) -> list[str]:
+    out = [f"# Profile of one SGD epoch: {sizes}, mini-batch {m}, {dtype.name}", "",
            "## Phases of net.sgd (2 epochs)", ""]
     out += phases(X, y, sizes, m, dtype)
     out += ["", f"## Per step (minimum of {REPEAT})", ""]
@@ -224,11 +210,32 @@ def main(argv=None) -> int:
     out += ["", f"## Call costs at the real shapes (minimum of {REPEAT}, microseconds)", "",
             "| call | us |", "|---|---|"]
     out += call_costs(X, sizes, m, dtype)
-    if args.contention:
-        out += ["", "## Shape floor at mini-batch 100 vs. BLAS threads and a busy core (s/epoch)",
+    if contend:
+        out += ["", "## Shape floor at mini-batch 100 vs. BLAS threads and load (s/epoch)",
                 "", "| load | BLAS threads | min of 3 | max of 3 |", "|---|---|---|---|"]
         out += contention(X, sizes, dtype)
-    text = "\n".join(out) + "\n"
+    return out + [""]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--hidden", type=int, default=30)
+    p.add_argument("--mb", type=int, nargs="+", default=[10], help="mini-batch size(s)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--contention", action="store_true",
+                   help="also time BLAS threads against a busy core (spawns one spinning process)")
+    p.add_argument("--out", type=Path, help="also write the report to this file")
+    args = p.parse_args(argv)
+    os.environ.setdefault("NNDL_DATA", str(worker.DEFAULT_DATA))
+    dtype = np.dtype(args.dtype)
+    sizes = [784, args.hidden, 10]
+    X, y, _, _ = worker.load(dtype, 50_000)
+    out = [f"Written by `python benchmarks/profile_step.py "
+           f"{' '.join(sys.argv[1:] if argv is None else argv)}` ({time.strftime('%Y-%m-%d %H:%M')}, "
+           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores). Do not edit by hand.", ""]
+    for i, m in enumerate(args.mb):
+        out += report(X, y, sizes, m, dtype, args.contention and i == len(args.mb) - 1)
+    text = "\n".join(out)
     print(text)
     if args.out:
         args.out.write_text(text)
