@@ -185,3 +185,21 @@ def test_reassigning_the_cost_changes_the_gradient():
     net2 = net.copy()
     net2.cost = "quadratic"
     np.testing.assert_allclose(net.backprop(X, y)[0][-1], net2.backprop(X, y)[0][-1], rtol=1e-12)
+
+
+def test_training_runs_blas_on_one_thread_by_default():
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    X, y = toy_data(50)
+    net = nndl.Network([8, 4, 3], rng=np.random.default_rng(0))
+
+    def record(epoch, history, net):
+        seen.append({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+
+    net.sgd((X, y), 1, 10, 0.5, on_epoch=record)
+    assert seen == [{1}]
+    before = {i["filepath"]: i["num_threads"] for i in threadpool_info()}
+    net.sgd((X, y), 1, 10, 0.5, on_epoch=record, blas_threads=None)
+    assert seen[1] == {n for f, n in before.items() if f in {i["filepath"] for i in threadpool_info()
+                                                              if i["user_api"] == "blas"}}

@@ -127,6 +127,7 @@ class Trainer:
         on_epoch: Callable[[int, TrainingHistory, Network], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         fast: bool = True,
+        blas_threads: int | None = 1,
     ) -> None:
         if epochs < 0 or int(epochs) != epochs:
             raise ValueError(f"epochs must be a whole number >= 0; got {epochs}")
@@ -175,6 +176,7 @@ class Trainer:
         self.on_epoch = on_epoch
         self.should_stop = should_stop
         self.fast = fast
+        self.blas_threads = blas_threads
         # Position and schedule state (what a checkpoint must hold).
         self.epoch = 0  # epochs completed
         self.batch = 0  # mini-batches completed within the current epoch
@@ -227,7 +229,22 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def run(self) -> TrainingHistory:
-        """Train from the current position to the end; return the history."""
+        """Train from the current position to the end; return the history.
+
+        BLAS runs on ``blas_threads`` threads meanwhile (default 1). NumPy and SciPy each
+        bring their own OpenBLAS, and the fused step calls both every mini-batch; with two
+        thread pools spinning in turn, a mini-batch-100 epoch on 2 cores measured 63x
+        slower than on one thread (benchmarks/RESULTS.md). At the book's sizes one thread
+        loses nothing.
+        """
+        if self.blas_threads is None:
+            return self._run()
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=self.blas_threads, user_api="blas"):
+            return self._run()
+
+    def _run(self) -> TrainingHistory:
         h = self.history
         h.stopped = None
         n = len(self.X)
@@ -531,5 +548,7 @@ def sgd(net: Network, training_data, epochs: int, mini_batch_size: int, eta: flo
         Checked after every mini-batch; True ends the run early as "interrupted".
     fast : bool
         Use the fused fast step where it applies (default); False forces the reference step.
+    blas_threads : int or None
+        BLAS threads while training (default 1: see ``Trainer.run``); None leaves them alone.
     """
     return Trainer(net, training_data, epochs, mini_batch_size, eta, lmbda, evaluation_data, **options).run()
