@@ -193,3 +193,22 @@ def test_test_time_dropout_scales_hidden_activations():
     plain.weights[1] = plain.weights[1] * 0.5  # "halve the weights outgoing from the hidden neurons"
     X = rng.random((7, 4))
     np.testing.assert_allclose(net.feedforward(X), plain.feedforward(X), rtol=1e-14)
+
+
+@pytest.mark.parametrize("sizes,m", [([8, 6, 3], 10), ([8, 6, 5, 3], 10), ([8, 40, 3], 30), ([8, 40, 30, 3], 30)])
+def test_fused_chunks_and_large_batches_agree_with_reference(monkeypatch, sizes, m):
+    """Several gather chunks per epoch (CHUNK_BYTES shrunk to two mini-batches), and mini-batches
+    large enough (m * n >= TANH_FROM) for the eq. (111) sigmoid: the same weights as update_mini_batch."""
+    import nndl.training as training
+
+    monkeypatch.setattr(training, "CHUNK_BYTES", 2 * m * 8 * 8)
+    rng = np.random.default_rng(5)
+    X, y = rng.random((203, 8)), rng.integers(0, 3, 203)
+    results = []
+    for fast in (True, False):
+        net = nndl.Network(sizes, init="large", rng=np.random.default_rng(1))
+        net.sgd((X, y), 2, m, 0.5, lmbda=1.0, rng=np.random.default_rng(2), fast=fast)
+        results.append(net.weights + net.biases)
+    assert any(m * k >= training.TANH_FROM for k in sizes[1:]) == (m == 30)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
