@@ -387,25 +387,37 @@ class _FusedSGD:
     """The fast step: eq. (93)/(94) with BP1-BP4 for sigmoid hidden layers, in few NumPy/BLAS calls.
 
     Memory layout (private; ``load``/``store`` copy to and from ``net.weights``/``net.biases``):
-    layer 0 keeps W (n_1, n_0) and b apart, because its input is the training set itself;
-    every later layer l packs P = [W | b], shape (n_l, n_{l-1} + 1), and the hidden
-    activation buffers carry a last column of ones, so z = [a, 1] @ P^T is one product and
-    BP3 + eq. (94) ride along in the BP4 + eq. (93) gemm.
+
+    - Layer 0 keeps W (n_1, n_0) and b apart, because its input is the training set itself.
+      Every later layer packs P = [W | b], shape (n_l, n_{l-1} + 1), and the hidden
+      activation buffers carry a last column of ones, so z = [a, 1] @ P^T is one product
+      and BP3 + eq. (94) ride along in the BP4 + eq. (93) gemm.
+    - Every layer that feeds a hidden layer has one *spare row* of zeros (W, b and P are
+      n_l + 1 rows high). BP2 can then multiply by the whole packed P of the next layer:
+      the delta it gives has n_l + 1 columns, and the last one is exactly 0 because the
+      ones column has sigma'(z) = a (1 - a) = 1 (1 - 1) = 0. So delta is a contiguous
+      array for the next gemm, and the spare row's update (0 times anything) keeps it zero.
+    - Every product is a SciPy BLAS call on transposed (Fortran-ordered) views of C-ordered
+      buffers, with positional arguments (f2py parses keywords slowly, ~0.5 us a call;
+      np.matmul costs ~0.7 us more than gemm at these sizes: benchmarks/PROFILE.md).
 
     The epoch's order is gathered a chunk of rows at a time (``CHUNK_BYTES``) into small
     reused buffers: the same mini-batches as a shuffled copy of the training set, read
-    from cache, without that copy (157 MB for MNIST in float32). The SciPy BLAS wrappers
-    are called with positional arguments: f2py parses keywords slowly (~0.5 us a call).
+    from cache, without that copy (157 MB for MNIST in float32).
     """
 
     def __init__(self, net: Network, eta: float, lmbda: float, n: int) -> None:
         self.net = net
         self.eta, self.lmbda, self.n = eta, lmbda, n
         dt = net.dtype
-        self.W0 = np.empty_like(net.weights[0])
-        self.b0 = np.empty_like(net.biases[0])
-        self.P = [np.empty((W.shape[0], W.shape[1] + 1), dtype=dt) for W in net.weights[1:]]
-        self.gemm, self.gemv = _blas.get_blas_funcs(("gemm", "gemv"), dtype=dt)
+        sizes = net.sizes
+        L = len(sizes) - 1
+        # rows of layer l (0-based): n_{l+1}, plus the spare row when a hidden layer follows
+        self.rows = [sizes[l + 1] + (1 if l < L - 1 else 0) for l in range(L)]
+        self.W0 = np.zeros((self.rows[0], sizes[0]), dtype=dt)
+        self.b0 = np.zeros(self.rows[0], dtype=dt)
+        self.P = [np.zeros((self.rows[l], sizes[l] + 1), dtype=dt) for l in range(1, L)]
+        self.gemm, self.gemv, self.ger = _blas.get_blas_funcs(("gemm", "gemv", "ger"), dtype=dt)
         self.quadratic = net.cost is QuadraticCost
         self.softmax = net.output == "softmax"
         self._buffers: dict[int, tuple] = {}
@@ -413,33 +425,37 @@ class _FusedSGD:
 
     def load(self) -> None:
         net = self.net
-        np.copyto(self.W0, net.weights[0])
-        np.copyto(self.b0, net.biases[0])
+        k = net.sizes[1]
+        self.W0[:k] = net.weights[0]
+        self.b0[:k] = net.biases[0]
         for P, W, b in zip(self.P, net.weights[1:], net.biases[1:]):
-            P[:, :-1] = W
-            P[:, -1] = b
+            P[: len(W), :-1] = W
+            P[: len(W), -1] = b
 
     def store(self) -> None:
         net = self.net
-        np.copyto(net.weights[0], self.W0)
-        np.copyto(net.biases[0], self.b0)
+        k = net.sizes[1]
+        net.weights[0][...] = self.W0[:k]
+        net.biases[0][...] = self.b0[:k]
         for P, W, b in zip(self.P, net.weights[1:], net.biases[1:]):
-            W[...] = P[:, :-1]
-            b[...] = P[:, -1]
+            W[...] = P[: len(W), :-1]
+            b[...] = P[: len(W), -1]
 
     def buffers(self, m: int) -> tuple:
+        """Work arrays for mini-batches of ``m``: z, [a, 1], a, output a, delta, scratch, ones, sigmoids."""
         bufs = self._buffers.get(m)
         if bufs is None:
             dt = self.net.dtype
             sizes = self.net.sizes
-            Zs = [np.empty((m, k), dtype=dt) for k in sizes[1:]]
-            H = [np.ones((m, k + 1), dtype=dt) for k in sizes[1:-1]]  # hidden a^l with a ones column
+            Zs = [np.empty((m, r), dtype=dt) for r in self.rows]  # z^l, with the spare column   (m, rows_l)
+            Zv = [Z[:, :k] for Z, k in zip(Zs, sizes[1:])]  # z^l without it                       (m, n_l)
+            H = [np.ones((m, k + 1), dtype=dt) for k in sizes[1:-1]]  # hidden [a^l, 1]          (m, n_l + 1)
             A_out = np.empty((m, sizes[-1]), dtype=dt)
-            Ds = [np.empty((m, k), dtype=dt) for k in sizes[1:]]
-            T = [np.empty((m, k), dtype=dt) for k in sizes[1:]]
+            Ds = [np.empty((m, r), dtype=dt) for r in self.rows]  # delta^l, spare column = 0     (m, rows_l)
+            T = [np.empty((m, r), dtype=dt) for r in self.rows]
             ones = np.ones(m, dtype=dt)
             sig = [_sigmoid_for(m * k) for k in sizes[1:]]
-            bufs = self._buffers[m] = (Zs, H, [h[:, :-1] for h in H], A_out, Ds, T, ones, sig)
+            bufs = self._buffers[m] = (Zs, Zv, H, [h[:, :-1] for h in H], A_out, Ds, T, ones, sig)
         return bufs
 
     def _chunk(self, rows: int, m: int) -> tuple:
@@ -487,36 +503,37 @@ class _FusedSGD:
         """The step for the book's one-hidden-layer nets, straight-line with everything bound once.
 
         At mini-batch 10 the Python overhead of a loop over layers costs as much as the
-        small products; this closure is 13 calls and nothing else.
+        small products; this closure is 13 calls and nothing else. Shapes for [n_0, n_1, n_2].
         """
-        Zs, H, Hv, A_out, Ds, T, ones, sig = self.buffers(m)
-        Z0, Z1, h, hv, D, Dp, T0 = Zs[0], Zs[1], H[0], Hv[0], Ds[1], Ds[0], T[0]
+        Zs, Zv, H, Hv, A_out, Ds, T, ones, sig = self.buffers(m)
+        Z0T, Z1T, Z0v, Z1 = Zs[0].T, Zs[1].T, Zv[0], Zs[1]
+        h, hv, D, Dp, T0 = H[0], Hv[0], Ds[1], Ds[0], T[0]
         sigma0, sigma1 = sig
         W0T, b0, P = self.W0.T, self.b0, self.P[0]
-        PT, hT, DT, DpT, Pw, Pb = P.T, h.T, D.T, Dp.T, P[:, :-1], P[:, -1]
-        gemm, gemv, matmul, multiply, subtract, add = self.gemm, self.gemv, np.matmul, np.multiply, np.subtract, np.add
+        PT, hT, DT, DpT, Pb = P.T, h.T, D.T, Dp.T, P[:, -1]
+        gemm, gemv, ger, multiply, subtract = self.gemm, self.gemv, self.ger, np.multiply, np.subtract
         alpha = -self.eta / m  # eq. (93)'s -eta/m, applied inside the gemms
         shrink = 1.0 - self.eta * self.lmbda / self.n  # eq. (93)'s 1 - eta lmbda / n
 
+        # Argument order. gemm: alpha, a, b, beta, c, trans_a, trans_b, overwrite_c (c <- alpha op(a) op(b) + beta c)
+        # ger: alpha, x, y, incx, incy, a, overwrite_x, overwrite_y, overwrite_a (a <- alpha x y^T + a)
+        # gemv: alpha, a, x, beta, y, offx, incx, offy, incy, trans, overwrite_y (y <- alpha a x + beta y)
         def step(x, xT, y):
-            matmul(x, W0T, Z0)  # eq. (25), hidden layer: z = x w^T + b                             (m, n_1)
-            add(Z0, b0, Z0)
-            sigma0(Z0, hv)  # a = sigma(z)
-            matmul(h, PT, Z1)  # eq. (25), output layer: z = [a, 1] [W | b]^T                        (m, n_2)
+            gemm(1.0, W0T, xT, 0.0, Z0T, 1, 0, 1)  # eq. (25), hidden layer: z^T = w x^T             (n_1 + 1, m)
+            ger(1.0, b0, ones, 1, 1, Z0T, 1, 1, 1)  # ... + b 1^T
+            sigma0(Z0v, hv)  # a = sigma(z)                                                         (m, n_1)
+            gemm(1.0, PT, hT, 0.0, Z1T, 1, 0, 1)  # eq. (25), output layer: z^T = [W | b] [a, 1]^T   (n_2, m)
             sigma1(Z1, A_out)
             subtract(A_out, y, D)  # BP1, eqs. (66)/(99): delta^L = a^L - y                             (m, n_2)
-            matmul(D, Pw, Dp)  # BP2: (w^L)^T delta^L, with the old weights                              (m, n_1)
-            multiply(Dp, hv, Dp)  # (.) sigma'(z) = a (1 - a), as D a - D a a
-            multiply(Dp, hv, T0)
+            gemm(1.0, PT, DT, 0.0, DpT, 0, 0, 1)  # BP2: [W | b]^T delta^L, with the old weights      (n_1 + 1, m)
+            multiply(Dp, h, Dp)  # (.) sigma'(z) = a (1 - a), as D a - D a a; 0 in the ones column  (m, n_1 + 1)
+            multiply(Dp, h, T0)
             subtract(Dp, T0, Dp)
             if shrink != 1.0:
                 np.divide(Pb, shrink, Pb)  # eq. (94): the gemm's beta must not shrink the biases
-            # BP3 + BP4 + eqs. (93)/(94), output layer: P^T <- shrink P^T - (eta/m) [a, 1]^T delta
-            # (positional: alpha, a, b, beta, c, trans_a, trans_b, overwrite_c)
-            gemm(alpha, hT, DT, shrink, PT, 0, 1, 1)
-            gemm(alpha, xT, DpT, shrink, W0T, 0, 1, 1)  # BP4 + eq. (93), hidden layer
-            # BP3 + eq. (94): b <- b - (eta/m) delta^T 1  (alpha, a, x, beta, y, offx, incx, offy, incy, trans, overwrite_y)
-            gemv(alpha, DpT, ones, 1.0, b0, 0, 1, 0, 1, 0, 1)
+            gemm(alpha, hT, DT, shrink, PT, 0, 1, 1)  # BP3 + BP4 + eqs. (93)/(94): P^T <- shrink P^T - (eta/m) [a, 1]^T delta
+            gemm(alpha, xT, DpT, shrink, W0T, 0, 1, 1)  # BP4 + eq. (93), hidden layer                (n_0, n_1 + 1)
+            gemv(alpha, DpT, ones, 1.0, b0, 0, 1, 0, 1, 0, 1)  # BP3 + eq. (94): b <- b - (eta/m) delta^T 1
 
         return step
 
@@ -524,25 +541,25 @@ class _FusedSGD:
         self.step(x, Y)
 
     def step(self, x: np.ndarray, Y: np.ndarray) -> None:
-        """One mini-batch, any depth: x (m, n_0), Y one-hot (m, n_L). Same numbers as update_mini_batch."""
+        """One mini-batch, any depth: x (m, n_0) C-ordered, Y one-hot (m, n_L). Same numbers as update_mini_batch."""
         m = x.shape[0]
-        Zs, H, Hv, A_out, Ds, T, ones, sig = self.buffers(m)
-        P = self.P
+        Zs, Zv, H, Hv, A_out, Ds, T, ones, sig = self.buffers(m)
+        P, gemm = self.P, self.gemm
         L = len(Zs)
         # ---- forward, eq. (25): z^l = a^{l-1} w^T + b, a^l = sigma(z^l)
-        np.matmul(x, self.W0.T, out=Zs[0])  #                                                   (m, n_1)
-        Zs[0] += self.b0
+        gemm(1.0, self.W0.T, x.T, 0.0, Zs[0].T, 1, 0, 1)  # z^T = w x^T                          (rows_1, m)
+        self.ger(1.0, self.b0, ones, 1, 1, Zs[0].T, 1, 1, 1)  # ... + b 1^T
         for l in range(1, L + 1):
             a = Hv[l - 1] if l < L else A_out
             if l < L or not self.softmax:
-                sig[l - 1](Zs[l - 1], a)  # a^l = sigma(z^l)
+                sig[l - 1](Zv[l - 1], a)  # a^l = sigma(z^l)
             else:
                 Z = Zs[l - 1]
                 Z -= Z.max(axis=1, keepdims=True)  # softmax, eq. (78), with the max shift
                 np.exp(Z, out=a)
                 a /= a.sum(axis=1, keepdims=True)
             if l < L:
-                np.matmul(H[l - 1], P[l - 1].T, out=Zs[l])  # z = [a, 1] [W | b]^T                (m, n_{l+1})
+                gemm(1.0, P[l - 1].T, H[l - 1].T, 0.0, Zs[l].T, 1, 0, 1)  # z^T = [W | b] [a, 1]^T    (rows_{l+1}, m)
         # ---- backward
         D = Ds[L - 1]
         np.subtract(A_out, Y, out=D)  # BP1 with eq. (66)/(84): delta^L = a^L - y                    (m, n_L)
@@ -552,18 +569,17 @@ class _FusedSGD:
             np.subtract(D, T[L - 1], out=D)
         alpha = -self.eta / m  # eq. (93)'s -eta/m, applied inside the gemms
         shrink = 1.0 - self.eta * self.lmbda / self.n  # eq. (93)'s 1 - eta lmbda / n
-        gemm = self.gemm
         for l in range(L - 1, 0, -1):
-            Dp, a = Ds[l - 1], Hv[l - 1]
-            np.matmul(D, P[l - 1][:, :-1], out=Dp)  # BP2: (w^{l+1})^T delta^{l+1}, old weights      (m, n_l)
-            np.multiply(Dp, a, out=Dp)  # (.) sigma'(z^l) = a (1 - a), as D a - D a a
-            np.multiply(Dp, a, out=T[l - 1])
+            Dp, h = Ds[l - 1], H[l - 1]
+            gemm(1.0, P[l - 1].T, D.T, 0.0, Dp.T, 0, 0, 1)  # BP2: [W | b]^T delta^{l+1}, old weights (n_l + 1, m)
+            np.multiply(Dp, h, out=Dp)  # (.) sigma'(z^l) = a (1 - a), as D a - D a a; ones column -> 0
+            np.multiply(Dp, h, out=T[l - 1])
             np.subtract(Dp, T[l - 1], out=Dp)
             if shrink != 1.0:
                 P[l - 1][:, -1] /= shrink  # eq. (94): the gemm's beta must not shrink the biases
             # BP4 + eq. (93), and BP3 + eq. (94) through the ones column, in one gemm on the
             # transposed (Fortran-ordered) views: P^T <- shrink P^T - (eta/m) [a, 1]^T delta
-            gemm(alpha, H[l - 1].T, D.T, shrink, P[l - 1].T, 0, 1, 1)
+            gemm(alpha, h.T, D.T, shrink, P[l - 1].T, 0, 1, 1)
             D = Dp
         gemm(alpha, x.T, D.T, shrink, self.W0.T, 0, 1, 1)  # BP4 + eq. (93)
         self.gemv(alpha, D.T, ones, 1.0, self.b0, 0, 1, 0, 1, 0, 1)  # BP3 + eq. (94): b - (eta/m) sum delta
