@@ -8,9 +8,8 @@
 Three views, all in this one fresh process, repeated and reported as minima:
 
 1. **Phases of ``net.sgd``** (two calls of two epochs each): the ``Trainer`` set-up,
-   each epoch's shuffle of the training set and the steps. The first shuffle of a
-   call writes a freshly allocated copy of the training set (a large allocation is
-   a fresh mapping, so every call) and pays the first touch of its pages.
+   each epoch's mini-batches (the fast step's ``run_batches``, which gathers the
+   epoch's order a chunk of rows at a time) and its end (monitoring, checks).
 2. **Per step**: nndl's epochs (the first and the second of one ``sgd`` call, with
    OpenBLAS's default threads and limited to one) against the shape floor (the five
    products alone, see ``worker.py``) and ``fast_step.py``'s prototype (one epoch,
@@ -46,17 +45,25 @@ def phases(X, y, sizes, m, dtype) -> list[str]:
     from nndl import training
 
     trainer_cls = getattr(training, "Trainer", None)
-    if trainer_cls is None or not hasattr(trainer_cls, "_shuffle"):
-        return ["(nndl.training.Trainer._shuffle not found: phase timing skipped)"]
+    fused_cls = getattr(training, "_FusedSGD", None)
+    if trainer_cls is None or fused_cls is None or not hasattr(fused_cls, "run_batches") \
+            or not hasattr(trainer_cls, "_end_epoch"):
+        return ["(nndl.training's Trainer._end_epoch or _FusedSGD.run_batches not found: phase timing skipped)"]
     log: list[tuple[str, float]] = []
-    shuffle = trainer_cls._shuffle
+    originals = {(trainer_cls, "_end_epoch"): trainer_cls._end_epoch,
+                 (fused_cls, "run_batches"): fused_cls.run_batches}
 
-    def timed_shuffle(self, perm):
-        t = time.perf_counter()
-        shuffle(self, perm)
-        log.append(("shuffle", time.perf_counter() - t))
+    def timed(name, f):
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                log.append((name, time.perf_counter() - t))
+        return wrapper
 
-    trainer_cls._shuffle = timed_shuffle
+    for (cls, name), f in originals.items():
+        setattr(cls, name, timed(name, f))
     rows = []
     try:
         for rep in range(2):
@@ -66,20 +73,20 @@ def phases(X, y, sizes, m, dtype) -> list[str]:
             t0 = time.perf_counter()
             trainer = trainer_cls(net, (X, y), 2, m, worker.ETA, rng=np.random.default_rng(1))
             t1 = time.perf_counter()
-            hist = trainer.run()
+            trainer.run()
             total = time.perf_counter() - t1
-            shuffles = [s for _, s in log]
-            steps = total - sum(shuffles)
-            n_steps = 2 * -(-len(X) // m)
+            steps = [s for name, s in log if name == "run_batches"]
+            ends = [s for name, s in log if name == "_end_epoch"]
+            n_steps = -(-len(X) // m)
             rows.append(
-                f"- sgd call {rep + 1}: "
-                f"Trainer set-up {1e3 * (t1 - t0):.1f} ms; shuffles "
-                + ", ".join(f"{1e3 * s:.1f} ms" for s in shuffles)
-                + f"; steps + end of epoch {steps:.3f} s = {1e6 * steps / n_steps:.1f} us/step"
-                + (f" (epoch_seconds {', '.join(f'{s:.3f}' for s in hist.epoch_seconds)})"
-                   if hasattr(hist, "epoch_seconds") else ""))
+                f"- sgd call {rep + 1}: Trainer set-up {1e3 * (t1 - t0):.1f} ms; "
+                "mini-batches (gathers included) " + ", ".join(f"{s:.3f} s" for s in steps)
+                + " = " + ", ".join(f"{1e6 * s / n_steps:.1f} us/step" for s in steps)
+                + "; end of epoch " + ", ".join(f"{1e3 * s:.1f} ms" for s in ends)
+                + f"; rest {1e3 * (total - sum(steps) - sum(ends)):.1f} ms")
     finally:
-        trainer_cls._shuffle = shuffle
+        for (cls, name), f in originals.items():
+            setattr(cls, name, f)
     return rows
 
 
@@ -90,7 +97,7 @@ def per_step(X, y, sizes, m, dtype) -> list[str]:
 
     data = (X, y, X[:100], y[:100])
     n_steps = -(-len(X) // m)
-    names = ("nndl, 1st epoch of a call (shuffle into a new buffer: first touch)",
+    names = ("nndl, 1st epoch of a call",
              "nndl, 2nd epoch (steady state)",
              "nndl, 1 BLAS thread (threadpoolctl), 1st epoch",
              "nndl, 1 BLAS thread (threadpoolctl), 2nd epoch",
