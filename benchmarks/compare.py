@@ -47,6 +47,9 @@ LABELS = {
     "proto": "prototype step (benchmarks/fast_step.py)",
 }
 LOOP_DTYPE = "float64"  # the book's per-example algorithm runs in float64 only
+E2E_LIMIT_S = 8.0  # issue 8: ch3-ce-30 end to end in float32
+RSS_LIMIT_MB = 450.0  # issue 8: peak memory of full MNIST training
+MNIST_PIXELS = 70_000 * 784  # all three splits
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,7 @@ def target_rows(res: Results, e2e_limit_s: float, rss_limit_mb: float) -> list[s
         if s is not None:
             rows.append(f"| peak RSS of full MNIST training ({dtype}) <= {rss_limit_mb:g} MB "
                         f"| {s[0]:.0f} MB | {s[1]:.0f} MB "
-                        f"| {'met' if s[1] <= rss_limit_mb else 'NOT met'} |")
+                        f"| {'met' if s[1] <= rss_limit_mb else 'NOT met (see Peak resident memory)'} |")
     return rows
 
 
@@ -290,7 +293,7 @@ def report(res: Results, configs: list[tuple], args, n: int, elapsed: float) -> 
     if n == 50_000:
         lines += ["", "## Targets of issue 8 (784-30-10; ratios within this run)", "",
                   "| target | min | median | verdict |", "|---|---|---|---|"]
-        lines += target_rows(res, 8.0, 450.0)
+        lines += target_rows(res, E2E_LIMIT_S, RSS_LIMIT_MB)
     e2e = res.records.get(Cell("e2e"))
     if e2e:
         best = min(e2e, key=lambda d: d["seconds"])
@@ -313,6 +316,14 @@ def report(res: Results, configs: list[tuple], args, n: int, elapsed: float) -> 
                          f"(after imports {d['after_import_mb']:.0f} MB, after loading all of "
                          f"MNIST {d['after_load_mb']:.0f} MB; then one training epoch and "
                          "evaluation)")
+            pixels_mb = MNIST_PIXELS * (8 if dtype == "float64" else 4) / 2**20
+            floor_mb = d["after_import_mb"] + pixels_mb
+            peak = statistics.median(res.times[Cell("rss", dtype=dtype)])
+            lines.append(f"  - the pixels of all of MNIST alone are {pixels_mb:.0f} MB in {dtype}: with the "
+                         f"imports, {floor_mb:.0f} MB before any training"
+                         + (f", above the {RSS_LIMIT_MB:g} MB target" if floor_mb > RSS_LIMIT_MB else "")
+                         + f"; training and evaluation added {max(0.0, peak - d['after_load_mb']):.0f} MB "
+                         "above the loaded data")
     accs = []
     for cell, recs in res.records.items():
         if "acc" in recs[0]:
