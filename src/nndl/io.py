@@ -63,11 +63,9 @@ def atomic_write(path: str | Path, mode: str = "wb"):
         raise
 
 
-def _meta(net: Network) -> dict[str, Any]:
+def network_description(net: Network) -> dict[str, Any]:
+    """What defines ``net`` apart from its parameters, JSON-ready (npz metadata, run folders)."""
     return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "nndl_version": __version__,
         "sizes": list(net.sizes),
         "cost": cost_name(net.cost),
         "hidden": net.hidden,
@@ -76,6 +74,11 @@ def _meta(net: Network) -> dict[str, Any]:
         "dtype": net.dtype.name,
         "dropout": net.dropout,
     }
+
+
+def _meta(net: Network) -> dict[str, Any]:
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "nndl_version": __version__,
+            **network_description(net)}
 
 
 def save(net: Network, path: str | Path, *, metadata: dict | None = None,

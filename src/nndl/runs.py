@@ -514,20 +514,6 @@ def data_info(settings: TrainSettings, splits, training, evaluation) -> dict[str
     }
 
 
-def network_info(net) -> dict[str, Any]:
-    from nndl.costs import cost_name
-
-    return {
-        "sizes": list(net.sizes),
-        "cost": cost_name(net.cost),
-        "hidden": net.hidden,
-        "output": net.output,
-        "init": net.init,
-        "dtype": net.dtype.name,
-        "dropout": net.dropout,
-    }
-
-
 def _session_entry(state_epoch: int, state_batch: int) -> dict[str, Any]:
     from nndl import __version__
 
@@ -597,6 +583,7 @@ class Session:
     @classmethod
     def start(cls, settings: TrainSettings, splits, folder: Path) -> Session:
         """A new run in ``folder`` (which ``new_run_folder`` made)."""
+        from nndl.io import network_description
         from nndl.network import Network
 
         training, evaluation = prepare_data(settings, splits)
@@ -616,7 +603,7 @@ class Session:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         record = RunRecord(
-            folder, settings, data_info(settings, splits, training, evaluation), network_info(net)
+            folder, settings, data_info(settings, splits, training, evaluation), network_description(net)
         )
         session = cls(record, net, training, evaluation)
         log.info("run folder: %s", folder)
