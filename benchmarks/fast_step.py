@@ -1,10 +1,13 @@
 """A prototype of a faster SGD epoch for [n_in, H, n_out] sigmoid networks (issue 8).
 
-Benchmark-only: it shows, with running code, the levers that bring nndl's step to
-the issue's targets; nndl itself is not changed here. Same arithmetic as network2's
-``update_mini_batch`` (BP1-BP4, eq. 93/94, cross-entropy so delta^L = a^L - y, no
-regularization), same mini-batches in the same order as a full shuffle with
-``rng.permutation(n)``. What it does differently from ``nndl.training``'s fast step:
+Benchmark-only: it showed, with running code, the levers that bring nndl's step to
+the issue's targets. All six have since gone into ``nndl.training``'s fast step (which
+also runs every product as a positional gemm and BP2 on the packed [W | b]); this file
+stays as an independent column of ``compare.py``, sharing only the sigmoid choice and
+the chunk size with nndl. Same arithmetic as network2's ``update_mini_batch`` (BP1-BP4,
+eq. 93/94, cross-entropy so delta^L = a^L - y, no regularization), same mini-batches in
+the same order as a full shuffle with ``rng.permutation(n)``. The levers, against the
+step nndl had before:
 
 1. **No shuffled copy of the training set.** The epoch's permutation is gathered a
    chunk at a time (``CHUNK_BYTES``, about an L2 cache) into one small reused buffer
@@ -27,7 +30,7 @@ regularization), same mini-batches in the same order as a full shuffle with
    the products are too small to share, and on a 2-core machine whose other core is
    busy, OpenBLAS's second thread makes a mini-batch-100 epoch 3-50x slower
    (``profile_step.py --contention``).
-6. **The sigmoid as (1 + tanh(z/2)) / 2 (eq. 111) on larger arrays** (>= ``TANH_FROM``
+6. **The sigmoid as (1 + tanh(z/2)) / 2 (eq. 111) on larger arrays** (>= ``nndl.activations.TANH_FROM``
    elements): NumPy's tanh is vectorised, scipy's ``expit`` is not, and for a
    100 x 30 float32 array four tanh-form ufuncs take a third of expit's time; expit
    stays faster for a 10 x 30 mini-batch, where call overhead dominates.
@@ -44,23 +47,13 @@ from scipy.linalg import blas
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
-CHUNK_BYTES = 512 * 1024  # rows of X gathered at a time; about half a Zen 4 L2
-TANH_FROM = 1024  # elements from which the tanh form of the sigmoid beats expit
+from nndl.activations import sigmoid_for_size
+from nndl.training import CHUNK_BYTES
 
 
 def sigmoid_fn(shape):
     """The faster sigmoid for arrays of this shape: ``f(z, out)`` writes sigma(z) to out."""
-    if shape[0] * shape[1] < TANH_FROM:
-        return expit
-    mul, add, tanh = np.multiply, np.add, np.tanh
-
-    def tanh_form(z, out):  # eq. (111): sigma(z) = (1 + tanh(z/2)) / 2
-        mul(z, 0.5, out)
-        tanh(out, out)
-        mul(out, 0.5, out)
-        add(out, 0.5, out)
-
-    return tanh_form
+    return sigmoid_for_size(shape[0] * shape[1])
 
 
 class FastNet:

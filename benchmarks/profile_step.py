@@ -123,6 +123,8 @@ def call_costs(X, sizes, m, dtype) -> list[str]:
     from scipy.linalg import blas
     from scipy.special import expit
 
+    from nndl import activations, training
+
     n_in, h, n_out = sizes
     rng = np.random.default_rng(0)
     x = np.ascontiguousarray(X[:m])
@@ -142,14 +144,9 @@ def call_costs(X, sizes, m, dtype) -> list[str]:
     perm = rng.permutation(n)
     Xs = np.empty_like(X)
     np.take(X, perm, axis=0, out=Xs, mode="clip")  # touch the pages once
-    chunk = max(m, 512 * 1024 // (n_in * X.itemsize) // m * m)
+    chunk = max(m, training.CHUNK_BYTES // (n_in * X.itemsize) // m * m)
     Xc = np.empty((chunk, n_in), dtype)
-
-    def sig_tanh(Z, A):  # eq. (111): sigma(z) = (1 + tanh(z/2)) / 2
-        np.multiply(Z, 0.5, out=A)
-        np.tanh(A, out=A)
-        np.multiply(A, 0.5, out=A)
-        np.add(A, 0.5, out=A)
+    sig_tanh = activations.sigmoid_for_size(activations.TANH_FROM)  # nndl's eq. (111) form, at any size
 
     cases = [
         (f"forward 1: x @ W1.T ({m}x{n_in} @ {n_in}x{h})", lambda: np.matmul(x, W1T, out=Z1), 1),

@@ -30,8 +30,8 @@ from typing import Any, Callable
 
 import numpy as np
 from scipy.linalg import blas as _blas
-from scipy.special import expit
 
+from nndl.activations import sigmoid_for_size
 from nndl.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
 from nndl.errors import DivergenceError
 from nndl.network import REGULARIZATIONS, Network, as_targets
@@ -359,30 +359,6 @@ class Trainer:
 
 
 CHUNK_BYTES = 512 * 1024  # rows of X gathered at a time: about half an L2 cache
-TANH_FROM = 1024  # elements from which the eq. (111) sigmoid beats scipy's expit (benchmarks/PROFILE.md)
-
-
-def _sigmoid_for(size: int):
-    """The faster sigmoid ``f(z, out)`` for arrays of ``size`` elements.
-
-    Small arrays: scipy's ``expit`` (call overhead dominates). Larger ones: eq. (111),
-    sigma(z) = (1 + tanh(z/2)) / 2, four vectorised NumPy calls. Its absolute error is
-    ~1e-16, but it returns 0 where expit returns sigma(z) < ~1e-17 (z < -40): harmless in
-    training, where sigma'(z) = a (1 - a) is then 0 either way.
-    """
-    if size < TANH_FROM:
-        return expit
-    mul, add, tanh = np.multiply, np.add, np.tanh
-
-    def sigmoid_eq_111(z, out):
-        mul(z, 0.5, out)
-        tanh(out, out)
-        mul(out, 0.5, out)
-        add(out, 0.5, out)
-
-    return sigmoid_eq_111
-
-
 class _FusedSGD:
     """The fast step: eq. (93)/(94) with BP1-BP4 for sigmoid hidden layers, in few NumPy/BLAS calls.
 
@@ -454,7 +430,7 @@ class _FusedSGD:
             Ds = [np.empty((m, r), dtype=dt) for r in self.rows]  # delta^l, spare column = 0     (m, rows_l)
             T = [np.empty((m, r), dtype=dt) for r in self.rows]
             ones = np.ones(m, dtype=dt)
-            sig = [_sigmoid_for(m * k) for k in sizes[1:]]
+            sig = [sigmoid_for_size(m * k) for k in sizes[1:]]
             bufs = self._buffers[m] = (Zs, Zv, H, [h[:, :-1] for h in H], A_out, Ds, T, ones, sig)
         return bufs
 
