@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nndl import _download
+from nndl import _download, _validate
 from nndl._download import Progress
 from nndl.errors import DataError
 
@@ -127,6 +127,8 @@ _IDX_TYPES = {  # IDX type code -> element type (big-endian in the file)
     0x0E: np.dtype(">f8"),
 }
 _IDX_CODES = {(t.kind, t.itemsize): code for code, t in _IDX_TYPES.items()}
+MAX_IDX_BYTES = 1 << 30  # an IDX file (decompressed) nndl reads; MNIST's largest is 47 MB
+MAX_IDX_DIMS = 8  # MNIST's have 1 (labels) and 3 (images)
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
@@ -138,23 +140,19 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     Raises
     ------
     DataError
-        naming the file and the problem: not gzip/corrupt gzip, bad magic number, unknown
-        type code, truncated header or data, bytes after the data.
+        naming the file and the problem: not a regular file, not gzip/corrupt gzip, bad
+        magic number, unknown type code, more than 8 dimensions, truncated header or data,
+        bytes after the data, more than ``MAX_IDX_BYTES`` (1 GiB) decompressed.
     """
     return _read_idx_md5(Path(path))[0]
 
 
-def _read_idx_md5(path: Path) -> tuple[np.ndarray, str]:
-    """``read_idx(path)`` and the md5 of the file's decompressed content."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+def _read_idx_md5(path: Path, limit: int = MAX_IDX_BYTES,
+                  expected: str = "an IDX file may have") -> tuple[np.ndarray, str]:
+    """``read_idx(path)`` and the md5 of the file's decompressed content (at most ``limit``)."""
+    raw = _validate.read_bytes(path, limit, DataError, "IDX file")
     if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, ValueError) as exc:  # BadGzipFile, truncated, zlib.error
-            raise DataError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+        raw = _validate.gunzip(raw, limit, str(path), DataError, expected)
     return _decode_idx(raw, path), hashlib.md5(raw).hexdigest()
 
 
@@ -166,8 +164,11 @@ def _decode_idx(raw: bytes, path: Path) -> np.ndarray:
     if raw[:2] != b"\0\0" or code not in _IDX_TYPES or ndim == 0:
         raise DataError(
             f"{path}: wrong magic number 0x{magic:08X}: not an IDX file (MNIST labels start "
-            "with 0x00000801, images with 0x00000803)"
+            f"with 0x00000801, images with 0x00000803); it is {_validate.describe(raw[:64])}"
         )
+    if ndim > MAX_IDX_DIMS:
+        raise DataError(f"{path}: the header declares {ndim} dimensions; nndl reads at most "
+                        f"{MAX_IDX_DIMS}")
     start = 4 + 4 * ndim
     if len(raw) < start:
         raise DataError(f"{path}: truncated: the header declares {ndim} dimensions")
@@ -194,27 +195,35 @@ def _idx_md5(array: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def _read_idx_cached(path: Path, cache: Path) -> tuple[np.ndarray, str]:
+def _read_idx_cached(path: Path, cache: Path, spec: MnistFile) -> tuple[np.ndarray, str]:
     """``_read_idx_md5`` through the decoded-array cache ``cache / "decoded"``.
 
     Entries are ``<md5 of the source file's bytes>.<md5 of its content>.npy``; an entry is
-    used only if the array re-encodes to exactly that content md5, else it is deleted.
-    Failure to write the cache (read-only, full disk) only costs speed.
+    used only if it is a uint8 array of ``spec.shape`` that re-encodes to exactly that
+    content md5, else it is deleted (and rebuilt). Failure to write the cache (read-only,
+    full disk) only costs speed. Decompression stops at the size ``spec`` implies.
     """
     folder = cache / "decoded"
-    source_md5 = _download.file_md5(path)
+    limit = 4 + 4 * len(spec.shape) + math.prod(spec.shape)
+    try:
+        with _validate.open_regular(path, DataError, "IDX file") as f:
+            source_md5 = hashlib.file_digest(f, "md5").hexdigest()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     for entry in sorted(folder.glob(f"{source_md5}.*.npy")):
         content_md5 = entry.name.split(".")[1]
         try:
-            array = np.load(entry, allow_pickle=False)
-            if _idx_md5(array) == content_md5:
+            array = _validate.read_npy(entry, DataError, limit, kinds="u")
+            if array.shape == spec.shape and array.dtype == np.uint8 and (
+                    _idx_md5(array) == content_md5):
                 return array, content_md5
             problem = "its content does not match its checksum"
-        except (OSError, ValueError, KeyError) as exc:
+        except (DataError, OSError) as exc:
             problem = str(exc)
         log.warning("ignoring the corrupt cache file %s (%s)", entry, problem)
         _remove_quietly(entry)
-    array, content_md5 = _read_idx_md5(path)
+    array, content_md5 = _read_idx_md5(
+        path, limit, f"of {spec.name}; wrong dimensions: it holds uint8 {spec.shape}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with _download.atomic_file(folder / f"{source_md5}.{content_md5}.npy") as f:
@@ -393,7 +402,7 @@ def _not_found(data_dir, cache: Path, failure: str) -> str:
 
 def _load_mnist_file(path: Path, spec: MnistFile, cache: Path) -> tuple[np.ndarray, str]:
     """Read one MNIST file and check its dimensions, labels and content md5."""
-    array, md5 = _read_idx_cached(path, cache)
+    array, md5 = _read_idx_cached(path, cache, spec)
     if array.shape != spec.shape or array.dtype != np.uint8:
         raise DataError(
             f"{path}: wrong dimensions: {spec.name} holds uint8 {spec.shape}, this file "
