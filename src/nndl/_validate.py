@@ -113,7 +113,7 @@ def open_regular(path: str | os.PathLike[str], error: ErrorType = DataError,
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
-        raise error(f"{path}: no such {what}") from None
+        raise error(f"{path}: no such file") from None
     except IsADirectoryError:
         raise error(f"{path}: is a folder, not a {what}") from None
     except PermissionError:
@@ -277,7 +277,7 @@ def read_npz(path: str | os.PathLike[str], error: ErrorType = DataError, *,
             zf = zipfile.ZipFile(f)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error,
                 NotImplementedError, RuntimeError) as exc:
-            raise error(f"{where}: a damaged zip archive ({exc})") from None
+            raise error(f"{where}: not a readable {what}: a damaged zip archive ({exc})") from None
         arrays: dict[str, Any] = {}
         with zf:
             infos = zf.infolist()
@@ -304,20 +304,22 @@ def read_npz(path: str | os.PathLike[str], error: ErrorType = DataError, *,
                 raise error(f"{where}: holds two members of the same name")
             for info in infos:
                 key = info.filename[:-4]
-                if only is not None and key not in only:
-                    continue
-                arrays[key] = _read_npy_member(zf, info, where, error, max_array_bytes, kinds,
-                                               check)
+                skip = only is not None and key not in only
+                array = _read_npy_member(zf, info, where, error, max_array_bytes,
+                                         "biufcSUV" if skip else kinds, check, header_only=skip)
+                if not skip:
+                    arrays[key] = array
     return arrays
 
 
 def _read_npy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, error: ErrorType,
-                     max_bytes: int, kinds: str, check) -> Any:
+                     max_bytes: int, kinds: str, check, header_only: bool = False) -> Any:
     name = info.filename[:-4]
     try:
         with zf.open(info) as m:
             return read_npy_stream(m, info.file_size, f"{where}: array {name!r}", error, max_bytes,
-                                   kinds, None if check is None else lambda s, d: check(name, s, d))
+                                   kinds, None if check is None else lambda s, d: check(name, s, d),
+                                   header_only)
     except NndlError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error,
@@ -327,7 +329,7 @@ def _read_npy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, err
 
 
 def read_npy_stream(m: IO[bytes], size: int, where: str, error: ErrorType, max_bytes: int,
-                    kinds: str = "biufU", check=None) -> Any:
+                    kinds: str = "biufU", check=None, header_only: bool = False) -> Any:
     """An array from the ``.npy`` stream ``m`` of ``size`` bytes, header checked first.
 
     ``where`` names the array in messages; ``check(shape, dtype)`` may refuse it before its
@@ -365,6 +367,8 @@ def read_npy_stream(m: IO[bytes], size: int, where: str, error: ErrorType, max_b
     if size - m.tell() != nbytes:
         raise error(f"{where} should hold {nbytes:,} bytes (shape {shape}, {dtype}) but holds "
                     f"{size - m.tell():,}")
+    if header_only:
+        return None
     if check is not None:
         check(tuple(shape), dtype)
     data = m.read(nbytes)
@@ -404,14 +408,14 @@ def float_array(value: Any, where: str, error: ErrorType, *, shape: tuple[int, .
     else:
         array = _nested_floats(value, where, error)
     if array.dtype.kind not in "fiu":
-        raise error(f"{where}: holds {array.dtype} values; expected real numbers")
+        raise error(f"{where} holds {array.dtype} values; expected real numbers")
     allowed = ((shape,) if shape is not None else ()) + tuple(shapes)
     if allowed and array.shape not in allowed:
         wanted = " or ".join(str(s) for s in allowed)
-        raise error(f"{where}: has shape {array.shape}; expected {wanted}")
+        raise error(f"{where} has shape {array.shape}; expected {wanted}")
     array = array.astype(np.float64)
     if not np.isfinite(array).all():
-        raise error(f"{where}: holds NaN or infinite values")
+        raise error(f"{where} holds NaN or infinite values")
     return array
 
 
@@ -424,15 +428,15 @@ def _nested_floats(value: Any, where: str, error: ErrorType):
 
     if isinstance(value, list) and value and all(isinstance(r, list) for r in value):
         if any(bad(v) for row in value for v in row):
-            raise error(f"{where}: holds something other than numbers (strings, booleans, lists?)")
+            raise error(f"{where} holds something other than rectangular lists of numbers (strings, booleans?)")
         if len({len(r) for r in value}) != 1:
-            raise error(f"{where}: rows of different lengths; not a matrix")
+            raise error(f"{where} holds something other than rectangular lists of numbers (rows of different lengths)")
         return np.array(value, dtype=np.float64)
     if isinstance(value, list):
         if any(bad(v) for v in value):
-            raise error(f"{where}: holds something other than numbers (strings, booleans, lists?)")
+            raise error(f"{where} holds something other than rectangular lists of numbers (strings, booleans?)")
         return np.array(value, dtype=np.float64)
-    raise error(f"{where}: expected a list of numbers, got {type(value).__name__}")
+    raise error(f"{where} is a {type(value).__name__}; expected a list of numbers")
 
 
 def plain_int(value: Any, low: int, high: int) -> bool:

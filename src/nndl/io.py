@@ -19,14 +19,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nndl import __version__
+from nndl import __version__, _validate
 from nndl.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from nndl.costs import COSTS, cost_name, get_cost
 from nndl.errors import ModelFileError
@@ -130,26 +129,43 @@ def save_network2_json(net: Network, path: str | Path) -> None:
         json.dump(data, f)
 
 
+MAX_NEURONS = 1_000_000  # neurons in one layer of a model file
+MAX_PARAMETERS = 100_000_000  # weights and biases of a model file (800 MB as float64)
+MAX_JSON_BYTES = 64 << 20  # a network2 JSON file ([784, 1000, 1000, 10] is ~40 MB)
+
+
 def _check_sizes(sizes: Any, where: str) -> list[int]:
+    """Layer sizes from a file: 2..MAX_LAYERS positive ints, at most MAX_PARAMETERS in all.
+
+    Checked before anything is allocated, so that a file of 86 bytes declaring a layer of
+    a billion neurons is refused instead of asking for gigabytes.
+    """
     if (not isinstance(sizes, list) or not 2 <= len(sizes) <= MAX_LAYERS
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)):
-        raise ModelFileError(f"{where}: 'sizes' must be a list of at least two positive integers")
+            or not all(_validate.plain_int(s, 1, MAX_NEURONS) for s in sizes)):
+        raise ModelFileError(f"{where}: 'sizes' must be a list of 2 to {MAX_LAYERS} positive integers "
+                             f"of at most {MAX_NEURONS:,}")
+    n_params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    if n_params > MAX_PARAMETERS:
+        raise ModelFileError(f"{where}: sizes {sizes} mean {n_params:,} parameters; nndl reads "
+                             f"model files of at most {MAX_PARAMETERS:,}")
     return sizes
 
 
+def _param_shapes(sizes: list[int], l: int) -> tuple[tuple[int, int], tuple[tuple[int, ...], ...]]:
+    """The shape weights[l] must have, and the shapes biases[l] may have (vector or column)."""
+    return (sizes[l + 1], sizes[l]), ((sizes[l + 1],), (sizes[l + 1], 1))
+
+
 def _check_params(net: Network, weights: list, biases: list, where: str) -> None:
+    """Check every array (real floats, shape from ``net.sizes``, finite) and store it in ``net``."""
     sizes = net.sizes
     if len(weights) != len(sizes) - 1 or len(biases) != len(sizes) - 1:
         raise ModelFileError(f"{where}: expected {len(sizes) - 1} weight matrices and bias vectors "
                              f"for sizes {sizes}; found {len(weights)} and {len(biases)}")
     for l, (W, b) in enumerate(zip(weights, biases)):
-        shape = (sizes[l + 1], sizes[l])
-        if W.shape != shape:
-            raise ModelFileError(f"{where}: weights[{l}] has shape {W.shape}; sizes {sizes} need {shape}")
-        if b.shape not in ((sizes[l + 1],), (sizes[l + 1], 1)):
-            raise ModelFileError(f"{where}: biases[{l}] has shape {b.shape}; sizes {sizes} need ({sizes[l + 1]},)")
-        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
-            raise ModelFileError(f"{where}: weights[{l}] or biases[{l}] hold NaN or infinite values")
+        w_shape, b_shapes = _param_shapes(sizes, l)
+        W = _validate.float_array(W, f"{where}: weights[{l}]", ModelFileError, shape=w_shape)
+        b = _validate.float_array(b, f"{where}: biases[{l}]", ModelFileError, shapes=b_shapes)
         net.weights[l] = np.ascontiguousarray(W, dtype=net.dtype)
         net.biases[l] = np.ascontiguousarray(b.reshape(-1), dtype=net.dtype)
 
@@ -161,66 +177,93 @@ def _new_network(sizes, cost, where: str, **kw) -> Network:
         raise ModelFileError(f"{where}: {exc}") from None
 
 
+def _choice(meta: dict, key: str, choices, where: str) -> str:
+    value = meta.get(key)
+    if not isinstance(value, str) or value not in choices:
+        raise ModelFileError(f"{where}: '{key}' is {value!r}; expected one of {', '.join(choices)}")
+    return value
+
+
+def read_npz_meta(path: str | Path, error=ModelFileError) -> dict[str, Any]:
+    """The ``meta`` JSON of an nndl ``.npz`` (read alone: nothing else is loaded yet)."""
+    where = str(path)
+    files = _validate.read_npz(path, error, only={"meta"}, kinds="U", what=".npz model file",
+                               max_array_bytes=_validate.MAX_TEXT_BYTES * 4)
+    meta_array = files.get("meta")
+    if meta_array is None or meta_array.shape != ():
+        raise error(f"{where}: no nndl metadata ('meta'); not an nndl model file")
+    meta = _validate.loads_json(str(meta_array), f"{where}: metadata", error)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise error(f"{where}: not an nndl model file (format {found!r})")
+    version = meta.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise error(f"{where}: unsupported format version {version!r}")
+    return meta
+
+
 def load_npz(path: str | Path) -> tuple[Network, dict[str, Any], dict[str, np.ndarray]]:
-    """Load an nndl ``.npz``: the network, the extra metadata and the extra arrays."""
+    """Load an nndl ``.npz``: the network, the extra metadata and the extra arrays.
+
+    Every check happens before the arrays are read (``nndl._validate.read_npz``): the
+    metadata first (format, sizes within ``MAX_PARAMETERS``, names from the registries),
+    then each member's header (dtype, shape from the sizes); then the values (finite).
+
+    Raises
+    ------
+    ModelFileError
+        naming the file and the problem (and what the file is, if not an ``.npz``).
+    """
     path = Path(path)
     where = str(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            files = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise ModelFileError(f"{where}: no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{where}: is a folder, not a model file") from None
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise ModelFileError(f"{where}: holds pickled Python objects; refusing to load it") from None
-        raise ModelFileError(f"{where}: not a valid .npz file ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ModelFileError(f"{where}: not a readable .npz file ({exc})") from None
-    if "meta" not in files or files["meta"].dtype.kind != "U" or files["meta"].shape != ():
-        raise ModelFileError(f"{where}: no nndl metadata ('meta'); not an nndl model file")
-    try:
-        meta = json.loads(str(files["meta"]))
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{where}: metadata is not valid JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelFileError(f"{where}: not an nndl model file (format {meta.get('format') if isinstance(meta, dict) else None!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{where}: unsupported format version {meta.get('format_version')!r}")
+    meta = read_npz_meta(path)
     sizes = _check_sizes(meta.get("sizes"), where)
-    for key, choices in (("cost", COSTS), ("hidden", HIDDEN_ACTIVATIONS), ("output", OUTPUT_ACTIVATIONS),
-                         ("init", INITS), ("dtype", ("float32", "float64"))):
-        if meta.get(key) not in choices:
-            raise ModelFileError(f"{where}: '{key}' is {meta.get(key)!r}; expected one of {', '.join(choices)}")
+    cost = _choice(meta, "cost", COSTS, where)
+    hidden = _choice(meta, "hidden", HIDDEN_ACTIVATIONS, where)
+    output = _choice(meta, "output", OUTPUT_ACTIVATIONS, where)
+    init = _choice(meta, "init", INITS, where)
+    dtype = _choice(meta, "dtype", ("float32", "float64"), where)
     dropout = meta.get("dropout", 0.0)
-    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ModelFileError(f"{where}: 'dropout' must be a number in [0, 1)")
-    net = _new_network(sizes, meta["cost"], where, init=meta["init"], hidden=meta["hidden"],
-                       output=meta["output"], dtype=meta["dtype"], dropout=float(dropout))
+    if not _validate.plain_number(dropout) or not 0 <= dropout < 1:
+        raise ModelFileError(f"{where}: 'dropout' must be a number in [0, 1); got {dropout!r}")
     n = len(sizes) - 1
+
+    def check(name: str, shape: tuple[int, ...], dt: np.dtype) -> None:
+        if name[:1] in "wb" and name[1:].isdigit() and str(int(name[1:])) == name[1:] and int(name[1:]) < n:
+            w_shape, b_shapes = _param_shapes(sizes, int(name[1:]))
+            allowed = (w_shape,) if name[0] == "w" else b_shapes
+            what = "weights" if name[0] == "w" else "biases"
+            if dt.kind != "f":
+                raise ModelFileError(f"{where}: {what}[{name[1:]}] has dtype {dt}; "
+                                     "expected floats")
+            if shape not in allowed:
+                raise ModelFileError(f"{where}: {what}[{name[1:]}] has shape {shape}; "
+                                     f"sizes {sizes} need {allowed[0]}")
+
+    files = _validate.read_npz(path, ModelFileError, what=".npz model file", check=check,
+                               max_array_bytes=8 * MAX_PARAMETERS)
     missing = [k for l in range(n) for k in (f"w{l}", f"b{l}") if k not in files]
     if missing:
         raise ModelFileError(f"{where}: missing arrays {', '.join(missing)} for sizes {sizes}")
-    for k in (f"w{l}" for l in range(n)):
-        if files[k].dtype.kind != "f":
-            raise ModelFileError(f"{where}: array {k} has dtype {files[k].dtype}; expected floats")
+    net = _new_network(sizes, cost, where, init=init, hidden=hidden, output=output, dtype=dtype,
+                       dropout=float(dropout))
     _check_params(net, [files[f"w{l}"] for l in range(n)], [files[f"b{l}"] for l in range(n)], where)
-    extras = {k: v for k, v in files.items() if k != "meta" and not (k[:1] in "wb" and k[1:].isdigit() and int(k[1:]) < n)}
-    return net, meta.get("extra", {}), extras
+    extras = {k: v for k, v in files.items()
+              if k != "meta" and not (k[:1] in "wb" and k[1:].isdigit() and int(k[1:]) < n)}
+    extra = meta.get("extra", {})
+    return net, extra if isinstance(extra, dict) else {}, extras
 
 
 def load_network2_json(path: str | Path, dtype=np.float64) -> Network:
-    """Load a network saved by the book's ``network2.Network.save``."""
+    """Load a network saved by the book's ``network2.Network.save``.
+
+    Raises ``ModelFileError`` naming the file and the problem: more than ``MAX_JSON_BYTES``,
+    not JSON, nesting or integers beyond bounds, sizes beyond ``MAX_PARAMETERS``, weights
+    or biases that are not real numbers (strings, booleans) of the shapes the sizes say.
+    """
     path = Path(path)
     where = str(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise ModelFileError(f"{where}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{where}: not valid JSON ({exc})") from None
+    data = _validate.read_json(path, ModelFileError, MAX_JSON_BYTES, "network2 JSON file")
     if not isinstance(data, dict):
         raise ModelFileError(f"{where}: expected a JSON object with sizes, weights, biases, cost")
     missing = [k for k in ("sizes", "weights", "biases", "cost") if k not in data]
@@ -233,33 +276,41 @@ def load_network2_json(path: str | Path, dtype=np.float64) -> Network:
         cost = get_cost(data["cost"])
     except ValueError as exc:
         raise ModelFileError(f"{where}: {exc}") from None
-    net = _new_network(sizes, cost, where, dtype=dtype)
-    arrays = []
     for key in ("weights", "biases"):
-        if not isinstance(data[key], list):
-            raise ModelFileError(f"{where}: '{key}' must be a list of matrices")
-        try:
-            arrays.append([np.array(v, dtype=np.float64) for v in data[key]])
-        except (ValueError, TypeError):
-            raise ModelFileError(f"{where}: '{key}' holds something other than rectangular lists of numbers") from None
-    _check_params(net, arrays[0], arrays[1], where)
+        if not isinstance(data[key], list) or len(data[key]) != len(sizes) - 1:
+            found = len(data[key]) if isinstance(data[key], list) else type(data[key]).__name__
+            raise ModelFileError(f"{where}: expected {len(sizes) - 1} weight matrices and bias "
+                                 f"vectors for sizes {sizes}; '{key}' has {found}")
+    weights, biases = [], []
+    for l in range(len(sizes) - 1):  # checked against the sizes before the network exists
+        w_shape, b_shapes = _param_shapes(sizes, l)
+        weights.append(_validate.float_array(data["weights"][l], f"{where}: weights[{l}]",
+                                             ModelFileError, shape=w_shape))
+        biases.append(_validate.float_array(data["biases"][l], f"{where}: biases[{l}]",
+                                            ModelFileError, shapes=b_shapes))
+    net = _new_network(sizes, cost, where, dtype=dtype)
+    _check_params(net, weights, biases, where)
     return net
 
 
 def load(path: str | Path) -> Network:
-    """Load a network from nndl ``.npz`` or the book's network2 JSON (detected from the content)."""
+    """Load a network from nndl ``.npz`` or the book's network2 JSON (detected from the content).
+
+    Raises ``ModelFileError`` naming the file, the problem and, for anything else, what the
+    file is (``nndl._validate.describe``).
+    """
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64).lstrip()
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a folder, not a model file") from None
+    with _validate.open_regular(path, ModelFileError, "model file") as f:
+        try:
+            head = f.read(64)
+        except OSError as exc:
+            raise ModelFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if head.startswith(b"PK"):
         return load_npz(path)[0]
-    if head.startswith(b"{"):
+    if head.lstrip().startswith(b"{"):
         return load_network2_json(path)
-    if head.startswith(b"\x80") or path.suffix.lower() in (".pkl", ".pickle"):
-        raise ModelFileError(f"{path}: looks like a Python pickle; nndl never loads pickles")
-    raise ModelFileError(f"{path}: neither an nndl .npz nor a network2 JSON file")
+    what = _validate.describe(head)
+    if head.startswith(b"\x80"):
+        raise ModelFileError(f"{path}: {what}; nndl never loads pickles (save the network "
+                             "with network2's save() as JSON, or with nndl as .npz)")
+    raise ModelFileError(f"{path}: neither an nndl .npz nor a network2 JSON file; it is {what}")
