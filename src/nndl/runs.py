@@ -46,11 +46,27 @@ CHECKPOINT = "checkpoint.npz"
 HISTORY = "history.json"
 RUN_FORMAT = "nndl-run"
 RUN_FORMAT_VERSION = 1
+MAX_HISTORY_BYTES = 64 << 20  # history.json (a 1,000-epoch run is ~1 MB)
+STATUSES = ("running", "finished", "interrupted", "diverged", "early-stopping", "eta-schedule")
 CHECKPOINT_KIND = "nndl-checkpoint"
 N_CLASSES = 10  # digits 0-9: the output layer of the default sizes
 DIVERGENCE_FACTOR = 10.0  # a training cost this many times that of the untrained network = diverged
 COST_SAMPLE = 1000  # training examples the untrained network's cost is measured on
 DEFAULT_HIDDEN = 30  # chapter 1's 784-30-10
+# Upper bounds of the settings, checked before anything is allocated (a config file's
+# ``expand = 2147483648`` or a mini-batch of 2**32+1 would ask for terabytes).
+MAX_SETTING = {
+    "mini_batch_size": 1_000_000,
+    "epochs": 1_000_000,
+    "expand": 100,
+    "seed": 2**63 - 1,
+    "training_size": 1_000_000_000,
+    "early_stopping": 1_000_000,
+    "eta_schedule": 1_000_000,
+}
+MAX_NEURONS = 1_000_000  # in one layer (as nndl.io's model files)
+MAX_PARAMETERS = 100_000_000  # weights and biases of a network (800 MB as float64)
+MAX_EXPANDED_BYTES = 8 << 30  # the expanded training data (--expand)
 
 
 @dataclass(frozen=True)
@@ -97,7 +113,9 @@ class TrainSettings:
     def from_dict(cls, d: dict[str, Any], where: str) -> TrainSettings:
         """Settings from a mapping (a config file, a checkpoint); unknown keys are errors."""
         known = set(cls.names())
-        values = {}
+        values, spelled = {}, {}
+        if not isinstance(d, dict):
+            raise UsageError(f"{where}: the settings must be a table of names and values")
         for key, value in d.items():
             name = key.replace("-", "_")
             if name not in known:
@@ -105,7 +123,10 @@ class TrainSettings:
                     f"{where}: unknown setting {key!r}; known settings: "
                     f"{', '.join(n.replace('_', '-') for n in cls.names())}"
                 )
-            values[name] = value
+            if name in values:
+                raise UsageError(f"{where}: {spelled[name]!r} and {key!r} are the same setting; "
+                                 "give it once")
+            values[name], spelled[name] = value, key
         return cls().updated(values, where)
 
     def updated(self, values: dict[str, Any], where: str) -> TrainSettings:
@@ -162,11 +183,24 @@ class TrainSettings:
             value = getattr(self, name)
             if value is not None and value < low:
                 raise UsageError(f"{_flag(name)} must be at least {low}; got {value}")
+            if value is not None and value > MAX_SETTING[name]:
+                raise UsageError(f"{_flag(name)} must be at most {MAX_SETTING[name]:,}; got {value:,}")
         if self.sizes is not None and (len(self.sizes) < 2 or min(self.sizes) < 1):
             raise UsageError(
                 "--sizes needs at least two layers of at least one neuron; "
                 f"got {_sizes_text(self.sizes)}"
             )
+        if self.sizes is not None:
+            n_params = sum(a * b + b for a, b in zip(self.sizes, self.sizes[1:]))
+            if max(self.sizes) > MAX_NEURONS or n_params > MAX_PARAMETERS or len(self.sizes) > 1000:
+                raise UsageError(
+                    f"--sizes {_sizes_text(self.sizes)}: {n_params:,} parameters; nndl trains "
+                    f"networks of at most {MAX_PARAMETERS:,} (and {MAX_NEURONS:,} neurons a layer)"
+                )
+        for name in ("data", "data_dir"):
+            value = getattr(self, name)
+            if value is not None and ("\0" in value or len(value) > 4096):
+                raise UsageError(f"{_flag(name)}: not a usable path")
 
     def check_data(self, n_inputs: int, n_classes: int, data_name: str) -> tuple[int, ...]:
         """Layer sizes for data with ``n_inputs`` per example; ``UsageError`` if they don't fit."""
@@ -237,7 +271,7 @@ def _convert(name: str, value: Any, default: Any, where: str) -> Any:
     elif kind is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
             return int(value)
     elif isinstance(value, str):
         return value
@@ -252,17 +286,14 @@ def _convert(name: str, value: Any, default: Any, where: str) -> Any:
 
 def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The settings in a TOML file (flat keys, or under a ``[train]`` table)."""
-    import tomllib
+    from nndl import _validate
 
+    where = f"--config {path}"
     try:
-        with open(path, "rb") as f:
-            config = tomllib.load(f)
-    except FileNotFoundError:
-        raise UsageError(f"--config {path}: no such file") from None
-    except OSError as exc:
-        raise UsageError(f"--config {path}: cannot read it ({exc.strerror or exc})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--config {path}: not valid TOML ({exc})") from None
+        config = _validate.read_toml(path, UsageError, where)
+    except UsageError as exc:  # name the option once, not the path twice
+        message = str(exc)
+        raise UsageError(message if message.startswith(where) else f"--config {message}") from None
     if set(config) == {"train"} and isinstance(config["train"], dict):
         config = config["train"]
     return config
@@ -315,14 +346,12 @@ def write_json(path: Path, obj: Any) -> None:
 
 def read_history(folder: str | os.PathLike[str]) -> dict[str, Any]:
     """The parsed ``history.json`` of a run folder (``ModelFileError`` if missing or corrupt)."""
+    from nndl import _validate
+
     path = Path(folder) / HISTORY
-    try:
-        with open(path, encoding="utf-8") as f:
-            record = json.load(f)
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file; is {folder} a run folder?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
+    if not path.exists() and not path.is_symlink():
+        raise ModelFileError(f"{path}: no such file; is {folder} a run folder?")
+    record = _validate.read_json(path, ModelFileError, MAX_HISTORY_BYTES, "run history")
     if not isinstance(record, dict) or record.get("format") != RUN_FORMAT:
         raise ModelFileError(f"{path}: not an nndl run history")
     return record
@@ -365,21 +394,155 @@ def save_checkpoint(path: Path, net, state: dict[str, Any], settings: TrainSetti
 
 
 def load_checkpoint(path: Path):
-    """``(net, settings, state)`` from a checkpoint written by ``save_checkpoint``."""
-    from nndl.io import load_npz
+    """``(net, settings, state)`` from a checkpoint written by ``save_checkpoint``.
+
+    Everything is checked before use (``check_state`` checks what depends on the data):
+    the types and ranges of the trainer's scalars, both random generators' states, the
+    velocities' shapes, the history's lists, and that the settings describe the stored
+    network. Raises ``ModelFileError`` naming the file and the field.
+    """
+    import numpy as np
+
+    from nndl import _validate
+    from nndl.io import load_npz, network_description
 
     net, extra, arrays = load_npz(path)
     if not isinstance(extra, dict) or extra.get("kind") != CHECKPOINT_KIND:
         raise ModelFileError(f"{path}: a model file, but not an nndl training checkpoint")
+    if not isinstance(extra.get("settings"), dict) or not isinstance(extra.get("state"), dict):
+        raise ModelFileError(f"{path}: incomplete checkpoint (no settings or state)")
     try:
         settings = TrainSettings.from_dict(extra["settings"], str(path))
-        state = dict(extra["state"])
-        n_vel = state.pop("n_velocities")
-        state["perm"] = arrays.get("perm")
-        state["velocities"] = None if n_vel is None else [arrays[f"v{l}"] for l in range(n_vel)]
-    except (KeyError, TypeError, UsageError) as exc:
-        raise ModelFileError(f"{path}: incomplete checkpoint ({exc})") from None
+        settings.check()
+    except UsageError as exc:
+        raise ModelFileError(f"{path}: bad settings in the checkpoint ({exc})") from None
+    _check_settings_match(settings, network_description(net), path)
+    state = dict(extra["state"])
+
+    def bad(field: str, wanted: str):
+        return ModelFileError(f"{path}: checkpoint field {field!r} must be {wanted}; "
+                              f"got {_short(state.get(field))}")
+
+    expected = {"epoch", "batch", "eta", "best_accuracy", "epochs_without_improvement",
+                "epoch_elapsed", "rng_state", "net_rng_state", "history", "n_velocities"}
+    missing = sorted(expected - set(state))
+    if missing:
+        raise ModelFileError(f"{path}: incomplete checkpoint (missing {', '.join(missing)})")
+    for field, low, high in (("epoch", 0, MAX_SETTING["epochs"]), ("batch", 0, 2**40),
+                             ("best_accuracy", -1, 2**40),
+                             ("epochs_without_improvement", 0, MAX_SETTING["epochs"])):
+        if not _validate.plain_int(state[field], low, high):
+            raise bad(field, f"a whole number from {low} to {high:,}")
+    for field in ("eta", "epoch_elapsed"):
+        if not _validate.plain_number(state[field]) or state[field] < 0 or (
+                field == "eta" and state[field] == 0):
+            raise bad(field, "a finite number " + (">" if field == "eta" else ">=") + " 0")
+    for field in ("rng_state", "net_rng_state"):
+        if field == "net_rng_state" and state[field] is None:
+            continue
+        probe = np.random.default_rng(0).bit_generator
+        if not isinstance(state[field], dict) or state[field].get("bit_generator") != type(probe).__name__:
+            raise bad(field, f"a {type(probe).__name__} state")
+        try:
+            probe.state = state[field]
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            raise ModelFileError(f"{path}: checkpoint field {field!r} is not a valid random "
+                                 f"generator state ({exc})") from None
+    n_vel = state.pop("n_velocities")
+    params = [*net.weights, *net.biases]
+    if n_vel is not None and n_vel != len(params):
+        raise bad("n_velocities", f"null or {len(params)} (one per weight matrix and bias vector)")
+    velocities = None
+    if n_vel is not None:
+        velocities = []
+        for l, p in enumerate(params):
+            if f"v{l}" not in arrays:
+                raise ModelFileError(f"{path}: checkpoint lacks the momentum velocity v{l}")
+            velocities.append(_validate.float_array(arrays[f"v{l}"], f"{path}: velocity v{l}",
+                                                    ModelFileError, shape=p.shape))
+    state["velocities"] = velocities
+    perm = arrays.get("perm")
+    if perm is not None and (perm.dtype.kind not in "iu" or perm.ndim != 1):
+        raise ModelFileError(f"{path}: checkpoint array 'perm' must be a vector of indices; got "
+                             f"{perm.dtype} {perm.shape}")
+    state["perm"] = perm
+    state["history"] = _check_history(state["history"], state["epoch"], path)
     return net, settings, state
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_settings_match(settings: TrainSettings, network: dict[str, Any], path) -> None:
+    """The settings stored with a network must describe that network."""
+    want = {"cost": settings.cost, "hidden": settings.hidden, "init": settings.init,
+            "dtype": settings.dtype, "dropout": settings.dropout}
+    if settings.output is not None:
+        want["output"] = settings.output
+    if settings.sizes is not None:
+        want["sizes"] = list(settings.sizes)
+    for key, value in want.items():
+        if network.get(key) != value:
+            raise ModelFileError(f"{path}: the checkpoint's settings say {key} {value!r} but its "
+                                 f"network has {network.get(key)!r}")
+
+
+_HISTORY_LISTS = ("evaluation_cost", "evaluation_accuracy", "training_cost", "training_accuracy",
+                  "epoch_seconds", "eta")
+
+
+def _check_history(history: Any, epochs: int, path) -> dict[str, Any]:
+    """A checkpoint's ``TrainingHistory.to_dict()``: lists of numbers, one per epoch at most."""
+    from nndl import _validate
+
+    if not isinstance(history, dict):
+        raise ModelFileError(f"{path}: checkpoint field 'history' must be an object")
+    for key in _HISTORY_LISTS:
+        values = history.get(key, [])
+        if not isinstance(values, list) or len(values) > epochs or not all(
+                _validate.plain_number(v) for v in values):
+            raise ModelFileError(f"{path}: history field {key!r} must be a list of at most {epochs} "
+                                 f"finite numbers")
+    if len(history.get("epoch_seconds", [])) != epochs:
+        raise ModelFileError(f"{path}: the history records {len(history.get('epoch_seconds', []))} "
+                             f"epochs but the checkpoint is after {epochs}")
+    norms = history.get("gradient_norms", [])
+    if not isinstance(norms, list) or len(norms) > epochs + 1 or not all(
+            isinstance(row, list) and all(_validate.plain_number(v) for v in row) for row in norms):
+        raise ModelFileError(f"{path}: history field 'gradient_norms' must be lists of numbers")
+    for key in ("n_training", "n_evaluation"):
+        if not _validate.plain_int(history.get(key, 0), 0, 2**40):
+            raise ModelFileError(f"{path}: history field {key!r} must be a whole number")
+    if history.get("stopped") not in (None, "early-stopping", "eta-schedule", "interrupted"):
+        raise ModelFileError(f"{path}: history field 'stopped' is {_short(history.get('stopped'))}")
+    return history
+
+
+def check_state(state: dict[str, Any], n: int, mini_batch_size: int, path) -> None:
+    """What a checkpoint's state must satisfy for training data of ``n`` examples.
+
+    ``perm`` must be a permutation of 0..n-1 (never clipped into other data), and present
+    whenever the checkpoint is inside an epoch; ``batch`` within the epoch's mini-batches.
+    """
+    import numpy as np
+
+    n_batches = -(-n // mini_batch_size)
+    perm = state.get("perm")
+    if state["batch"] > n_batches:
+        raise ModelFileError(f"{path}: the checkpoint is at mini-batch {state['batch']} of an "
+                             f"epoch of {n_batches}")
+    if state["batch"] > 0 and perm is None:
+        raise ModelFileError(f"{path}: the checkpoint is inside an epoch (mini-batch "
+                             f"{state['batch']}) but holds no permutation 'perm'")
+    if perm is not None:
+        if perm.shape != (n,) or not np.array_equal(np.bincount(
+                np.clip(perm, 0, n), minlength=n + 1)[:n], np.ones(n, np.int64)) or (
+                perm.min(initial=0) < 0 or perm.max(initial=0) >= n):
+            raise ModelFileError(f"{path}: the checkpoint's 'perm' is not a permutation of the "
+                                 f"{n:,} training examples")
+        state["perm"] = perm.astype(np.int64)
 
 
 @dataclass
@@ -435,7 +598,25 @@ class RunRecord:
 
     @classmethod
     def from_file(cls, folder: Path) -> RunRecord:
+        from nndl import _validate
+
         d = read_history(folder)
+        where = folder / HISTORY
+        for key, kind in (("settings", dict), ("data", dict), ("network", dict),
+                          ("environment", dict), ("status", str), ("started", str),
+                          ("sessions", list)):
+            if not isinstance(d.get(key), kind):
+                raise ModelFileError(f"{where}: incomplete run history ('{key}' must be a "
+                                     f"{kind.__name__})")
+        if d["status"] not in STATUSES:
+            raise ModelFileError(f"{where}: unknown status {_short(d['status'])}")
+        if not isinstance(d["data"].get("checksums", {}), dict):
+            raise ModelFileError(f"{where}: incomplete run history (data checksums)")
+        cost = d.get("initial_training_cost")
+        if cost is not None and not _validate.plain_number(cost):
+            raise ModelFileError(f"{where}: 'initial_training_cost' must be a number")
+        if d.get("message") is not None and not isinstance(d.get("message"), str):
+            raise ModelFileError(f"{where}: 'message' must be text")
         try:
             return cls(
                 folder=folder,
@@ -449,7 +630,7 @@ class RunRecord:
                 sessions=list(d.get("sessions", [])),
                 initial_cost=d.get("initial_training_cost"),
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, UsageError) as exc:
             raise ModelFileError(f"{folder / HISTORY}: incomplete run history ({exc})") from None
 
 
@@ -488,6 +669,13 @@ def prepare_data(settings: TrainSettings, splits):
             )
         training = training.head(settings.training_size)
     if settings.expand:
+        expanded = (1 + settings.expand) * training.X.nbytes
+        if expanded > MAX_EXPANDED_BYTES:
+            raise UsageError(
+                f"--expand {settings.expand}: the expanded training data would take "
+                f"{expanded / 2**30:.1f} GiB (at most {MAX_EXPANDED_BYTES / 2**30:.0f}); use fewer "
+                "copies, --training-size or --dtype float32"
+            )
         log.info(
             "expanding the training data: %d rotated and shifted copies of %s images",
             settings.expand,
@@ -629,6 +817,7 @@ class Session:
         record.settings = settings
         record.status, record.message = "running", None
         training, evaluation = prepare_data(settings, splits)
+        check_state(state, len(training.y), settings.mini_batch_size, record.folder / CHECKPOINT)
         session = cls(record, net, training, evaluation, state)
         log.info(
             "resuming %s at epoch %d, mini-batch %d", record.folder, state["epoch"], state["batch"]
