@@ -89,7 +89,8 @@ def test_default_run_on_the_embedded_digits_writes_a_complete_run_folder(
         "speed.png",
     ):
         assert (folder / name).stat().st_size > 0, name
-    assert not list(folder.glob(".*"))  # no temporary files left behind
+    # no temporary files left behind; the lock file (.nndl.lock) stays, unlocked
+    assert [p.name for p in folder.glob(".*")] == [".nndl.lock"]
 
     record = read_history(folder)
     assert record["status"] == "finished" and record["epochs_completed"] == 2

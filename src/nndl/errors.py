@@ -26,3 +26,11 @@ class ModelFileError(NndlError, ValueError):
 
 class DivergenceError(NndlError, FloatingPointError):
     """Training produced a NaN or infinite cost (eta too large?)."""
+
+
+class FileWriteError(NndlError, OSError):
+    """A file or folder nndl could not write (full disk, no permission); the message names it."""
+
+
+class BusyError(NndlError):
+    """A run folder or result file another nndl process is using (it holds the folder's lock)."""

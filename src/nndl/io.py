@@ -28,7 +28,7 @@ import numpy as np
 from nndl import __version__, _validate
 from nndl.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from nndl.costs import COSTS, cost_name, get_cost
-from nndl.errors import ModelFileError
+from nndl.errors import BusyError, FileWriteError, ModelFileError
 from nndl.network import INITS, Network
 
 FORMAT = "nndl-network"
@@ -44,9 +44,17 @@ def _umask() -> int:
 
 @contextmanager
 def atomic_write(path: str | Path, mode: str = "wb"):
-    """Open a temporary file beside ``path``; on success rename it to ``path``, else delete it."""
+    """Open a temporary file beside ``path``; on success rename it to ``path``, else delete it.
+
+    The data are fsynced before the rename. Any ``OSError`` (a full disk, no permission)
+    becomes a ``FileWriteError`` naming ``path``; the temporary file is removed.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
+                                   prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise FileWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -54,12 +62,41 @@ def atomic_write(path: str | Path, mode: str = "wb"):
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files 0600; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(exc, OSError) and not isinstance(exc, FileWriteError):
+            raise FileWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
+
+
+LOCK = ".nndl.lock"  # the lock file of a locked folder (left in place; harmless)
+
+
+@contextmanager
+def folder_lock(folder: str | Path, what: str = "folder"):
+    """Hold ``folder``'s lock (``filelock``) for the block, or raise ``BusyError`` at once.
+
+    Two nndl processes never write one run folder (or one experiment's result) together:
+    the second is refused with a message instead of waiting or overwriting.
+    """
+    from filelock import FileLock, Timeout
+
+    folder = Path(folder)
+    lock = FileLock(str(folder / LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise BusyError(f"{folder}: this {what} is in use by another nndl process (it holds "
+                        f"{folder / LOCK}); wait until it has finished") from None
+    except OSError as exc:
+        raise FileWriteError(f"cannot lock {folder / LOCK}: {exc.strerror or exc}") from None
+    try:
+        yield folder
+    finally:
+        lock.release()
 
 
 def network_description(net: Network) -> dict[str, Any]:

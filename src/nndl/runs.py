@@ -305,29 +305,50 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
 def new_run_folder(out: str | os.PathLike[str] | None) -> Path:
     """Create the run folder: ``out``, or ``runs/<date>-<time>`` in the current folder.
 
-    An existing ``out`` is accepted only if it does not already hold a run.
+    An existing ``out`` is accepted only if it does not already hold a run. Call
+    ``check_new_run_folder`` again once the folder's lock is held (``nndl.io.folder_lock``):
+    two processes given one ``-o`` at once cannot both start a run there.
     """
+    from nndl.errors import FileWriteError
+
     if out is None:
         base = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
         folder, k = base, 1
-        while folder.exists():
-            k += 1
-            folder = base.with_name(f"{base.name}-{k}")
-    else:
-        folder = Path(out).expanduser()
-        if (folder / HISTORY).exists() or (folder / CHECKPOINT).exists():
-            raise UsageError(
-                f"{folder} already holds a run; continue it with --resume {folder}, "
-                "or choose another --out"
-            )
-        if folder.exists() and not folder.is_dir():
-            raise UsageError(f"--out {folder}: exists and is not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                folder.mkdir(parents=True)  # claimed atomically: no two runs share it
+                return folder
+            except FileExistsError:
+                k += 1
+                folder = base.with_name(f"{base.name}-{k}")
+            except OSError as exc:
+                raise FileWriteError(f"cannot create the run folder {folder}: "
+                                     f"{exc.strerror or exc}") from None
+    folder = Path(out).expanduser()
+    check_new_run_folder(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileWriteError(f"cannot create the run folder {folder}: {exc.strerror or exc}") from None
     return folder
 
 
+def check_new_run_folder(folder: Path) -> None:
+    """``UsageError`` if ``folder`` is not a folder or already holds a run (or its start)."""
+    if (folder / HISTORY).exists() or (folder / CHECKPOINT).exists():
+        raise UsageError(
+            f"{folder} already holds a run; continue it with --resume {folder}, "
+            "or choose another --out"
+        )
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--out {folder}: exists and is not a folder")
+
+
 def remove_stale_temporaries(folder: Path) -> None:
-    """Delete temporary files a killed process left behind (``.name.XXXX.tmp``)."""
+    """Delete temporary files a killed process left behind (``.name.XXXX.tmp``).
+
+    Call it only while holding the folder's lock: then no other process is writing them.
+    """
     for tmp in folder.glob(".*.tmp"):
         try:
             tmp.unlink()
@@ -585,8 +606,8 @@ class RunRecord:
             "network": self.network,
             "environment": self.environment,
             "sessions": self.sessions,
-            "files": {
-                "model": MODEL,
+            "files": {  # what is in the folder now, not what a finished run would hold
+                "model": MODEL if (self.folder / MODEL).is_file() else None,
                 "checkpoint": CHECKPOINT,
                 "plots": [name for name in RUN_PLOTS if (self.folder / name).exists()],
             },
@@ -795,6 +816,7 @@ class Session:
         )
         session = cls(record, net, training, evaluation)
         log.info("run folder: %s", folder)
+        record.write(session.last_good)  # first: a folder with a checkpoint always has a history
         session.checkpoint()
         return session
 
@@ -805,6 +827,9 @@ class Session:
         """Continue the run of ``record`` from a checkpoint's ``net`` and ``state``."""
         from nndl.errors import DataError
 
+        if record.data is None:  # history.json was never written: killed after the checkpoint
+            training, evaluation = prepare_data(settings, splits)
+            record.data = data_info(settings, splits, training, evaluation)
         if dict(splits.checksums) != record.data.get("checksums") or splits.name != record.data.get(
             "name"
         ):
@@ -870,8 +895,8 @@ class Session:
 
     def interrupted(self) -> None:
         self.record.status = "interrupted"
+        self.plots(self.trainer.history.to_dict())  # before history.json, which lists them
         self.checkpoint()
-        self.plots(self.last_good)
 
     def diverged(self, exc: Exception) -> str:
         """Record a divergence (keeping the last good checkpoint); return the user's message."""
@@ -879,8 +904,8 @@ class Session:
         where = f"after epoch {epochs - 1}" if epochs else "before the first epoch"
         message = f"{exc}; the last good checkpoint ({where}) is in {self.folder / CHECKPOINT}"
         self.record.status, self.record.message = "diverged", str(exc)
-        self.record.write(self.last_good)
         self.plots(self.last_good)
+        self.record.write(self.last_good)  # its "files" say: no model.npz
         return message
 
     def finished(self) -> None:
@@ -898,14 +923,22 @@ class Session:
                 "run": str(self.folder),
             },
         )
-        self.checkpoint()
-        self.plots(self.last_good)
+        self.plots(history.to_dict())
+        self.checkpoint()  # last: history.json lists the model and plots now present
 
     def summary(self) -> str:
         """What the run did, for stdout."""
         record, h = self.record, self.trainer.history
         s = record.settings
         net = record.network
+        t = self.trainer
+        seconds = sum(h.epoch_seconds) + (t.epoch_elapsed if t.batch else 0.0)
+        if record.status == "interrupted" and t.batch:
+            n_batches = -(-len(t.X) // t.mini_batch_size)
+            progress = (f"{h.epochs} of {s.epochs} epochs complete, interrupted in epoch {t.epoch} "
+                        f"after mini-batch {t.batch} of {n_batches}, in {seconds:.1f} s")
+        else:
+            progress = f"{h.epochs} of {s.epochs} epochs ({record.status}) in {seconds:.1f} s"
         lines = [
             f"run folder:  {self.folder}",
             f"data:        {record.data['description']}",
@@ -916,8 +949,7 @@ class Session:
             ),
             (
                 f"training:    eta {s.eta:g}, lmbda {s.lmbda:g}, mini-batch {s.mini_batch_size}, "
-                f"seed {s.seed}; "
-                f"{h.epochs} of {s.epochs} epochs ({record.status}) in {sum(h.epoch_seconds):.1f} s"
+                f"seed {s.seed}; {progress}"
             ),
         ]
         if h.evaluation_accuracy:
@@ -928,7 +960,7 @@ class Session:
                 "after epoch "
                 f"{len(acc) - 1}; best {100 * acc[best] / n:.2f} % after epoch {best}"
             )
-        if record.status == "interrupted":
+        if record.status == "interrupted" or not (self.folder / MODEL).is_file():
             lines.append(
                 f"checkpoint:  {self.folder / CHECKPOINT}  (nndl train --resume {self.folder})"
             )
@@ -943,19 +975,38 @@ class Session:
 def load_model(path: str | os.PathLike[str]):
     """``(net, metadata, file)`` from a model file (.npz or network2 .json) or a run folder.
 
-    A run folder gives its ``model.npz``, or its ``checkpoint.npz`` if training has not
-    finished. ``metadata`` is what ``nndl train`` stored with the model ({} for JSON).
+    A run folder gives its ``model.npz``; if it has none (the run was interrupted, diverged
+    or killed), its ``checkpoint.npz`` with a warning saying how far it was trained, and
+    a ``ModelFileError`` if that checkpoint is the untrained network. ``metadata`` is what
+    ``nndl train`` stored with the model ({} for JSON).
     """
     from nndl.io import load, load_npz
 
     path = Path(path).expanduser()
     if path.is_dir():
-        found = [path / name for name in (MODEL, CHECKPOINT) if (path / name).is_file()]
-        if not found:
+        if (path / MODEL).is_file():
+            path = path / MODEL
+        elif (path / CHECKPOINT).is_file():
+            net, metadata, _ = load_npz(path / CHECKPOINT)
+            state = metadata.get("state") if isinstance(metadata.get("state"), dict) else {}
+            epoch, batch = state.get("epoch"), state.get("batch")
+            try:
+                status = read_history(path).get("status")
+            except ModelFileError:
+                status = None
+            why = f"the run is {status}" if isinstance(status, str) else "the run did not finish"
+            if epoch == 0 and batch == 0:
+                raise ModelFileError(
+                    f"{path}: no {MODEL} ({why}) and its {CHECKPOINT} is the untrained network "
+                    "(saved before the first mini-batch); there is no trained model to use"
+                )
+            log.warning("%s: no %s (%s); using %s, the network after %s epochs%s", path, MODEL,
+                        why, CHECKPOINT, epoch, f" and {batch} mini-batches" if batch else "")
+            return net, metadata, path / CHECKPOINT
+        else:
             raise ModelFileError(
                 f"{path}: a folder without {MODEL} or {CHECKPOINT}; not a run folder"
             )
-        path = found[0]
     if path.suffix.lower() == ".npz":
         net, metadata, _ = load_npz(path)
         return net, metadata if isinstance(metadata, dict) else {}, path
@@ -963,11 +1014,14 @@ def load_model(path: str | os.PathLike[str]):
 
 
 def model_data(metadata: dict[str, Any], n_inputs: int) -> str | None:
-    """The data set a model was trained on (from its metadata), else a guess from its input size."""
-    settings = metadata.get("settings") if isinstance(metadata.get("settings"), dict) else {}
+    """The built-in data set a model is for: its metadata's name, else a guess from its inputs.
+
+    Only the names "mnist" and "digits" are ever returned: a model file never chooses a
+    path for nndl to read (a model trained on a user's .npz needs ``--data``).
+    """
     data = metadata.get("data") if isinstance(metadata.get("data"), dict) else {}
-    if settings.get("data") not in (None, "auto"):
-        return str(settings["data"])
-    if data.get("name") in ("mnist", "digits"):
-        return data["name"]
+    name = data.get("name")
+    if name in ("mnist", "digits"):
+        expected = {"mnist": 784, "digits": 64}[name]
+        return name if expected == n_inputs else None
     return {784: "mnist", 64: "digits"}.get(n_inputs)

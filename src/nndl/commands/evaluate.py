@@ -16,8 +16,9 @@ Evaluate a trained network on a data set: accuracy, mean cost, the confusion mat
 (printed, and drawn as confusion.png) and the examples it got wrong most confidently
 (wrong.png). MODEL is a model file (.npz, or the book's network2 .json) or a run folder.
 
-The data default to the set the model was trained on (from the model file), else
-MNIST for 784 inputs and the bundled digits for 64.
+The data are the --data you name; by default MNIST for a 784-input model and the
+bundled digits for a 64-input one (MNIST only if it is on this machine: a model file
+never makes nndl download, nor read a path it names).
 """
 
 SPLITS = ("test", "validation", "training")
@@ -109,9 +110,14 @@ def run(args: argparse.Namespace) -> int:
     data = args.data or runs.model_data(metadata, n_in)
     if data is None:
         raise UsageError(
-            f"{model_file}: cannot tell which data this {n_in}-input model is for; pass --data"
+            f"{model_file}: cannot tell which data this {n_in}-input model is for; pass --data "
+            "(nndl never reads a data path named inside a model file)"
         )
-    splits = load_dataset(data, data_dir=args.data_dir, dtype=net.dtype)
+    if not args.data:
+        log.info("data: %s, the default for a %d-input model (pass --data to choose)", data, n_in)
+    # Data a model file implies are read from this machine only, never downloaded.
+    splits = load_dataset(data, data_dir=args.data_dir, dtype=net.dtype,
+                          download=bool(args.data))
     X, y = getattr(splits, args.split)
     if X.shape[1] != n_in:
         raise UsageError(

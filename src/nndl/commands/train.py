@@ -263,10 +263,14 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from nndl import runs
 
+    from nndl.io import folder_lock
+
     splits = runs.load_data(settings)
     folder = runs.new_run_folder(args.out)
-    session = runs.Session.start(settings, splits, folder)
-    return _train(session, plots=not args.no_plots)
+    with folder_lock(folder, "run folder"):
+        runs.check_new_run_folder(folder)  # again, now that no other process can start one
+        session = runs.Session.start(settings, splits, folder)
+        return _train(session, plots=not args.no_plots)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -287,9 +291,49 @@ def _resume(args: argparse.Namespace) -> int:
     folder = Path(args.resume).expanduser()
     if not folder.is_dir():
         raise UsageError(f"--resume {folder}: no such run folder")
-    record = runs.RunRecord.from_file(folder)
-    net, settings, state = runs.load_checkpoint(folder / runs.CHECKPOINT)
+    from nndl.io import folder_lock
+
+    with folder_lock(folder, "run folder"):
+        return _resume_locked(args, folder)
+
+
+def _resume_locked(args: argparse.Namespace, folder: Path) -> int:
+    """Continue (or finish) the run in ``folder``, whose lock is held, from any kill point.
+
+    - no checkpoint, a history of 0 epochs (killed before the first checkpoint): the run
+      starts again from its beginning (the same seed: the same bits);
+    - a checkpoint but no history.json (killed between them): the record is rebuilt from
+      the checkpoint and the data;
+    - all epochs done but no model.npz, or a history still "running" (killed, or a full
+      disk, between the last checkpoint and the model): the run is finished.
+    """
+    from dataclasses import replace
+
+    from nndl import runs
+    from nndl.io import network_description
+
+    runs.remove_stale_temporaries(folder)
     changes = {k: v for k, v in _given(args).items() if k in RESUME_OPTIONS}
+    has_history = (folder / runs.HISTORY).exists()
+    record = runs.RunRecord.from_file(folder) if has_history else None
+    if not (folder / runs.CHECKPOINT).exists():
+        if record is None:
+            raise UsageError(f"--resume {folder}: not a run folder (no {runs.HISTORY}, no "
+                             f"{runs.CHECKPOINT})")
+        done = len(runs.read_history(folder).get("history", {}).get("epoch_seconds", []) or [])
+        if done:
+            raise NndlError(f"{folder}: {runs.CHECKPOINT} is missing although {done} epochs were "
+                            "trained; it cannot be continued (start a new run)")
+        settings = _absolute_paths(replace(record.settings, **changes))
+        settings.check()
+        log.warning("%s: killed before its first checkpoint; starting it again", folder)
+        splits = runs.load_data(settings, name=record.data.get("name"))
+        session = runs.Session.start(settings, splits, folder)
+        return _train(session, plots=not args.no_plots)
+    net, settings, state = runs.load_checkpoint(folder / runs.CHECKPOINT)
+    if record is None:
+        log.warning("%s: no %s (killed after the checkpoint); rebuilding it", folder, runs.HISTORY)
+        record = runs.RunRecord(folder, settings, None, network_description(net))
     settings = _absolute_paths(replace(settings, **changes))
     settings.check()
     if record.status == "diverged":
@@ -297,12 +341,14 @@ def _resume(args: argparse.Namespace) -> int:
             f"{folder} diverged ({record.message}); resuming would diverge again: "
             "start a new run with a smaller --eta"
         )
-    if state["epoch"] >= settings.epochs:
+    complete = record.status != "running" and (folder / runs.MODEL).is_file()
+    if state["epoch"] >= settings.epochs and complete:
         raise UsageError(
             f"{folder} has completed {state['epoch']} of {settings.epochs} epochs; "
             f"to train it further pass --epochs N with N > {state['epoch']}"
         )
-    splits = runs.load_data(settings, name=record.data.get("name"))
+    name = record.data.get("name") if record.data else None
+    splits = runs.load_data(settings, name=name)
     session = runs.Session.resume(record, settings, splits, net, state)
     return _train(session, plots=not args.no_plots)
 
