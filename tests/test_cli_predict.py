@@ -122,7 +122,7 @@ def test_blank_and_unreadable_images_are_data_errors(tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
     with pytest.raises(DataError, match="no digit found"):
         digit_input(tmp_path / "blank.png")
-    with pytest.raises(DataError, match="not an image"):
+    with pytest.raises(DataError, match="cannot read this image"):
         digit_input(tmp_path / "notes.png")
     with pytest.raises(DataError, match="no such file"):
         digit_input(tmp_path / "missing.png")
@@ -197,7 +197,7 @@ def test_a_softmax_model_gives_its_own_outputs_as_probabilities(capsys, tmp_path
     "images, model, status, fragment",
     [
         (["missing.png"], "mnist", 1, "no such file"),
-        (["notes.png"], "mnist", 1, "not an image Pillow can read"),
+        (["notes.png"], "mnist", 1, "cannot read this image: it is a text file"),
         (["blank.png"], "mnist", 1, "no digit found"),
         (["7.png"], "missing.npz", 1, "no such file"),
         (["7.png"], "odd.npz", 2, "not a square image"),

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from nndl.data import (
     _read_idx_md5,
     _split,
 )
+from nndl import _validate
 from nndl.errors import DataError
 
 log = logging.getLogger("nndl.data")
@@ -82,37 +82,69 @@ def _assemble(name: str, source: Path, pieces: dict[str, Piece], dtype: np.dtype
     return DataSplits(name, training, validation, test, str(source), checksums, description)
 
 
+MAX_DATA_BYTES = 8 << 30  # a data set's features as floats (MNIST's float64: 439 MB)
+
+
 def load_npz(path: Path, dtype: np.dtype) -> DataSplits:
     """Arrays ``x_train, y_train, x_test, y_test`` (optional ``x_val, y_val``), or ``x, y``.
 
-    ``X_...`` may stand for ``x_...``; ``training``/``validation`` for ``train``/``val``.
-    Keras's ``mnist.npz`` has exactly this layout. Pickled arrays are refused.
+    ``X_...`` may stand for ``x_...`` (not both); ``training``/``validation`` for
+    ``train``/``val``. Keras's ``mnist.npz`` has exactly this layout. The file is checked
+    before any data are read (``nndl._validate.read_npz``): only ``.npy`` members of numbers,
+    no pickles; every pair's shapes agree; the features fit in ``MAX_DATA_BYTES``.
     """
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {key: f[key] for key in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: not a readable .npz file of plain arrays ({exc})") from None
-    pieces: dict[str, Piece] = {}
+    where = str(path)
+    headers: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+
+    def note(name: str, shape: tuple[int, ...], dt: np.dtype) -> None:
+        headers[name] = (shape, dt)
+
+    _validate.read_npz(path, DataError, only=frozenset(), check=note, kinds="biuf",
+                       what=".npz data file")
+    pieces: dict[str, tuple[str, str]] = {}
     named = [(split, f"_{alias}") for split, aliases in SPLITS.items() for alias in aliases]
     for split, suffix in [*named, ("all", "")]:
-        x_key = next((k for k in (f"x{suffix}", f"X{suffix}") if k in arrays), None)
+        x_keys = [k for k in (f"x{suffix}", f"X{suffix}") if k in headers]
         y_key = f"y{suffix}"
-        if x_key is None and y_key not in arrays:
+        if len(x_keys) > 1:
+            raise DataError(f"{path}: holds both {x_keys[0]} and {x_keys[1]}; keep one")
+        x_key = x_keys[0] if x_keys else None
+        if x_key is None and y_key not in headers:
             continue
-        if x_key is None or y_key not in arrays:
+        if x_key is None or y_key not in headers:
             pair = f"x{suffix}, y{suffix}"
             raise DataError(f"{path}: has {x_key or y_key} without its partner ({pair})")
-        pieces[split] = (arrays[x_key], arrays[y_key], f"{path}[{x_key}]", f"{path}[{y_key}]")
+        if split in pieces:
+            raise DataError(f"{path}: two pairs of arrays for the {split} set; keep one")
+        pieces[split] = (x_key, y_key)
     if "all" in pieces and len(pieces) > 1:
         del pieces["all"]  # named splits take precedence over a pooled x, y
     if not pieces:
         raise DataError(
-            f"{path}: no arrays x_train/y_train, x_test/y_test or x/y (found {sorted(arrays)})"
+            f"{path}: no arrays x_train/y_train, x_test/y_test or x/y (found {sorted(headers)})"
         )
-    with open(path, "rb") as f:
+    n_values = 0
+    for x_key, y_key in pieces.values():
+        (x_shape, x_dt), (y_shape, y_dt) = headers[x_key], headers[y_key]
+        if len(x_shape) < 2:
+            raise DataError(f"{path}[{x_key}]: wrong dimensions: images need (n, ...), not {x_shape}")
+        if len(y_shape) != 1:
+            raise DataError(f"{path}[{y_key}]: wrong dimensions: labels need shape (n,), not {y_shape}")
+        if x_shape[0] != y_shape[0]:
+            raise DataError(f"{path}[{x_key}]: image/label count mismatch: {x_shape[0]:,} images "
+                            f"but {y_shape[0]:,} labels in {path}[{y_key}]")
+        n_values += int(np.prod(x_shape, dtype=object))
+    if n_values * dtype.itemsize > MAX_DATA_BYTES:
+        raise DataError(f"{path}: {n_values:,} pixel values would take "
+                        f"{n_values * dtype.itemsize / 2**30:.1f} GiB as {dtype}; nndl reads at most "
+                        f"{MAX_DATA_BYTES / 2**30:.0f} GiB")
+    keys = frozenset(k for pair in pieces.values() for k in pair)
+    arrays = _validate.read_npz(path, DataError, only=keys, kinds="biuf", what=".npz data file")
+    data = {split: (arrays[x], arrays[y], f"{where}[{x}]", f"{where}[{y}]")
+            for split, (x, y) in pieces.items()}
+    with _validate.open_regular(path, DataError) as f:
         checksums = {path.name: hashlib.file_digest(f, "md5").hexdigest()}
-    return _assemble(path.stem, path, pieces, dtype, checksums)
+    return _assemble(path.stem, path, data, dtype, checksums)
 
 
 def load_idx_folder(path: Path, dtype: np.dtype) -> DataSplits:
@@ -140,15 +172,15 @@ def load_image_folder(path: Path, dtype: np.dtype) -> DataSplits:
     have one size, and are taken in turn from each label folder (file-name order within
     a folder), so every tail of the list, and hence every split, mixes all labels.
     """
-    folders = {p.name.lower(): p for p in path.iterdir() if p.is_dir()}
+    folders = {p.name.lower(): p for p in _list(path, path) if p.is_dir()}
     pieces: dict[str, Piece] = {}
     for split, aliases in SPLITS.items():
         for alias in aliases:
             if alias in folders:
-                images, labels = _read_images(folders[alias])
+                images, labels = _read_images(folders[alias], path)
                 pieces[split] = (images, labels, str(folders[alias]), str(folders[alias]))
     if not pieces:
-        images, labels = _read_images(path)
+        images, labels = _read_images(path, path)
         pieces["all"] = (images, labels, str(path), str(path))
     shapes = {piece[0].shape[1:] for piece in pieces.values()}
     if len(shapes) > 1:
@@ -162,14 +194,29 @@ def load_image_folder(path: Path, dtype: np.dtype) -> DataSplits:
     return splits
 
 
-def _read_images(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+MAX_FOLDER_PIXELS = 2_000_000_000  # all images of a folder data set (MNIST: 55 million)
+
+
+def _list(folder: Path, root: Path) -> list[Path]:
+    """The entries of ``folder``; symbolic links leading outside ``root`` are refused."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot list it ({exc.strerror or exc})") from None
+    for entry in entries:
+        if entry.is_symlink():
+            _validate.check_inside(entry, root)
+    return entries
+
+
+def _read_images(folder: Path, root: Path) -> tuple[np.ndarray, np.ndarray]:
     """The images of the label folders 0..9 of ``folder``: uint8 (n, h, w) and labels (n,)."""
     per_label: list[list[Path]] = []
     labels_found: list[int] = []
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for sub in sorted(p for p in _list(folder, root) if p.is_dir() and not p.name.startswith(".")):
         if not (len(sub.name) == 1 and sub.name.isdigit()):
             raise DataError(f"{sub}: a folder name must be a label 0-9 (or train/validation/test)")
-        files = sorted(f for f in sub.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(f for f in _list(sub, root) if f.suffix.lower() in IMAGE_SUFFIXES)
         if files:
             per_label.append(files)
             labels_found.append(int(sub.name))
@@ -178,18 +225,19 @@ def _read_images(folder: Path) -> tuple[np.ndarray, np.ndarray]:
             f"{folder}: no images found; expected label folders 0-9 holding image files, "
             "e.g. FOLDER/train/3/a.png or FOLDER/3/a.png"
         )
-    from PIL import Image
-
     labelled = zip(per_label, labels_found, strict=True)
     columns = [[(file, label) for file in files] for files, label in labelled]
     order = [item for row in itertools.zip_longest(*columns) for item in row if item is not None]
     images, size = [], None
+    pixels = 0
     for file, _ in order:
-        try:
-            with Image.open(file) as im:
-                array = np.asarray(im.convert("L"))
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise DataError(f"{file}: cannot read this image ({exc})") from None
+        # paper (transparent) = 0, the background of MNIST-style data; 16-bit and float
+        # images are scaled, then rounded to 8 bits (8-bit images are taken exactly)
+        grey = _validate.image_grey(file, DataError, paper=0.0)
+        array = np.rint(grey * 255.0).astype(np.uint8)
+        pixels += array.size
+        if pixels > MAX_FOLDER_PIXELS:
+            raise DataError(f"{folder}: more than {MAX_FOLDER_PIXELS:,} pixels in all; too big")
         if size is None:
             size = array.shape
         elif array.shape != size:

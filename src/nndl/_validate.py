@@ -367,10 +367,10 @@ def read_npy_stream(m: IO[bytes], size: int, where: str, error: ErrorType, max_b
     if size - m.tell() != nbytes:
         raise error(f"{where} should hold {nbytes:,} bytes (shape {shape}, {dtype}) but holds "
                     f"{size - m.tell():,}")
-    if header_only:
-        return None
     if check is not None:
         check(tuple(shape), dtype)
+    if header_only:
+        return None
     data = m.read(nbytes)
     if len(data) != nbytes:
         raise error(f"{where} is truncated")
@@ -458,3 +458,88 @@ def exists_regular(path: Path) -> bool:
         return stat.S_ISREG(path.stat().st_mode)
     except (OSError, ValueError):
         return False
+
+
+# ---------------------------------------------------------------------------------------
+# Images (Pillow)
+
+
+def image_grey(path: str | os.PathLike[str], error: ErrorType = DataError, *, paper: float,
+               max_pixels: int = MAX_IMAGE_PIXELS) -> Any:
+    """The image at ``path`` as grey levels, float64 (h, w) in [0, 1] (0 black, 1 white).
+
+    - Only regular files are opened; the pixel count is checked against ``max_pixels``
+      from the header, before anything is decoded.
+    - 8-bit images (any colour mode) become grey with Pillow's ITU-R 601-2 luma.
+      16-bit images are scaled by 1/65535 (not saturated at 255); float images must hold
+      finite values in [0, 1] and are refused otherwise.
+    - Transparency, one rule for every reader: a transparent pixel is paper. Pixels are
+      composited over ``paper`` (0.0 for data folders, whose background is black as in
+      MNIST; 1.0 for ``predict``'s photos and drawings, whose paper is white).
+
+    Raises ``error`` naming the file for anything Pillow cannot decode (its decoders raise
+    many exception types for damaged files; all become one line).
+    """
+    import numpy as np
+    from PIL import Image
+
+    where = str(path)
+    with open_regular(path, error, "image") as f:
+        try:
+            with Image.open(f) as img:
+                w, h = img.size
+                if w * h > max_pixels:
+                    raise error(f"{where}: {w}x{h} pixels; nndl reads images of at most "
+                                f"{max_pixels:,} pixels")
+                if w == 0 or h == 0:
+                    raise error(f"{where}: an image of {w}x{h} pixels")
+                img.load()
+                return _grey_levels(img, paper, where, error)
+        except NndlError:
+            raise
+        except Image.DecompressionBombError as exc:
+            raise error(f"{where}: too many pixels ({exc})") from None
+        except Exception as exc:  # noqa: BLE001 - Pillow: OSError, SyntaxError, struct.error, ...
+            what = describe_file(path)
+            known = Image.UnidentifiedImageError
+            detail = "" if isinstance(exc, known) else f", damaged ({type(exc).__name__}: {exc})"
+            raise error(f"{where}: cannot read this image: it is {what}{detail}") from None
+
+
+def _grey_levels(img, paper: float, where: str, error: ErrorType):
+    import numpy as np
+    from PIL import Image
+
+    mode = img.mode
+    if mode.startswith("I;16"):
+        return np.asarray(img).astype(np.float64) / 65535.0
+    if mode == "I":
+        a = np.asarray(img)
+        if a.size and (a.min() < 0 or a.max() > 65535):
+            raise error(f"{where}: 32-bit integer pixels outside 0..65535; save it as an 8- or "
+                        "16-bit image")
+        return a.astype(np.float64) / 65535.0
+    if mode == "F":
+        a = np.asarray(img).astype(np.float64)
+        if a.size and not (np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1):
+            raise error(f"{where}: floating-point pixels must be finite and in [0, 1]; found "
+                        f"{np.nanmin(a):g}..{np.nanmax(a):g}")
+        return a
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+    if not has_alpha:
+        return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
+    rgba = img.convert("RGBA")
+    grey = np.asarray(Image.merge("RGB", rgba.split()[:3]).convert("L"), dtype=np.float64) / 255.0
+    alpha = np.asarray(rgba.split()[3], dtype=np.float64) / 255.0
+    return grey * alpha + paper * (1.0 - alpha)  # transparent = paper
+
+
+def check_inside(path: Path, root: Path, error: ErrorType = DataError) -> None:
+    """Refuse a symbolic link (or a path through one) that leads outside ``root``."""
+    try:
+        real, top = path.resolve(strict=True), root.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # a dangling link, a loop
+        raise error(f"{path}: cannot follow it ({getattr(exc, 'strerror', None) or exc})") from None
+    if real != top and not real.is_relative_to(top):
+        raise error(f"{path}: a symbolic link to {real}, outside {root}; nndl does not follow "
+                    "links out of a data folder (copy the file in instead)")

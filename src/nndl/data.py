@@ -258,7 +258,7 @@ def _features(images: np.ndarray, dtype: np.dtype, where: str) -> np.ndarray:
     """
     if images.ndim < 2:
         raise DataError(f"{where}: wrong dimensions: images need (n, ...), not {images.shape}")
-    flat = images.reshape(len(images), -1)
+    flat = images.reshape(len(images), math.prod(images.shape[1:]))  # also for 0 images
     if images.dtype.kind in "ui":
         if images.dtype != np.uint8 and flat.size and (flat.min() < 0 or flat.max() > 255):
             found = f"{flat.min()}..{flat.max()}"

@@ -38,24 +38,14 @@ MIN_CONTRAST = 0.1  # an image whose darkest and lightest parts differ less is b
 
 
 def read_grey(path: str | Path) -> np.ndarray:
-    """The image at ``path`` as grey levels (h, w) in [0, 1]; transparency composited on white."""
-    from PIL import Image, UnidentifiedImageError
+    """The image at ``path`` as grey levels (h, w) in [0, 1]; transparent parts are paper (white).
 
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-                rgba = img.convert("RGBA")
-                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                img = Image.alpha_composite(white, rgba)
-            grey = img.convert("L")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not an image") from None
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise DataError(f"{path}: not an image Pillow can read ({exc})") from None
-    return np.asarray(grey, dtype=np.float64) / 255.0
+    Read through ``nndl._validate.image_grey``: regular files only, pixels counted before
+    decoding, 16-bit and float images scaled correctly. Raises ``DataError`` naming the file.
+    """
+    from nndl import _validate
+
+    return _validate.image_grey(path, DataError, paper=1.0)
 
 
 def ink_image(grey: np.ndarray) -> np.ndarray:
