@@ -10,10 +10,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import platform
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -132,13 +130,13 @@ def percent(count: int, n: int) -> float:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON atomically (a crash never leaves half a file)."""
+    """Write ``data`` as JSON atomically (``nndl.io.atomic_write``: fsynced, errors name the file)."""
+    from nndl.io import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=1, sort_keys=False)
+    with atomic_write(path, "w") as f:
+        f.write(text + "\n")
 
 
 def new_figure(width: float = 6.4, height: float = 4.2):

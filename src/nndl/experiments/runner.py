@@ -37,11 +37,18 @@ def _now() -> str:
 
 
 def _load(path: Path, exp: Experiment, cfg_dict: dict, quick: bool) -> Result | None:
+    from nndl import _validate
+    from nndl.errors import NndlError
+
     if not path.exists():
         return None
     try:
-        old = json.loads(path.read_text())
-    except (OSError, ValueError):
+        old = _validate.read_json(path, NndlError, 256 << 20, "result file")
+    except NndlError as exc:
+        log.warning("%s: ignoring it (%s)", path, exc)
+        return None
+    if not isinstance(old, dict) or not isinstance(old.get("seeds"), dict):
+        log.warning("%s: not an experiment result; ignoring it", path)
         return None
     if old.get("config") == cfg_dict and old.get("quick") == quick:
         return old
@@ -77,7 +84,7 @@ def _run_experiment(id_, seeds, quick, out_dir, force, figures) -> Result:
         start = time.perf_counter()
         result["once"] = exp.run_once(cfg, Path(out_dir) / "cache")
         result["timings"]["once"] = time.perf_counter() - start
-        _save(path, result, exp)
+        _save(path, result, exp, cfg_dict, quick)
     if exp.seeded:
         for seed in seeds:
             if str(seed) in result["seeds"]:
@@ -87,18 +94,39 @@ def _run_experiment(id_, seeds, quick, out_dir, force, figures) -> Result:
             start = time.perf_counter()
             result["seeds"][str(seed)] = exp.run(cfg, int(seed))
             result["timings"]["seeds"][str(seed)] = time.perf_counter() - start
-            result["seeds"] = dict(sorted(result["seeds"].items(), key=lambda kv: int(kv[0])))
-            _save(path, result, exp)
+            _save(path, result, exp, cfg_dict, quick)
     if figures:
         result["figures"] = save_figures(exp, result, folder)
-    _save(path, result, exp)
+    _save(path, result, exp, cfg_dict, quick)
     return result
 
 
-def _save(path: Path, result: Result, exp: Experiment) -> None:
-    result["versions"] = common.versions(*exp.extra_versions)
-    result["updated"] = _now()
-    common.write_json(path, result)
+def _save(path: Path, result: Result, exp: Experiment, cfg_dict: dict, quick: bool) -> None:
+    """Write ``result``, merged with what another process wrote meanwhile, under a lock.
+
+    Two ``nndl experiment ID --seeds 0`` and ``--seeds 1`` into one folder each add their
+    seed: the file is re-read and merged while the folder's lock is held (``filelock``), so
+    neither overwrites the other's seeds (read-modify-write is never interleaved).
+    """
+    from nndl.io import folder_lock
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(path.parent, "experiment folder"):
+        old = _load(path, exp, cfg_dict, quick) if path.exists() else None
+        if old is not None:
+            for key in ("seeds",):
+                for seed, value in old.get(key, {}).items():
+                    result[key].setdefault(seed, value)
+            old_timings = old.get("timings", {}).get("seeds", {})
+            if isinstance(old_timings, dict):
+                for seed, value in old_timings.items():
+                    result["timings"]["seeds"].setdefault(seed, value)
+            if result.get("once") is None and old.get("once") is not None:
+                result["once"] = old["once"]
+        result["seeds"] = dict(sorted(result["seeds"].items(), key=lambda kv: int(kv[0])))
+        result["versions"] = common.versions(*exp.extra_versions)
+        result["updated"] = _now()
+        common.write_json(path, result)
 
 
 def save_figures(exp: Experiment, result: Result, folder: Path) -> list[str]:
