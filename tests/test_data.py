@@ -291,7 +291,7 @@ def test_cache_dir_overrides(monkeypatch, tmp_path):
     assert data.cache_dir() == tmp_path / "env"
     monkeypatch.delenv("NNDL_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    if data.sys.platform.startswith("linux"):
+    if __import__("sys").platform.startswith("linux"):
         assert data.cache_dir() == tmp_path / "xdg" / "nndl"
 
 

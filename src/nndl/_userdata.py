@@ -13,8 +13,11 @@ inputs in every split. Splits (documented in docs/data.md):
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import logging
+import pickle
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +58,10 @@ def load_path(path: Path, dtype: np.dtype) -> DataSplits:
         return load_image_folder(path, dtype)
     if path.suffix.lower() == ".npz":
         return load_npz(path, dtype)
-    raise DataError(f"{path}: not a .npz file or a folder of images or IDX files")
+    if path.name.lower().endswith((".pkl.gz", ".pkl")):
+        return load_book_pickle(path, dtype)
+    raise DataError(f"{path}: not a .npz file, the book's mnist.pkl.gz or a folder of images or "
+                    f"IDX files; it is {_validate.describe_file(path)}")
 
 
 def _assemble(name: str, source: Path, pieces: dict[str, Piece], dtype: np.dtype,
@@ -145,6 +151,91 @@ def load_npz(path: Path, dtype: np.dtype) -> DataSplits:
     with _validate.open_regular(path, DataError) as f:
         checksums = {path.name: hashlib.file_digest(f, "md5").hexdigest()}
     return _assemble(path.stem, path, data, dtype, checksums)
+
+
+BOOK_PICKLE_SHAPES = ((50_000, 784), (10_000, 784), (10_000, 784))  # mnist.pkl.gz's splits
+MAX_PICKLE_BYTES = 512 << 20  # mnist.pkl.gz decompressed: 220 MB (up to 2x as Python 3 protocol 2)
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """An unpickler that builds NumPy arrays, dtypes and tuples, and nothing else.
+
+    ``find_class`` is the only way a pickle reaches code; here it admits the three names
+    NumPy's array pickles use (``_reconstruct``, ``ndarray``, ``dtype`` restricted to
+    numbers), under NumPy 1's and 2's module names. Any other global (``os.system``...)
+    is refused before it is looked up.
+    """
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+        if name == "_reconstruct":
+            return _reconstruct
+        if name == "ndarray":
+            return np.ndarray
+        if name == "encode":  # how Python 3 writes bytes in protocol 2
+            return _latin1_bytes
+        return _numeric_dtype
+
+
+def _reconstruct(cls, shape, typecode):
+    if cls is not np.ndarray:
+        raise pickle.UnpicklingError("only plain NumPy arrays are admitted")
+    return np.ndarray.__new__(np.ndarray, (0,), np.uint8)
+
+
+def _latin1_bytes(text, encoding="latin1"):
+    if not isinstance(text, str) or encoding != "latin1":
+        raise pickle.UnpicklingError("refused a call of _codecs.encode")
+    return text.encode("latin1")
+
+
+def _numeric_dtype(spec, *args):
+    dt = np.dtype(spec)
+    if dt.kind not in "biuf":
+        raise pickle.UnpicklingError(f"refused the array type {dt}")
+    return dt
+
+
+def load_book_pickle(path: Path, dtype: np.dtype) -> DataSplits:
+    """The book's ``mnist.pkl.gz`` (``mnist_loader.load_data``), read safely.
+
+    The file is three pickled (images, labels) pairs: training 50,000, validation 10,000,
+    test 10,000 images of 784 float32 pixels in [0, 1], int64 labels. It is unpickled by
+    ``_ArraysOnly``, which admits NumPy arrays of numbers and nothing else (a pickle that
+    names any other code is refused unrun), after a gunzip bounded at 256 MB, and its
+    content is checked against those shapes.
+    """
+    where = str(path)
+    raw = _validate.read_bytes(path, MAX_PICKLE_BYTES, DataError, "pickle file")
+    if raw[:2] == b"\x1f\x8b":
+        raw = _validate.gunzip(raw, MAX_PICKLE_BYTES, where, DataError, "mnist.pkl.gz holds")
+    if raw[:1] != b"\x80":
+        raise DataError(f"{where}: not a pickle; it is {_validate.describe(raw[:64])}")
+    try:
+        obj = _ArraysOnly(io.BytesIO(raw), encoding="latin1").load()
+    except (pickle.UnpicklingError, ValueError, TypeError, EOFError, AttributeError, IndexError,
+            KeyError, MemoryError, OverflowError, RecursionError, struct.error) as exc:
+        raise DataError(f"{where}: not the book's mnist.pkl.gz: it holds more than NumPy arrays "
+                        f"or is damaged ({type(exc).__name__}: {exc})") from None
+    if not (isinstance(obj, tuple) and len(obj) == 3 and all(
+            isinstance(p, tuple) and len(p) == 2 and all(isinstance(a, np.ndarray) for a in p)
+            for p in obj)):
+        raise DataError(f"{where}: not the book's mnist.pkl.gz (three (images, labels) pairs)")
+    pieces: dict[str, Piece] = {}
+    for split, (x, y), shape in zip(("training", "validation", "test"), obj, BOOK_PICKLE_SHAPES):
+        if x.shape != shape or y.shape != shape[:1]:
+            raise DataError(f"{where}: the {split} set has images {x.shape} and labels {y.shape}; "
+                            f"the book's mnist.pkl.gz has {shape} and {shape[:1]}")
+        pieces[split] = (x, y, f"{where} ({split} images)", f"{where} ({split} labels)")
+    with _validate.open_regular(path, DataError) as f:
+        checksums = {path.name: hashlib.file_digest(f, "md5").hexdigest()}
+    return _assemble("mnist.pkl", path, pieces, dtype, checksums)
 
 
 def load_idx_folder(path: Path, dtype: np.dtype) -> DataSplits:

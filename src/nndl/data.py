@@ -31,8 +31,6 @@ import itertools
 import logging
 import math
 import os
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -324,24 +322,17 @@ def _describe(name: str, training: Dataset, validation: Dataset, test: Dataset,
 def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """The user cache folder: ``path``, else ``$NNDL_CACHE``, else the platform's convention.
 
-    Linux: ``$XDG_CACHE_HOME/nndl`` or ``~/.cache/nndl``; macOS: ``~/Library/Caches/nndl``;
+    The convention is platformdirs' ``user_cache_dir("nndl")``:
+    Linux ``$XDG_CACHE_HOME/nndl`` or ``~/.cache/nndl``; macOS: ``~/Library/Caches/nndl``;
     Windows: ``%LOCALAPPDATA%\\nndl\\Cache``.
     """
     if path is not None:
         return Path(path).expanduser()
     if env := os.environ.get("NNDL_CACHE"):
         return Path(env).expanduser()
-    try:
-        home = Path.home()
-    except RuntimeError:  # no HOME and no password entry: a container, say
-        home = Path(tempfile.gettempdir())
-    if sys.platform == "win32":
-        local = os.environ.get("LOCALAPPDATA")
-        return (Path(local) if local else home / "AppData" / "Local") / "nndl" / "Cache"
-    if sys.platform == "darwin":
-        return home / "Library" / "Caches" / "nndl"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg and os.path.isabs(xdg) else home / ".cache") / "nndl"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("nndl", appauthor=False))
 
 
 def _mnist_path(folder: Path, name: str) -> Path | None:
@@ -426,6 +417,7 @@ def load_mnist(
     progress: Progress | None = None,
     mirrors: list[str] | tuple[str, ...] | None = None,
     cache: str | os.PathLike[str] | None = None,
+    timeout: float = _download.TIMEOUT,
 ) -> DataSplits:
     """MNIST with the book's split: training 50,000 / validation 10,000 / test 10,000.
 
@@ -437,6 +429,7 @@ def load_mnist(
     progress : ``progress(file_name, bytes_done, bytes_total)``; default: INFO log lines.
     mirrors : base URLs to download from; default ``$NNDL_MIRRORS`` or ``MIRRORS``.
     cache : the cache folder; default ``cache_dir()``.
+    timeout : seconds a mirror may take to connect or stay silent.
 
     Returns
     -------
@@ -463,10 +456,12 @@ def load_mnist(
         try:
             for spec in MNIST_FILES:
                 if _mnist_path(folder, spec.name) is None:
-                    _download.fetch(spec.name, urls, folder, spec.md5, progress=progress)
+                    _download.fetch(spec.name, urls, folder, spec.md5, progress=progress,
+                                    timeout=timeout)
         except _download.DownloadError as exc:
             failure = f"could not be downloaded ({exc})"
-            raise DataError(_not_found(data_dir, cache_root, failure)) from None
+            raise _download.DownloadError(exc.name, exc.failures, exc.offline).with_message(
+                _not_found(data_dir, cache_root, failure)) from None
     arrays, checksums = [], {}
     for spec in MNIST_FILES:
         path = _mnist_path(folder, spec.name)
@@ -556,9 +551,12 @@ def load_dataset(
 
     Parameters
     ----------
-    name : "mnist" | "digits" | "auto" | a path to a ``.npz`` file or a folder.
-        "auto" = MNIST if it is on this machine (``data_dir``, ``NNDL_DATA``, the cache
-        folder; never downloaded), else the bundled digits. A folder holding the four
+    name : "mnist" | "digits" | "auto" | a path to a ``.npz`` file, the book's
+        ``mnist.pkl.gz`` or a folder.
+        "auto" = MNIST: found on this machine (``data_dir``, ``NNDL_DATA``, the cache
+        folder), else downloaded (``AUTO_TIMEOUT`` seconds to connect), checked and cached;
+        only if no mirror can be reached (offline) the bundled digits, with a warning.
+        ``download=False``: never download (the digits if MNIST is not here). A folder holding the four
         MNIST-named IDX files is read as IDX data of any content (e.g. Fashion-MNIST);
         any other folder as labelled images (see ``docs/data.md``).
     data_dir, download : as for ``load_mnist``.
@@ -566,17 +564,12 @@ def load_dataset(
     """
     text = os.fspath(name)
     if text == "auto":
-        folder = _find_mnist(data_dir, cache_dir())
-        if folder is not None:
-            splits = load_mnist(folder, dtype=dtype, download=download)
-        else:
-            log.info("MNIST is not on this machine: using the bundled 8x8 digits instead")
-            splits = load_digits(dtype=dtype)
+        splits = _load_auto(data_dir, dtype, download)
     elif text == "mnist":
         splits = load_mnist(data_dir, dtype=dtype, download=download)
     elif text == "digits":
         splits = load_digits(dtype=dtype)
-    elif Path(text).expanduser().exists():
+    elif Path(text).expanduser().exists() or Path(text).expanduser().is_symlink():
         from nndl import _userdata
 
         splits = _userdata.load_path(Path(text).expanduser(), _float_dtype(dtype))
@@ -587,6 +580,29 @@ def load_dataset(
         )
     log.info("data: %s", splits.description)
     return splits
+
+
+AUTO_TIMEOUT = 10.0  # seconds to reach a mirror before "auto" counts this machine as offline
+
+
+def _load_auto(data_dir, dtype, download: bool) -> DataSplits:
+    """MNIST if here or downloadable; the bundled digits only offline (or ``download=False``)."""
+    folder = _find_mnist(data_dir, cache_dir())
+    if folder is not None:
+        return load_mnist(folder, dtype=dtype, download=download)
+    if not download:
+        log.warning("MNIST is not on this machine: using the bundled 8x8 digits instead")
+        return load_digits(dtype=dtype)
+    log.info("MNIST is not on this machine: downloading it (11 MB, once) into %s",
+             Path(data_dir).expanduser() if data_dir is not None else cache_dir() / "mnist")
+    try:
+        return load_mnist(data_dir, dtype=dtype, timeout=AUTO_TIMEOUT)
+    except _download.DownloadError as exc:
+        if not exc.offline:
+            raise
+        log.warning("MNIST is not on this machine and no mirror could be reached (offline?): "
+                    "using the bundled 8x8 digits instead (%s)", "; ".join(exc.failures))
+        return load_digits(dtype=dtype)
 
 
 # ---------------------------------------------------------------------------------------

@@ -76,8 +76,10 @@ LOCK = ".nndl.lock"  # the lock file of a locked folder (left in place; harmless
 
 
 @contextmanager
-def folder_lock(folder: str | Path, what: str = "folder"):
-    """Hold ``folder``'s lock (``filelock``) for the block, or raise ``BusyError`` at once.
+def folder_lock(folder: str | Path, what: str = "folder", timeout: float = 0):
+    """Hold ``folder``'s lock (``filelock``) for the block, or raise ``BusyError``.
+
+    ``timeout``: seconds to wait for another process to release it (default: not at all).
 
     Two nndl processes never write one run folder (or one experiment's result) together:
     the second is refused with a message instead of waiting or overwriting.
@@ -85,7 +87,7 @@ def folder_lock(folder: str | Path, what: str = "folder"):
     from filelock import FileLock, Timeout
 
     folder = Path(folder)
-    lock = FileLock(str(folder / LOCK), timeout=0)
+    lock = FileLock(str(folder / LOCK), timeout=timeout)
     try:
         lock.acquire()
     except Timeout:
