@@ -437,10 +437,50 @@ def custom_cost(base="cross-entropy", *, fn=None, delta=None):
     label = f"{name} with {', '.join(parts)}" if parts else f"{name} (modified)"
     return _UserCost(
         label,
-        fn if fn is not None else base_cost.fn,
-        delta if delta is not None else base_cost.delta,
+        _guarded("fn", fn) if fn is not None else base_cost.fn,
+        _guarded("delta", delta) if delta is not None else base_cost.delta,
         getattr(base_cost, "default_output", "sigmoid"),
     )
+
+
+def _guarded(what: str, f):
+    """``f`` whose failures (wrong signature, wrong result) become one-line ``UsageError``s.
+
+    Importing the user's code is by design; calling, say, ``os:system`` as ``fn(a, y)``
+    must end in a message, not a traceback. ``fn`` must return a real number, ``delta``
+    an array of the shape of ``a``.
+    """
+    import functools
+
+    import numpy as np
+
+    from nndl.errors import NndlError
+
+    name = getattr(f, "__qualname__", None) or repr(f)
+    usage = "fn(a, y)" if what == "fn" else "delta(z, a, y)"
+
+    @functools.wraps(f)
+    def call(*args, **kwargs):
+        try:
+            out = f(*args, **kwargs)
+        except NndlError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's code may raise anything
+            raise UsageError(f"the {what} {name} failed when called as {usage} "
+                             f"({type(exc).__name__}: {exc})") from None
+        a = args[0] if what == "fn" else args[1]
+        if what == "fn":
+            if isinstance(out, bool) or not isinstance(out, (int, float, np.number)) or (
+                    isinstance(out, np.ndarray)):
+                raise UsageError(f"the fn {name} returned {type(out).__name__}; a cost must be a "
+                                 "number (the cost summed over the batch)")
+        elif not isinstance(out, np.ndarray) or out.shape != np.shape(a) or out.dtype.kind not in "fiu":
+            raise UsageError(f"the delta {name} returned {type(out).__name__} "
+                             f"{getattr(out, 'shape', '')}; it must be an array of numbers of "
+                             f"shape {np.shape(a)} (delta^L for each example)")
+        return out
+
+    return call
 
 
 # Deliberately wrong output errors, so that a learner can watch gradcheck catch them:
