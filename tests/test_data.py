@@ -376,7 +376,7 @@ def test_not_a_npz(tmp_path):
     path.write_bytes(b"PK\x03\x04 not really a zip file")
     with pytest.raises(DataError, match=r"not a readable \.npz"):
         load_dataset(path)
-    with pytest.raises(DataError, match=r"not a \.npz file or a folder"):
+    with pytest.raises(DataError, match=r"not a \.npz file, the book.s mnist.pkl.gz or a folder.*; it is a text file"):
         load_dataset(__file__)
 
 

@@ -20,6 +20,7 @@ Chapter 6's layered networks load their files with ``read_npz`` and ``float_arra
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -40,6 +41,7 @@ MAX_INT_DIGITS = 40  # integers in JSON/TOML: more digits than any count or seed
 MAX_NPZ_MEMBERS = 10_000
 MAX_ARRAY_BYTES = 4 << 30  # one array of a model or data set (MNIST's float64 X: 376 MB)
 MAX_IMAGE_PIXELS = 50_000_000  # a 7000x7000 photo; Pillow's own bomb limit is ~89 M
+MAX_IMAGE_FILE_BYTES = 256 << 20  # an image file (a 50-megapixel TIFF is 150 MB)
 MAX_NPY_HEADER = 10_000
 
 
@@ -143,7 +145,7 @@ def read_bytes(path: str | os.PathLike[str], limit: int, error: ErrorType = Data
             size = os.fstat(f.fileno()).st_size
             if size > limit:
                 raise error(f"{path}: {size:,} bytes, more than the {limit:,} a {what} may have")
-            data = f.read(limit + 1)
+            data = f.read(min(size, limit) + 1)  # read(n) allocates n bytes at once
         except OSError as exc:
             raise error(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if len(data) > limit:
@@ -293,6 +295,12 @@ def read_npz(path: str | os.PathLike[str], error: ErrorType = DataError, *,
                 if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                     raise error(f"{where}: member {name!r} uses compression method "
                                 f"{info.compress_type}; only stored and deflate are read")
+                archive_size = os.fstat(f.fileno()).st_size
+                if (info.compress_size > archive_size
+                        or info.file_size > 1032 * info.compress_size + 1024):
+                    # deflate cannot expand more than 1032:1; a directory claiming more lies
+                    raise error(f"{where}: member {name!r} declares {info.file_size:,} bytes "
+                                f"from {info.compress_size:,}; a damaged zip directory")
                 if info.file_size > max_array_bytes + MAX_NPY_HEADER + 128:
                     raise error(f"{where}: member {name!r} holds {info.file_size:,} bytes; "
                                 f"more than the {max_array_bytes:,} allowed")
@@ -348,8 +356,8 @@ def read_npy_stream(m: IO[bytes], size: int, where: str, error: ErrorType, max_b
             raise error(f"{where} has .npy format version {version}")
     except NndlError:
         raise
-    except (ValueError, SyntaxError, EOFError, TypeError, struct.error, OverflowError,
-            MemoryError) as exc:  # NumPy's messages for malformed .npy headers
+    except Exception as exc:  # noqa: BLE001 - NumPy's header parser raises ValueError,
+        # SyntaxError, tokenize.TokenError, EOFError... for malformed .npy headers
         raise error(f"{where} is not a valid .npy array ({type(exc).__name__}: {exc})") from None
     if dtype.hasobject:
         raise error(f"{where} holds pickled Python objects; nndl never loads pickles")
@@ -371,9 +379,16 @@ def read_npy_stream(m: IO[bytes], size: int, where: str, error: ErrorType, max_b
         check(tuple(shape), dtype)
     if header_only:
         return None
-    data = m.read(nbytes)
-    if len(data) != nbytes:
+    chunks, left = [], nbytes
+    while left:  # in pieces: read(n) would allocate n bytes before finding the data absent
+        chunk = m.read(min(left, 1 << 24))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    if left:
         raise error(f"{where} is truncated")
+    data = b"".join(chunks)
     order = "F" if fortran else "C"
     array = np.frombuffer(data, dtype).reshape(shape, order=order)
     return array.astype(dtype.newbyteorder("="), order="C")  # writable, native byte order
@@ -483,10 +498,17 @@ def image_grey(path: str | os.PathLike[str], error: ErrorType = DataError, *, pa
     import numpy as np
     from PIL import Image
 
+    import warnings
+
     where = str(path)
-    with open_regular(path, error, "image") as f:
+    # Pillow is given the bytes, not the file: its decoders call read(n) with lengths taken
+    # from the file, and a real file's read(n) allocates n bytes at once (2 GB for a
+    # damaged PNG chunk length); a BytesIO returns only what there is.
+    data = read_bytes(path, MAX_IMAGE_FILE_BYTES, error, "image")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's warnings on damaged files: we raise instead
         try:
-            with Image.open(f) as img:
+            with Image.open(io.BytesIO(data)) as img:
                 w, h = img.size
                 if w * h > max_pixels:
                     raise error(f"{where}: {w}x{h} pixels; nndl reads images of at most "
@@ -500,7 +522,7 @@ def image_grey(path: str | os.PathLike[str], error: ErrorType = DataError, *, pa
         except Image.DecompressionBombError as exc:
             raise error(f"{where}: too many pixels ({exc})") from None
         except Exception as exc:  # noqa: BLE001 - Pillow: OSError, SyntaxError, struct.error, ...
-            what = describe_file(path)
+            what = describe(data[:64])
             known = Image.UnidentifiedImageError
             detail = "" if isinstance(exc, known) else f", damaged ({type(exc).__name__}: {exc})"
             raise error(f"{where}: cannot read this image: it is {what}{detail}") from None
