@@ -802,7 +802,8 @@ def fuzz(reader_cls: type[Reader], cases: int, seed: int = 0, work: Path | None 
 
     logging.getLogger("nndl").setLevel(logging.CRITICAL)  # the readers' warnings are not failures
     own = work is None
-    work = Path(tempfile.mkdtemp(prefix="nndl-fuzz-")) if own else work
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    work = Path(tempfile.mkdtemp(prefix="nndl-fuzz-", dir=shm)) if own else work
     try:
         reader = reader_cls(work)
         rng = random.Random(seed)
