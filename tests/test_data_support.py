@@ -76,10 +76,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     the connection closes)."""
 
     def do_GET(self):
+        import time
+
         server = self.server
         server.hits.append(self.path)
         mode, _, name = self.path.lstrip("/").partition("/")
         body = server.files.get(name)
+        if mode in ("huge", "endless", "trickle"):  # a hostile or broken mirror
+            self.send_response(200)
+            if mode == "huge":
+                self.send_header("Content-Length", str(1 << 40))
+            self.end_headers()
+            try:
+                for _ in range(100_000 if mode == "endless" else 50):
+                    self.wfile.write(b"x" * (1 << 16) if mode == "endless" else b"x")
+                    if mode == "trickle":
+                        self.wfile.flush()
+                        time.sleep(0.1)
+            except OSError:
+                pass
+            return
         if mode == "missing" or body is None:
             self.send_error(404)
             return

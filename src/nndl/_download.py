@@ -219,7 +219,7 @@ def _fetch_one(url: str, dest: Path, md5: str, progress: Progress, timeout: floa
                                            f"{max_bytes:,} this file may have")
                     done = 0
                     progress(dest.name, done, total)
-                    while chunk := resp.read(CHUNK):
+                    while chunk := resp.read1(CHUNK):  # what has arrived: the deadline holds
                         out.write(chunk)
                         done += len(chunk)
                         if done > max_bytes:

@@ -226,8 +226,12 @@ def _choice(meta: dict, key: str, choices, where: str) -> str:
 def read_npz_meta(path: str | Path, error=ModelFileError) -> dict[str, Any]:
     """The ``meta`` JSON of an nndl ``.npz`` (read alone: nothing else is loaded yet)."""
     where = str(path)
+    def small(name: str, shape: tuple[int, ...], dt) -> None:
+        if name == "meta" and dt.itemsize > _validate.MAX_TEXT_BYTES * 4:
+            raise error(f"{where}: its metadata take {dt.itemsize:,} bytes; not an nndl model")
+
     files = _validate.read_npz(path, error, only={"meta"}, kinds="U", what=".npz model file",
-                               max_array_bytes=_validate.MAX_TEXT_BYTES * 4)
+                               max_array_bytes=8 * MAX_PARAMETERS, check=small)
     meta_array = files.get("meta")
     if meta_array is None or meta_array.shape != ():
         raise error(f"{where}: no nndl metadata ('meta'); not an nndl model file")
