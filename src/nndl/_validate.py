@@ -346,14 +346,27 @@ def read_npy_stream(m: IO[bytes], size: int, where: str, error: ErrorType, max_b
     import numpy as np
     from numpy.lib import format as npy
 
+    # The header's length is checked before NumPy reads it: NumPy reads the declared
+    # length first (a damaged 4-byte length asks for up to 4 GB) and checks it after.
+    magic = m.read(8)
+    if len(magic) < 8 or magic[:6] != b"\x93NUMPY":
+        raise error(f"{where} is not a .npy array (no .npy magic); it is {describe(magic)}")
+    version = (magic[6], magic[7])
+    width = {(1, 0): 2, (2, 0): 4, (3, 0): 4}.get(version)
+    if width is None:
+        raise error(f"{where} has .npy format version {version}")
+    length_bytes = m.read(width)
+    length = int.from_bytes(length_bytes, "little") if len(length_bytes) == width else -1
+    if not 0 <= length <= MAX_NPY_HEADER or length > size - 8 - width:
+        raise error(f"{where} has a damaged .npy header (declared length {length:,})")
+    header = m.read(length)
     try:
-        version = npy.read_magic(m)
+        f = io.BytesIO(magic + length_bytes + header)
+        npy.read_magic(f)
         if version == (1, 0):
-            shape, fortran, dtype = npy.read_array_header_1_0(m, max_header_size=MAX_NPY_HEADER)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = npy.read_array_header_2_0(m, max_header_size=MAX_NPY_HEADER)
+            shape, fortran, dtype = npy.read_array_header_1_0(f, max_header_size=MAX_NPY_HEADER)
         else:
-            raise error(f"{where} has .npy format version {version}")
+            shape, fortran, dtype = npy.read_array_header_2_0(f, max_header_size=MAX_NPY_HEADER)
     except NndlError:
         raise
     except Exception as exc:  # noqa: BLE001 - NumPy's header parser raises ValueError,
