@@ -269,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
     folder = runs.new_run_folder(args.out)
     with folder_lock(folder, "run folder"):
         runs.check_new_run_folder(folder)  # again, now that no other process can start one
+        runs.remove_stale_temporaries(folder)  # a run killed before its first file
         session = runs.Session.start(settings, splits, folder)
         return _train(session, plots=not args.no_plots)
 
@@ -319,7 +320,8 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> int:
     if not (folder / runs.CHECKPOINT).exists():
         if record is None:
             raise UsageError(f"--resume {folder}: not a run folder (no {runs.HISTORY}, no "
-                             f"{runs.CHECKPOINT})")
+                             f"{runs.CHECKPOINT}): nothing of a run was recorded there; start "
+                             f"it with nndl train -o {folder}")
         done = len(runs.read_history(folder).get("history", {}).get("epoch_seconds", []) or [])
         if done:
             raise NndlError(f"{folder}: {runs.CHECKPOINT} is missing although {done} epochs were "
