@@ -110,7 +110,8 @@ def open_regular(path: str | os.PathLike[str], error: ErrorType = DataError,
     Opened with ``O_NONBLOCK`` so that a FIFO or device never blocks, then checked with
     ``fstat`` (no race between the check and the read).
     """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    nonblock = getattr(os, "O_NONBLOCK", 0)
+    flags = os.O_RDONLY | nonblock | getattr(os, "O_CLOEXEC", 0)
     flags |= getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(path, flags)
@@ -129,7 +130,7 @@ def open_regular(path: str | os.PathLike[str], error: ErrorType = DataError,
                     else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
                     else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
             raise error(f"{path}: is {kind}, not a regular {what}")
-        if hasattr(os, "set_blocking"):
+        if nonblock:
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:

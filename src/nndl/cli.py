@@ -106,5 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (NndlError, OSError) as exc:
         if traceback:
             raise
+        if not isinstance(exc, NndlError) and exc.filename is not None:  # name the path
+            exc = f"{exc.filename}: {exc.strerror or exc}"
         print(f"nndl: error: {exc}", file=sys.stderr)
         return ExitStatus.ERROR
