@@ -84,7 +84,7 @@ def _run_experiment(id_, seeds, quick, out_dir, force, figures) -> Result:
         start = time.perf_counter()
         result["once"] = exp.run_once(cfg, Path(out_dir) / "cache")
         result["timings"]["once"] = time.perf_counter() - start
-        _save(path, result, exp, cfg_dict, quick)
+        _save(path, result, exp, cfg_dict, quick, merge=not force)
     if exp.seeded:
         for seed in seeds:
             if str(seed) in result["seeds"]:
@@ -94,25 +94,27 @@ def _run_experiment(id_, seeds, quick, out_dir, force, figures) -> Result:
             start = time.perf_counter()
             result["seeds"][str(seed)] = exp.run(cfg, int(seed))
             result["timings"]["seeds"][str(seed)] = time.perf_counter() - start
-            _save(path, result, exp, cfg_dict, quick)
+            _save(path, result, exp, cfg_dict, quick, merge=not force)
     if figures:
         result["figures"] = save_figures(exp, result, folder)
-    _save(path, result, exp, cfg_dict, quick)
+    _save(path, result, exp, cfg_dict, quick, merge=not force)
     return result
 
 
-def _save(path: Path, result: Result, exp: Experiment, cfg_dict: dict, quick: bool) -> None:
+def _save(path: Path, result: Result, exp: Experiment, cfg_dict: dict, quick: bool,
+          merge: bool = True) -> None:
     """Write ``result``, merged with what another process wrote meanwhile, under a lock.
 
     Two ``nndl experiment ID --seeds 0`` and ``--seeds 1`` into one folder each add their
     seed: the file is re-read and merged while the folder's lock is held (``filelock``), so
     neither overwrites the other's seeds (read-modify-write is never interleaved).
+    ``merge=False`` (``force``): the file is replaced, not merged.
     """
     from nndl.io import folder_lock
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(path.parent, "experiment folder"):
-        old = _load(path, exp, cfg_dict, quick) if path.exists() else None
+        old = _load(path, exp, cfg_dict, quick) if merge and path.exists() else None
         if old is not None:
             for key in ("seeds",):
                 for seed, value in old.get(key, {}).items():
