@@ -30,7 +30,7 @@ def test_info_says_where_mnist_is_not_and_what_auto_uses(capsys, no_mnist, tmp_p
     assert code == 0, err
     assert f"nndl {nndl.__version__} on Python" in out and f"numpy {np.__version__}" in out
     assert f"no MNIST {tmp_path / 'cache' / 'mnist'}  (cache)" in out
-    assert "--data auto uses: digits" in out
+    assert "--data auto uses: mnist, downloaded first into" in out and "offline: scikit" in out
     assert "BLAS:" in out and "CPUs" in out
 
 

@@ -89,7 +89,9 @@ def _data(data_dir) -> dict:
         "mnist_search_path": folders,
         "mnist_found": found,
         "cache": str(cache),
-        "auto_uses": "mnist" if found else "digits (scikit-learn's bundled 8x8 digits)",
+        "auto_uses": "mnist" if found else (
+            f"mnist, downloaded first into {cache / 'mnist'} (offline: scikit-learn's bundled "
+            "8x8 digits)"),
     }
 
 
