@@ -83,8 +83,17 @@ def svc(n_train: int, cache_dir: Path | None, n_evaluation: int | None = None) -
     lock = contextlib.nullcontext() if path is None else _locked(path.parent)
     with lock:
         if path is not None and path.exists():
-            cached = json.loads(path.read_text())
-            same_data = cached.get("data", {}).get("checksums") == common.data_info()["checksums"]
+            from nndl import _validate
+            from nndl.errors import NndlError
+
+            try:
+                cached = _validate.read_json(path, NndlError, 1 << 20, "SVC cache file")
+            except NndlError as exc:  # nndl's own cache: a damaged entry is refitted
+                log.warning("ignoring %s (%s)", path, exc)
+                cached = {}
+            cached = cached if isinstance(cached, dict) else {}
+            data = cached.get("data") if isinstance(cached.get("data"), dict) else {}
+            same_data = data.get("checksums") == common.data_info()["checksums"]
             if cached.get("sklearn") == sklearn.__version__ and same_data:
                 return cached
         splits = common.mnist()
