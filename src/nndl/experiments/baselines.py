@@ -11,7 +11,6 @@ validation *and* test predictions), so ch1-svm (test) and ch3-more-data (validat
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import time
