@@ -608,7 +608,7 @@ class RunRecord:
             "sessions": self.sessions,
             "files": {  # what is in the folder now, not what a finished run would hold
                 "model": MODEL if (self.folder / MODEL).is_file() else None,
-                "checkpoint": CHECKPOINT,
+                "checkpoint": CHECKPOINT if (self.folder / CHECKPOINT).is_file() else None,
                 "plots": [name for name in RUN_PLOTS if (self.folder / name).exists()],
             },
             "history": history,
