@@ -512,8 +512,12 @@ def image_grey(path: str | os.PathLike[str], error: ErrorType = DataError, *, pa
     import numpy as np
     from PIL import Image
 
+    import logging
     import warnings
 
+    pil_log = logging.getLogger("PIL")
+    if not pil_log.handlers:  # Pillow logs damaged files' details; we raise one line instead
+        pil_log.addHandler(logging.NullHandler())
     where = str(path)
     # Pillow is given the bytes, not the file: its decoders call read(n) with lengths taken
     # from the file, and a real file's read(n) allocates n bytes at once (2 GB for a
