@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from nndl.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, output_fn
-from nndl.costs import CrossEntropyCost, get_cost, output_for
+from nndl.costs import CrossEntropyCost, cost_name, get_cost, output_for
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,11 @@ class Network:
     ----------
     sizes : sequence of int
         Neurons per layer, input first, e.g. ``[784, 30, 10]``.
-    cost : cost class or name, default CrossEntropyCost
-        ``QuadraticCost``, ``CrossEntropyCost``, ``LogLikelihoodCost`` (or their names
-        "quadratic", "cross-entropy", "log-likelihood"), or any object with
-        ``fn(a, y)`` and ``delta(z, a, y)``.
+    cost : cost class, instance or name, default CrossEntropyCost
+        ``QuadraticCost``, ``CrossEntropyCost``, ``LogLikelihoodCost``, an instance of
+        one, or their names "quadratic", "cross-entropy", "log-likelihood"; all three forms
+        give the same network (``nndl.costs.get_cost``). Or any object with ``fn(a, y)``
+        and ``delta(z, a, y)`` (such a network cannot be saved).
     init : {"default", "large"}
         "default": weights N(0, 1/n_in), biases N(0, 1) (network2's
         ``default_weight_initializer``); "large": weights and biases N(0, 1) (chapter 1).
@@ -383,6 +384,6 @@ class Network:
         return new
 
     def __repr__(self) -> str:
-        cost = getattr(self.cost, "__name__", type(self.cost).__name__)
-        return (f"Network({self.sizes}, cost={cost}, init={self.init!r}, hidden={self.hidden!r}, "
+        cost = cost_name(self.cost)
+        return (f"Network({self.sizes}, cost={cost!r}, init={self.init!r}, hidden={self.hidden!r}, "
                 f"output={self.output!r}, dtype={self.dtype.name}, dropout={self.dropout})")

@@ -39,6 +39,11 @@ from nndl.network import REGULARIZATIONS, Network, as_targets
 log = logging.getLogger(__name__)
 
 ETA_SCHEDULE_FLOOR = 1.0 / 128  # chapter 3: stop when eta has fallen to 1/128 of its start
+# The fast step keeps each bias in the packed [W | b] and divides it by eq. (93)'s shrink
+# factor 1 - eta lmbda / n before the gemm scales the whole block by it. That is exact to
+# a few ulp while the factor is not tiny; nearer 0 (at 0, eta lmbda / n = 1, the bias
+# would be lost) the reference step is used instead.
+FAST_MIN_SHRINK = 2.0**-10
 
 
 @dataclass
@@ -352,7 +357,9 @@ class Trainer:
 
     def _fast_ok(self) -> bool:
         net = self.net
+        shrink = 1.0 - self.eta * self.lmbda / len(self.X)  # eq. (93); see FAST_MIN_SHRINK
         return (self.regularization == "l2" and not self.momentum and not net.dropout
+                and abs(shrink) >= FAST_MIN_SHRINK
                 and net.cost in (QuadraticCost, CrossEntropyCost, LogLikelihoodCost)
                 and net.output == net.cost.default_output
                 and net.hidden == "sigmoid")
@@ -383,6 +390,9 @@ class _FusedSGD:
     """
 
     def __init__(self, net: Network, eta: float, lmbda: float, n: int) -> None:
+        if abs(1.0 - eta * lmbda / n) < FAST_MIN_SHRINK:
+            raise ValueError(f"the fast step needs |1 - eta lmbda / n| >= {FAST_MIN_SHRINK:g} (FAST_MIN_SHRINK); "
+                             f"got eta {eta:g}, lmbda {lmbda:g}, n {n}: use Network.update_mini_batch")
         self.net = net
         self.eta, self.lmbda, self.n = eta, lmbda, n
         dt = net.dtype
