@@ -162,6 +162,9 @@ class TrainSettings:
             value = getattr(self, name)
             if value is not None and value < low:
                 raise UsageError(f"{_flag(name)} must be at least {low}; got {value}")
+        from nndl.paths import check_data_options
+
+        check_data_options(self.data, self.data_dir)
         if self.sizes is not None and (len(self.sizes) < 2 or min(self.sizes) < 1):
             raise UsageError(
                 "--sizes needs at least two layers of at least one neuron; "
@@ -195,13 +198,19 @@ def _sizes_text(sizes) -> str:
 
 def parse_sizes(text: str) -> tuple[int, ...]:
     """``"784,30,10"`` (or with spaces or x) -> (784, 30, 10)."""
-    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p]
+    import re
+
+    parts = re.split(r"\s*[,x]\s*|\s+", text.strip())
     try:
-        return tuple(int(p) for p in parts)
+        sizes = tuple(int(p) for p in parts)
     except ValueError:
+        empty = " (an empty entry)" if "" in parts else ""
         raise UsageError(
-            f"--sizes must be whole numbers separated by commas, e.g. 784,30,10; got {text!r}"
+            f"--sizes must be whole numbers separated by commas, e.g. 784,30,10; got {text!r}{empty}"
         ) from None
+    if min(sizes) < 1:
+        raise UsageError(f"--sizes: every layer needs at least one neuron; got {text!r}")
+    return sizes
 
 
 def _convert(name: str, value: Any, default: Any, where: str) -> Any:
@@ -721,7 +730,8 @@ class Session:
             f"run folder:  {self.folder}",
             f"data:        {record.data['description']}",
             (
-                f"network:     {net['sizes']}, {net['cost']} cost, {net['hidden']} hidden, "
+                f"network:     {net['sizes']}, {net['cost']} cost, "
+                f"{net['hidden'] + ' hidden' if len(net['sizes']) > 2 else 'no hidden layer'}, "
                 f"{net['output']} output, "
                 f"{net['init']} init"
             ),

@@ -10,11 +10,12 @@ DESCRIPTION = """\
 Reproduce an experiment of the book by its id (chapters 1, 3 and 5 and the baselines),
 with the book's configuration, for several seeds. Each id writes OUT/ID/result.json
 (configuration, seeds, versions, per-epoch histories, timings) and the book's figures
-for it (PNG and SVG); a second run resumes where the first stopped.
+for it (PNG and SVG); a second run resumes where the first stopped. --quick runs write
+OUT/quick/ID instead, so a quick run never replaces a full result.
 
   nndl experiment --list
   nndl experiment ch1-30 --seeds 0,1,2
-  nndl experiment ch3-overfit --quick --out /tmp/quick   # a small version, for CI
+  nndl experiment ch3-overfit --quick                    # a small version: results/quick/ch3-overfit
   nndl experiment all --jobs 2                           # everything, full size
 
 The deterministic ids (ch1-darkness, ch1-svm, ch3-saturation, and ch3-more-data's SVM)
@@ -29,7 +30,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("ids", nargs="*", metavar="ID", help="experiment ids, or 'all'")
     p.add_argument("--list", action="store_true", help="list the ids and exit")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
-    p.add_argument("--quick", action="store_true", help="a small version of each (same shape, less data and epochs)")
+    p.add_argument("--quick", action="store_true",
+                   help="a small version of each (same shape, less data and epochs), written to OUT/quick/ID")
     p.add_argument("--out", default="results", help="output folder (default ./results)")
     p.add_argument("--jobs", type=int, default=1, help="processes for several ids (default 1)")
     p.add_argument("--data-dir", help="folder of the four MNIST IDX files (default: $NNDL_DATA, the cache)")
@@ -52,12 +54,15 @@ def run(args) -> int:
     import os
     import time
 
-    from nndl.experiments.registry import IDS, REGISTRY
+    from pathlib import Path
+
+    from nndl.experiments.registry import IDS, REGISTRY, describe
     from nndl.experiments.runner import run_many
+    from nndl.paths import check_data_options, check_output_dir
 
     if args.list:
         for id_ in IDS:
-            print(f"{id_:18} {REGISTRY[id_].title}")
+            print(f"{id_:18} {describe(REGISTRY[id_])}")
         return 0
     if not args.ids:
         raise UsageError("name an experiment id, 'all', or use --list")
@@ -68,6 +73,8 @@ def run(args) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be >= 1")
     seeds = _seeds(args.seeds)
+    check_data_options(None, args.data_dir)
+    check_output_dir(Path(args.out).expanduser(), "--out")
     if args.data_dir:  # read by nndl.data.load_mnist, here and in the --jobs worker processes
         os.environ["NNDL_DATA"] = args.data_dir
     log = logging.getLogger("nndl.experiments")

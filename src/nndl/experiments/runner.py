@@ -5,6 +5,8 @@ Layout of an output folder::
     <out>/<id>/result.json        configuration, seeds, versions, histories, timings
     <out>/<id>/<figure>.png|.svg  the book's figures for that id
     <out>/cache/svc-<N>.json      SVC(gamma='auto') fits, shared between ids
+    <out>/quick/<id>/...          the same for --quick runs: a quick run never replaces
+                                  (or mixes with) a full result
 
 ``result.json`` is rewritten after every seed, so an interrupted run loses at most the
 seed in progress; a second run with the same configuration resumes: it skips the seeds
@@ -49,6 +51,11 @@ def _load(path: Path, exp: Experiment, cfg_dict: dict, quick: bool) -> Result | 
     return None
 
 
+def result_folder(out_dir: str | Path, id_: str, quick: bool) -> Path:
+    """Where ``id_``'s results go: ``out_dir/id_``, or ``out_dir/quick/id_`` for a quick run."""
+    return Path(out_dir) / "quick" / id_ if quick else Path(out_dir) / id_
+
+
 def run_experiment(id_: str, seeds: Sequence[int] = DEFAULT_SEEDS, *, quick: bool = False,
                    out_dir: str | Path = "results", force: bool = False, figures: bool = True) -> Result:
     """Run experiment ``id_`` for ``seeds`` (ignored by deterministic ids); return its result.
@@ -63,7 +70,7 @@ def _run_experiment(id_, seeds, quick, out_dir, force, figures) -> Result:
     exp = get(id_)
     cfg = exp.quick(exp.config) if quick else exp.config
     cfg_dict = json.loads(json.dumps(common.config_dict(cfg)))  # tuples as lists, as read back
-    folder = Path(out_dir) / exp.id
+    folder = result_folder(out_dir, exp.id, quick)
     path = folder / "result.json"
     result = None if force else _load(path, exp, cfg_dict, quick)
     if result is None:
