@@ -138,6 +138,7 @@ def test_predict_show_and_save_inputs_give_the_image_the_network_saw(capsys, tmp
     (["train", "--data", "digits", "--sizes", "64,0,10"], ["--sizes", "at least one neuron"]),
     (["train", "--data", "digits", "--sizes", "64,-3,10"], ["--sizes", "at least one neuron"]),
     (["train", "--data-dir", "{tmp}/missing"], ["--data-dir", "missing: no such folder"]),
+    (["train", "--data", "digits", "--data-dir", "{tmp}"], ["--data-dir names the folder of MNIST"]),
     (["evaluate", "{run}", "--data", "mnst"], ["--data mnst"]),
     (["evaluate", "{run}", "--data-dir", "{tmp}/missing"], ["--data-dir"]),
     (["evaluate", "{run}", "--no-plots", "-o", "{tmp}/o"], ["--no-plots writes none"]),

@@ -137,3 +137,5 @@ def check_data_options(data: str | None, data_dir: str | os.PathLike | None, opt
                          f"file or folder{hint}")
     if data_dir is not None:
         check_input_dir(Path(data_dir).expanduser(), "--data-dir")
+        if data is not None and str(data) not in ("auto", "mnist"):
+            raise UsageError(f"--data-dir names the folder of MNIST; {option} {data} does not read it")
