@@ -208,3 +208,33 @@ def test_experiment_list_gives_each_id_its_own_description(capsys):
     code, out, _ = cli(capsys, "experiment", "--list")
     descriptions = [line.split(None, 1)[1] for line in out.splitlines()]
     assert code == 0 and len(set(descriptions)) == len(descriptions)
+
+
+def test_quick_summaries_set_the_books_number_beside_theirs():
+    from nndl.experiments.registry import get
+    from nndl.experiments.runner import summary_lines
+
+    exp = get("ch1-30")
+    result = {"quick": True, "seeds": {"0": {"history": {"evaluation_accuracy": [5000, 6000], "n_evaluation": 10000,
+                                                         "training_accuracy": [], "n_training": 2000}}},
+              "once": None}
+    lines = summary_lines(exp, result)
+    assert any("best test accuracy (%): 60  (book: 95.42 %" in l for l in lines), lines
+    assert any("--quick" in l for l in lines)
+    held_back = summary_lines(get("ch3-overfit"), {"quick": True, "seeds": {}, "once": None})
+    assert any("publishes no number" in l for l in held_back)
+
+
+def test_run_plots_call_the_test_set_test_data(monkeypatch, tmp_path):
+    import nndl.plots as plots
+
+    fig = plots.new_figure()
+    ax = plots.plot_accuracy(fig.add_subplot(), {"evaluation_accuracy": [5, 6], "n_evaluation": 10,
+                                                 "training_accuracy": [6, 7], "n_training": 10}, "test")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["training data", "test data"]
+    seen = {}
+    monkeypatch.setattr(plots, "plot_run", lambda folder, history, evaluation="evaluation": seen.setdefault(
+        "evaluation", evaluation))
+    assert main(["train", "--data", "digits", "--epochs", "1", "-q", "--evaluate-on", "validation",
+                 "-o", str(tmp_path / "r")]) == 0
+    assert seen["evaluation"] == "validation"

@@ -684,7 +684,7 @@ class Session:
         if not self.draw_plots:
             return
         try:
-            plot_run(self.folder, history)
+            plot_run(self.folder, history, self.record.settings.evaluate_on)
         except (ImportError, OSError, ValueError, RuntimeError) as exc:
             log.warning("could not draw the plots: %s", exc)
 

@@ -151,6 +151,12 @@ def summary_lines(exp: Experiment, result: Result) -> list[str]:
         spread = f" [{min(values):.4g}, {max(values):.4g}] over {len(values)} seeds" if len(values) > 1 else ""
         book = f"  (book: {metric.book_text or metric.book})" if metric.book is not None else ""
         lines.append(f"  {metric.name}: {med:.4g}{spread}{book}")
+    has_book = any(m.book is not None for m in exp.metrics)
+    if not has_book:
+        lines.append("  (the book publishes no number for this experiment: its claims are checked below)")
+    if result.get("quick"):
+        lines.append("  (--quick: less data and fewer epochs than the book, so the numbers differ"
+                     + ("; the book's are beside them for reference)" if has_book else ")"))
     for claim, values in claim_values(exp, result):
         if values:
             lines.append(f"  {'PASS' if all(values) else 'FAIL'} ({sum(values)}/{len(values)}): {claim.text}")
