@@ -52,12 +52,9 @@ def _seeds(text: str) -> list[int]:
 def run(args) -> int:
     import logging
     import os
-    import time
-
     from pathlib import Path
 
     from nndl.experiments.registry import IDS, REGISTRY, describe
-    from nndl.experiments.runner import run_many
     from nndl.paths import check_data_options, check_output_dir
 
     if args.list:
@@ -78,8 +75,20 @@ def run(args) -> int:
     if args.data_dir:  # read by nndl.data.load_mnist, here and in the --jobs worker processes
         os.environ["NNDL_DATA"] = args.data_dir
     log = logging.getLogger("nndl.experiments")
+    training_log = logging.getLogger("nndl.training")
+    level = training_log.level
     if not args.verbose:  # one line per seed from the runner, not one per epoch from training
-        logging.getLogger("nndl.training").setLevel(logging.WARNING)
+        training_log.setLevel(logging.WARNING)
+    try:
+        return _run(args, ids, seeds, log)
+    finally:
+        training_log.setLevel(level)  # main() may be called again in this process (tests, notebooks)
+
+
+def _run(args, ids, seeds, log) -> int:
+    import time
+
+    from nndl.experiments.runner import run_many
 
     def done(id_: str, seconds: float, lines: list[str]) -> None:
         print("\n".join(lines) + f"\n  ({seconds:.1f} s)", flush=True)
