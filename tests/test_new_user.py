@@ -145,6 +145,8 @@ def test_predict_show_and_save_inputs_give_the_image_the_network_saw(capsys, tmp
     (["info", "--data-dir", "{tmp}/missing"], ["--data-dir"]),
     (["experiment", "ch3-saturation", "--data-dir", "{tmp}/missing"], ["--data-dir"]),
     (["explain", "saturation", "--seed", "3"], ["saturation has no --seed"]),
+    (["experiment", "ch1-darkness", "--seeds", "4"], ["ch1-darkness is deterministic"]),
+    (["derive", "l2", "--details", "--format", "json"], ["--details"]),
     (["explain", "saturation", "--batch", "3"], ["saturation has no --batch"]),
     (["gradcheck", "--sizes", "5,,3"], ["--sizes", "an empty entry"]),
     (["gradcheck", "--model", "{run}", "--hidden", "tanh"], ["--hidden", "comes from --model"]),

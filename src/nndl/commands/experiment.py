@@ -29,7 +29,7 @@ def add_parser(subparsers) -> None:
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("ids", nargs="*", metavar="ID", help="experiment ids, or 'all'")
     p.add_argument("--list", action="store_true", help="list the ids and exit")
-    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--quick", action="store_true",
                    help="a small version of each (same shape, less data and epochs), written to OUT/quick/ID")
     p.add_argument("--out", default="results", help="output folder (default ./results)")
@@ -69,7 +69,10 @@ def run(args) -> int:
         raise UsageError(f"unknown experiment {unknown[0]!r}; choose from: all, {', '.join(IDS)}")
     if args.jobs < 1:
         raise UsageError("--jobs must be >= 1")
-    seeds = _seeds(args.seeds)
+    seeds = _seeds(args.seeds or "0,1,2")
+    if args.seeds is not None and not any(REGISTRY[i].seeded for i in ids):
+        raise UsageError(f"--seeds: {', '.join(ids)} {'is' if len(ids) == 1 else 'are'} deterministic "
+                         "and run once; leave --seeds out")
     check_data_options(None, args.data_dir)
     check_output_dir(Path(args.out).expanduser(), "--out")
     if args.data_dir:  # read by nndl.data.load_mnist, here and in the --jobs worker processes
