@@ -240,3 +240,15 @@ def test_run_plots_call_the_test_set_test_data(monkeypatch, tmp_path):
     assert main(["train", "--data", "digits", "--epochs", "1", "-q", "--evaluate-on", "validation",
                  "-o", str(tmp_path / "r")]) == 0
     assert seen["evaluation"] == "validation"
+
+
+def test_the_report_script_checks_its_paths_first(capsys, tmp_path):
+    from nndl.experiments.report import main as report
+
+    with pytest.raises(SystemExit) as e:
+        report(["--results", str(tmp_path / "nothing"), "--output", str(tmp_path / "r.md")])
+    assert e.value.code == 2 and "--results" in capsys.readouterr().err
+    (tmp_path / "res").mkdir()
+    with pytest.raises(SystemExit) as e:
+        report(["--results", str(tmp_path / "res"), "--output", str(tmp_path / "r.mdd")])
+    assert e.value.code == 2 and "'.mdd'" in capsys.readouterr().err
