@@ -78,7 +78,9 @@ def ink_image(grey: np.ndarray) -> np.ndarray:
        whole picture, not of its border: the paper covers most of a photo of a digit,
        while its border may be a dark table edge.)
     3. Background (the paper's own, uneven brightness): B = the grey-level *opening* of x
-       with a k x k square window, k = max(3, odd(round(BACKGROUND_WINDOW * longer side))),
+       with a k x k square window, k = max(3, r | 1) where r = round(BACKGROUND_WINDOW *
+       the longer side after step 1) (Python's round: halves to even) and ``| 1`` sets the
+       lowest bit (an even r becomes r + 1),
        i.e. a k x k minimum filter then a k x k maximum filter, edges handled by
        reflection (scipy.ndimage ``mode="reflect"``: d c b a | a b c d). Strokes narrower
        than k vanish from B; lighting gradients, shadows and dark borders wider than k stay.
@@ -91,8 +93,10 @@ def ink_image(grey: np.ndarray) -> np.ndarray:
        edge (a dark border, the shadow of the phone) are dropped unless nothing else is
        left; then components smaller than ``SPECK`` (2 %) of the largest remaining one
        (dust, paper texture) are dropped. K = the union of those kept.
-    7. Strength: q = the ``INK_LEVEL`` (95th) percentile of F over K (linear
-       interpolation, NumPy's default); I = clip(F / q, 0, 1).
+    7. Strength: q = the ``INK_LEVEL`` (25th) percentile of F over K (linear
+       interpolation, NumPy's default); I = clip(F / q, 0, 1). So three quarters of the
+       ink is 1, like the saturated cores of MNIST's strokes, whatever the pen's darkness
+       (a JPEG's ringing or a grey pencil does not dim the whole digit).
     8. Everything farther than one pixel (8-neighbourhood: a 3 x 3 dilation of K) from
        the kept ink is set to 0, keeping the anti-aliased edges of the strokes.
     """
