@@ -59,7 +59,7 @@ def read_grey(path: str | Path) -> np.ndarray:
 WORK_SIDE = 512  # photos are box-averaged down to at most this many pixels a side first
 BACKGROUND_WINDOW = 0.12  # the opening's square window, as a share of the longer side
 SPECK = 0.02  # ink components smaller than this share of the largest one are dropped
-INK_LEVEL = 10  # percentile of the ink pixels' strength that becomes 1.0
+INK_LEVEL = 25  # percentile of the ink pixels' strength that becomes 1.0 (ink_image step 7)
 
 
 def ink_image(grey: np.ndarray) -> np.ndarray:
