@@ -252,3 +252,22 @@ def test_the_report_script_checks_its_paths_first(capsys, tmp_path):
     with pytest.raises(SystemExit) as e:
         report(["--results", str(tmp_path / "res"), "--output", str(tmp_path / "r.mdd")])
     assert e.value.code == 2 and "'.mdd'" in capsys.readouterr().err
+
+
+def test_experiment_reports_each_failing_id_and_runs_the_rest(capsys, tmp_path, monkeypatch):
+    from nndl.errors import DataError
+    from nndl.experiments import runner
+
+    real = runner._job
+
+    def job(task):
+        if task[0] == "ch1-svm":
+            raise DataError("MNIST is not on this machine")
+        return real(task)
+
+    monkeypatch.setattr(runner, "_job", job)
+    code, out, err = cli(capsys, "experiment", "ch1-svm", "ch3-saturation", "--quick", "--out", tmp_path)
+    assert code == 1
+    assert "ch3-saturation" in out and (tmp_path / "quick" / "ch3-saturation" / "result.json").exists()
+    assert "nndl: error: ch1-svm: MNIST is not on this machine" in err
+    assert "1 of 2 experiments failed: ch1-svm" in err

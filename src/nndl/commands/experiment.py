@@ -89,6 +89,7 @@ def run(args) -> int:
 
 
 def _run(args, ids, seeds, log) -> int:
+    import sys
     import time
 
     from nndl.experiments.runner import run_many
@@ -96,8 +97,19 @@ def _run(args, ids, seeds, log) -> int:
     def done(id_: str, seconds: float, lines: list[str]) -> None:
         print("\n".join(lines) + f"\n  ({seconds:.1f} s)", flush=True)
 
+    failed = []
+
+    def error(id_: str, exc: Exception) -> None:  # the other ids still run
+        failed.append(id_)
+        print(f"nndl: error: {id_}: {exc}", file=sys.stderr, flush=True)
+
     start = time.perf_counter()
-    run_many(ids, seeds, quick=args.quick, out_dir=args.out, force=args.force, jobs=args.jobs, on_done=done)
-    log.info("%d experiment(s) in %.1f s; results in %s", len(ids), time.perf_counter() - start, args.out)
+    run_many(ids, seeds, quick=args.quick, out_dir=args.out, force=args.force, jobs=args.jobs, on_done=done,
+             on_error=error)
+    log.info("%d experiment(s) in %.1f s; results in %s", len(ids) - len(failed), time.perf_counter() - start,
+             args.out)
     print(f"wall time: {time.perf_counter() - start:.1f} s")
+    if failed:
+        print(f"nndl: {len(failed)} of {len(ids)} experiments failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0

@@ -186,38 +186,65 @@ def _job(args: tuple) -> tuple[str, float, list[str]]:
 
 
 def run_many(ids: Iterable[str], seeds: Sequence[int] = DEFAULT_SEEDS, *, quick: bool = False,
-             out_dir: str | Path = "results", force: bool = False, jobs: int = 1, on_done=None) -> dict[str, float]:
+             out_dir: str | Path = "results", force: bool = False, jobs: int = 1, on_done=None,
+             on_error=None) -> dict[str, float]:
     """Run several ids (in order, or ``jobs`` processes, longest first); return seconds per id.
 
-    ``on_done(id, seconds, summary_lines)`` is called as each id finishes.
+    ``on_done(id, seconds, summary_lines)`` is called as each id finishes. An id that fails
+    with one of nndl's errors (``NndlError``: data missing, a diverged run...) does not stop
+    the others: ``on_error(id, exc)`` is called and the id is left out of the result; with
+    no ``on_error`` the first such error is raised once the other ids are done.
     """
     ids = list(ids)
     tasks = [(i, tuple(seeds), quick, str(out_dir), force) for i in ids]
+    failed: list[tuple[str, Exception]] = []
+
+    def error(id_: str, exc: Exception) -> None:
+        failed.append((id_, exc))
+        if on_error:
+            on_error(id_, exc)
+
     if jobs <= 1:
-        return _run_in_order(tasks, on_done)
-    return _run_parallel(tasks, jobs, on_done, ids)
+        seconds = _run_in_order(tasks, on_done, error)
+    else:
+        seconds = _run_parallel(tasks, jobs, on_done, ids, error)
+    if failed and on_error is None:
+        raise failed[0][1]
+    return seconds
 
 
-def _run_in_order(tasks, on_done) -> dict[str, float]:
+def _run_in_order(tasks, on_done, on_error) -> dict[str, float]:
+    from nndl.errors import NndlError
+
     seconds = {}
     for task in tasks:
-        id_, s, lines = _job(task)
+        try:
+            id_, s, lines = _job(task)
+        except NndlError as exc:
+            on_error(task[0], exc)
+            continue
         seconds[id_] = s
         if on_done:
             on_done(id_, s, lines)
     return seconds
 
 
-def _run_parallel(tasks, jobs, on_done, ids) -> dict[str, float]:
-    seconds = {}
+def _run_parallel(tasks, jobs, on_done, ids, on_error) -> dict[str, float]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from nndl.errors import NndlError
+
+    seconds = {}
     tasks.sort(key=lambda t: -get(t[0]).cost)  # longest first: the shared SVM fits start early
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_job, t) for t in tasks]
+        futures = {pool.submit(_job, t): t[0] for t in tasks}
         for fut in as_completed(futures):
-            id_, s, lines = fut.result()
+            try:
+                id_, s, lines = fut.result()
+            except NndlError as exc:
+                on_error(futures[fut], exc)
+                continue
             seconds[id_] = s
             if on_done:
                 on_done(id_, s, lines)
-    return {i: seconds[i] for i in ids}
+    return {i: seconds[i] for i in ids if i in seconds}
