@@ -77,6 +77,11 @@ def test_path_helpers(tmp_path):
         ro.mkdir(mode=0o500)
         with pytest.raises(UsageError, match="permission denied"):
             check_output_dir(ro / "x", "--out")
+    if Path("/proc/self").is_dir():  # Linux: permissions say root may write in /proc; writing says no
+        with pytest.raises(UsageError, match="cannot write into the folder /proc"):
+            check_output_dir("/proc/nndl-test", "--out")
+        with pytest.raises(UsageError, match="cannot write into the folder /proc"):
+            check_output_file("/proc/x.png", "--plot", plot_formats())
     try:
         open(tmp_path / "nodir" / "f")
     except OSError as exc:

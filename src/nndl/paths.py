@@ -59,6 +59,21 @@ def _writable_folder(folder: Path, shown: str) -> None:
         raise UsageError(f"{shown}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"{shown}: cannot write into the folder {folder} (permission denied)")
+    _probe(folder, shown)
+
+
+def _probe(folder: Path, shown: str) -> None:
+    """Create and delete a temporary file in ``folder``: the only sure test that it can be
+    written (permissions say yes to root on a read-only file system, or in /proc)."""
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".nndl-probe-")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        reason = os_error_message(exc).rsplit(": ", 1)[-1]
+        raise UsageError(f"{shown}: cannot write into the folder {str(folder) or '.'} ({reason})") from None
 
 
 def check_output_file(path: str | os.PathLike, option: str, formats: Iterable[str] | None = None) -> Path:
@@ -105,6 +120,7 @@ def check_output_dir(path: str | os.PathLike, option: str) -> Path:
         raise UsageError(f"{shown}: cannot create the folder: {parent} is a file")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"{shown}: cannot create the folder inside {parent} (permission denied)")
+    _probe(parent, shown)
     return path
 
 
