@@ -173,10 +173,11 @@ def test_sizes_without_a_hidden_layer_are_not_summarised_as_sigmoid_hidden(capsy
 
 # ------------------------------------------------------------------ item 4 at the CLI
 def test_stuck_at_chance_is_warned_on_stderr_and_in_history_json(capsys, tmp_path):
-    code, _, err = cli(capsys, "train", "--data", "digits", "--cost", "quadratic", "--init", "large",
+    code, out, err = cli(capsys, "train", "--data", "digits", "--cost", "quadratic", "--init", "large",
                        "--eta", "100", "--epochs", "2", "--no-plots", "-o", tmp_path / "r")
     assert code == 0
     assert "stuck at chance in epoch 0" in err and "eta = 100 is far too large" in err
+    assert "warning:     stuck at chance in epoch 0 (see the log above and history.json)" in out
     record = json.loads((tmp_path / "r" / "history.json").read_text())
     assert record["history"]["warnings"][0].startswith("stuck at chance in epoch 0")
 

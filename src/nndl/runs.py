@@ -755,6 +755,8 @@ class Session:
             )
         else:
             lines.append(f"model:       {self.folder / MODEL}")
+        for warning in h.warnings:  # e.g. stuck at chance: said on stderr too, and in history.json
+            lines.append(f"warning:     {warning.split(':', 1)[0]} (see the log above and history.json)")
         return "\n".join(lines)
 
 
