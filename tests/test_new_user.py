@@ -277,3 +277,12 @@ def test_experiment_reports_each_failing_id_and_runs_the_rest(capsys, tmp_path, 
     assert "ch3-saturation" in out and (tmp_path / "quick" / "ch3-saturation" / "result.json").exists()
     assert "nndl: error: ch1-svm: MNIST is not on this machine" in err
     assert "1 of 2 experiments failed: ch1-svm" in err
+
+
+def test_the_cli_takes_a_cost_by_either_of_its_names(capsys, tmp_path):
+    """Issue 12, item 2 at the command line: network2's class name is the same cost."""
+    code, out, _ = cli(capsys, "train", "--data", "digits", "--cost", "CrossEntropyCost", "--epochs", "1",
+                       "--no-plots", "-o", tmp_path / "r")
+    assert code == 0 and "cross-entropy cost" in out
+    record = json.loads((tmp_path / "r" / "history.json").read_text())
+    assert record["settings"]["cost"] == "cross-entropy"

@@ -249,6 +249,13 @@ def _convert(name: str, value: Any, default: Any, where: str) -> Any:
         if isinstance(value, float) and value.is_integer():
             return int(value)
     elif isinstance(value, str):
+        if name == "cost":  # one cost, however it is named: "CrossEntropyCost" is "cross-entropy"
+            from nndl.costs import cost_name, get_cost
+
+            try:
+                return cost_name(get_cost(value))
+            except ValueError:
+                return value  # check() names the choices
         return value
     wanted = {
         "sizes": "a list of whole numbers",
