@@ -103,7 +103,6 @@ def confusion_text(confusion) -> str:
 def run(args: argparse.Namespace) -> int:
     from nndl import runs
     from nndl.data import load_dataset
-
     from nndl.paths import check_data_options, check_output_dir
 
     if args.wrong < 0:
@@ -114,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         check_output_dir(Path(args.out).expanduser(), "--out")
     net, metadata, model_file = runs.load_model(args.model)
+    out = None
+    if not args.no_plots:  # where the PNGs go, checked before the data are read
+        out = (Path(args.out).expanduser() if args.out
+               else check_output_dir(model_file.parent, "the model's folder (or choose one with -o)"))
     n_in = net.sizes[0]
     data = args.data or runs.model_data(metadata, n_in)
     if data is None:
@@ -134,8 +137,7 @@ def run(args: argparse.Namespace) -> int:
         )
     result = evaluate(net, X, y)
     written = []
-    if not args.no_plots:
-        out = Path(args.out).expanduser() if args.out else check_output_dir(model_file.parent, "MODEL's folder")
+    if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         written = _plots(result, X, y, out, f"{splits.name}-{args.split}", args.wrong)
     if args.json:
