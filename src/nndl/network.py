@@ -358,7 +358,8 @@ class Network:
         """Train by mini-batch stochastic gradient descent; see ``nndl.training.sgd``.
 
         ``training_data`` and ``evaluation_data`` are pairs ``(X, y)`` with X (m, n_in)
-        and y integer labels (m,) or one-hot targets (m, n_out). Returns a
+        and y integer labels (m,) or one-hot targets (m, n_out), or the book's lists of
+        ``(x, y)`` examples. Returns a
         ``TrainingHistory`` with the four histories network2 monitors, the per-hidden-layer
         gradient norms, and timings.
         """

@@ -700,8 +700,12 @@ def sgd(net: Network, training_data, epochs: int, mini_batch_size: int, eta: flo
 
     Parameters
     ----------
-    training_data, evaluation_data : pairs (X, y)
-        X of shape (n, n_in); y integer labels (n,) or one-hot targets (n, n_out).
+    training_data, evaluation_data : pairs (X, y), or the book's lists of (x, y) examples
+        X of shape (n, n_in); y integer labels (n,) or one-hot targets (n, n_out). Or, as
+        network2 takes them, a list of examples (x, y): x of shape (n_in,) or (n_in, 1),
+        y a label or a target vector. The two are told apart by structure (``_as_pair``),
+        so a list of exactly two examples is not mistaken for (X, y); malformed data
+        raise ``ValueError`` saying what is wrong.
     epochs, mini_batch_size, eta, lmbda
         As in network2; eq. (93)'s n is ``len(training_data)``.
     regularization : {"l2", "l1"}
