@@ -33,10 +33,15 @@ _PLAIN = {
 }
 
 
+def os_error_reason(exc: OSError) -> str:
+    """What is wrong, in plain words, for an OSError: "no such file or folder", not "[Errno 2] ..."."""
+    reason = _PLAIN.get(exc.errno) if exc.errno is not None else None
+    return reason or (exc.strerror or str(exc)).lower()
+
+
 def os_error_message(exc: OSError) -> str:
     """``PATH: what is wrong, in plain words`` for an OSError (no ``[Errno N]``)."""
-    reason = _PLAIN.get(exc.errno) if exc.errno is not None else None
-    reason = reason or (exc.strerror or str(exc)).lower()
+    reason = os_error_reason(exc)
     if exc.filename is None:
         return reason
     where = os.fsdecode(exc.filename)
@@ -72,8 +77,8 @@ def _probe(folder: Path, shown: str) -> None:
         os.close(fd)
         os.unlink(tmp)
     except OSError as exc:
-        reason = os_error_message(exc).rsplit(": ", 1)[-1]
-        raise UsageError(f"{shown}: cannot write into the folder {str(folder) or '.'} ({reason})") from None
+        raise UsageError(f"{shown}: cannot write into the folder {str(folder) or '.'} "
+                         f"({os_error_reason(exc)})") from None
 
 
 def check_output_file(path: str | os.PathLike, option: str, formats: Iterable[str] | None = None) -> Path:

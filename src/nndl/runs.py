@@ -276,7 +276,9 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     except FileNotFoundError:
         raise UsageError(f"--config {path}: no such file") from None
     except OSError as exc:
-        raise UsageError(f"--config {path}: cannot read it ({exc.strerror or exc})") from None
+        from nndl.paths import os_error_reason
+
+        raise UsageError(f"--config {path}: cannot read it ({os_error_reason(exc)})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"--config {path}: not valid TOML ({exc})") from None
     if set(config) == {"train"} and isinstance(config["train"], dict):
