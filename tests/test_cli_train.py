@@ -319,10 +319,15 @@ def test_bad_config_files_give_one_line(capsys, tmp_path, content, fragments):
     assert_one_error_line(err, *fragments)
 
 
-def test_unknown_data_is_a_failure_not_a_usage_error(capsys, tmp_path):
+def test_data_that_is_neither_a_name_nor_a_path_is_a_usage_error(capsys, tmp_path):
+    """Issue 12, item 8: an explicit option that cannot be honoured is a usage error (2)."""
     code, _, err = cli(capsys, "train", "--data", tmp_path / "nowhere.npz", "-o", tmp_path / "r")
-    assert code == 1
-    assert_one_error_line(err, "unknown data set")
+    assert code == 2
+    assert_one_error_line(err, "nowhere.npz: not a data set name", "no such file or folder")
+    code, _, err = cli(capsys, "train", "--data", "mnst", "-o", tmp_path / "r")
+    assert code == 2
+    assert_one_error_line(err, "--data mnst", "did you mean mnist?")
+    assert not (tmp_path / "r").exists()
 
 
 def test_run_folder_and_resume_errors(capsys, tmp_path):

@@ -114,3 +114,43 @@ def test_cost_registry_names_and_errors():
     assert get_cost("CrossEntropyCost") is nndl.CrossEntropyCost  # network2's JSON name
     with pytest.raises(ValueError, match="unknown cost 'os.system'; choose from"):
         get_cost("os.system")
+
+
+@pytest.mark.parametrize("form", ["class", "instance", "name", "network2 name"])
+@pytest.mark.parametrize("cls", [nndl.QuadraticCost, nndl.CrossEntropyCost, nndl.LogLikelihoodCost])
+def test_a_cost_as_class_instance_or_name_behaves_the_same_everywhere(tmp_path, cls, form):
+    """Issue 12, item 2: Network([1, 1], cost=CrossEntropyCost()).save(...) raised AttributeError."""
+    from nndl.costs import cost_name, get_cost
+    from nndl.training import Trainer
+
+    given = {"class": cls, "instance": cls(), "name": cls.name, "network2 name": cls.__name__}[form]
+    assert get_cost(given) is cls and cost_name(given) == cls.name
+    net = nndl.Network([2, 3, 2], cost=given, rng=np.random.default_rng(0))
+    assert net.cost is cls
+    assert repr(net) == repr(nndl.Network([2, 3, 2], cost=cls, rng=np.random.default_rng(0)))
+    X, y = np.eye(2), np.array([0, 1])
+    assert Trainer(net, (X, y), 1, 1, 0.5)._fast_ok()  # the instance gets the fast step too
+    for name in ("m.npz", "m.json"):
+        net.save(tmp_path / name)
+        back = nndl.load(tmp_path / name)
+        assert back.cost is cls
+        np.testing.assert_allclose(back.feedforward(X), net.feedforward(X))
+    net.cost = given  # reassigning normalises as well
+    assert net.cost is cls
+
+
+def test_a_users_own_cost_is_passed_through_and_refused_by_save(tmp_path):
+    class MyCost(nndl.CrossEntropyCost):  # a subclass may change the maths: not the book's cost
+        @staticmethod
+        def fn(a, y, z=None, output=None):
+            return 0.0
+
+    from nndl.costs import cost_name, get_cost
+
+    for given in (MyCost, MyCost()):
+        assert get_cost(given) is given and cost_name(given) == "MyCost"
+        net = nndl.Network([2, 2], cost=given, rng=np.random.default_rng(0))
+        with pytest.raises(ValueError, match="user-defined cost 'MyCost'"):
+            net.save(tmp_path / "m.npz")
+    with pytest.raises(TypeError, match="fn"):
+        get_cost(3)

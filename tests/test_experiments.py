@@ -122,7 +122,7 @@ def test_cli_writes_results_figures_and_resumes(tmp_path, capsys):
     args = ["experiment", "ch1-eta-big", "--quick", "--seeds", "0,1", "--out", str(tmp_path)]
     assert main(args) == 0
     assert "ch1-eta-big" in capsys.readouterr().out
-    folder = tmp_path / "ch1-eta-big"
+    folder = tmp_path / "quick" / "ch1-eta-big"  # quick runs never share a full result's folder
     r = json.loads((folder / "result.json").read_text())
     assert list(r["seeds"]) == ["0", "1"] and r["quick"] is True
     h = r["seeds"]["0"]["history"]

@@ -212,7 +212,7 @@ def test_cli_checks_a_saved_model(tmp_path, capsys):
         (["--delta", "nndl.gradcheck:no_such_function"], "has no attribute"),
         (["--delta", "missing-colon"], "expected module:function"),
         (["--cost", "hinge"], "unknown cost 'hinge'"),
-        (["--sizes", "4,x"], "--sizes must be integers"),
+        (["--sizes", "4,x"], "--sizes must be whole numbers"),
         (["--hidden", "softplus"], "unknown hidden activation"),
     ],
 )

@@ -203,3 +203,57 @@ def test_training_runs_blas_on_one_thread_by_default():
     net.sgd((X, y), 1, 10, 0.5, on_epoch=record, blas_threads=None)
     assert seen[1] == {n for f, n in before.items() if f in {i["filepath"] for i in threadpool_info()
                                                               if i["user_api"] == "blas"}}
+
+
+def test_a_run_stuck_at_chance_with_saturated_outputs_is_warned_about(caplog):
+    """Issue 12, item 4: quadratic cost, eta 100 'finished' at cost 0.5000 and 10 % accuracy."""
+    X, y = toy_data()
+    net = nndl.Network([8, 10, 3], "quadratic", init="large", rng=np.random.default_rng(0))
+    with caplog.at_level("WARNING", logger="nndl.training"):
+        h = net.sgd((X, y), 2, 10, 100.0, evaluation_data=(X, y), monitor_evaluation_accuracy=True,
+                    rng=np.random.default_rng(1))
+    assert len(h.warnings) == 1 and h.warnings[0].startswith("stuck at chance in epoch 0")
+    assert "eta = 100 is far too large" in h.warnings[0] and "quadratic" in h.warnings[0]
+    assert h.warnings[0] in caplog.text
+    assert nndl.TrainingHistory.from_dict(h.to_dict()).warnings == h.warnings
+    # a network that learns gets no such warning
+    _, good = train(epochs=2, monitor_evaluation_accuracy=True)
+    assert good.warnings == []
+
+
+def test_training_data_as_the_books_list_of_examples_even_of_length_two():
+    """Issue 12, item 10: [(x1, y1), (x2, y2)] was taken as the pair (X, y)."""
+    X, y = toy_data(n=2)
+    runs = []
+    for data in [(X, y), [(X[0], y[0]), (X[1], y[1])], [(X[0][:, None], np.eye(3)[y[0]][:, None]),
+                                                       (X[1][:, None], np.eye(3)[y[1]][:, None])],
+                 list(zip(X, y))]:
+        net = nndl.Network([8, 4, 3], rng=np.random.default_rng(0))
+        net.sgd(data, 1, 1, 0.5, rng=np.random.default_rng(1))
+        runs.append(net.weights[0])
+    for W in runs[1:]:
+        np.testing.assert_array_equal(W, runs[0])
+
+
+@pytest.mark.parametrize("data,message", [
+    ([(np.zeros(8), 1), (np.zeros(5), 1)], "example 1 is a tuple of 2, not"),
+    ([np.zeros(8), np.zeros(8), np.zeros(8)], "example 0 is ndarray"),
+    ([(np.zeros(8), 1), (np.zeros(8), np.zeros(3))], "all be labels or all be vectors"),
+    (3, "got int"),
+    ([], "is empty"),
+    ((np.zeros((4, 5)), np.zeros(4)), r"shape \(m, 8\)"),
+    ((np.zeros((4, 8)), np.zeros(3)), "4 inputs but 3 targets"),
+])
+def test_malformed_training_data_gets_a_clear_error(data, message):
+    net = nndl.Network([8, 4, 3], rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=message):
+        net.sgd(data, 1, 1, 0.5)
+
+
+def test_a_pair_whose_x_is_a_list_of_two_rows_is_still_the_pair():
+    X, y = toy_data(n=2)
+    a = nndl.Network([8, 4, 3], rng=np.random.default_rng(0))
+    a.sgd(([list(X[0]), list(X[1])], list(y)), 1, 1, 0.5, rng=np.random.default_rng(1))
+    b = nndl.Network([8, 4, 3], rng=np.random.default_rng(0))
+    b.sgd((X, y), 1, 1, 0.5, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(a.weights[0], b.weights[0])

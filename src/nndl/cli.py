@@ -103,10 +103,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"nndl: error: {exc}", file=sys.stderr)
         return ExitStatus.USAGE
-    except (NndlError, OSError) as exc:
+    except NndlError as exc:
         if traceback:
             raise
         if not isinstance(exc, NndlError) and exc.filename is not None:  # name the path
             exc = f"{exc.filename}: {exc.strerror or exc}"
         print(f"nndl: error: {exc}", file=sys.stderr)
+        return ExitStatus.ERROR
+    except OSError as exc:  # a path the OS refused: name it in plain words, not "[Errno 2] ..."
+        if traceback:
+            raise
+        from nndl.paths import os_error_message
+
+        print(f"nndl: error: {os_error_message(exc)}", file=sys.stderr)
         return ExitStatus.ERROR

@@ -159,27 +159,50 @@ COSTS: dict[str, type] = {
 
 # network2's JSON stores the class name (e.g. "CrossEntropyCost"); accept those too.
 _ALIASES = {cls.__name__: key for key, cls in COSTS.items()}
+_NAMES = {cls: key for key, cls in COSTS.items()}
 
 
 def get_cost(name_or_cost) -> type:
-    """Look a cost up by name ("cross-entropy", or network2's "CrossEntropyCost"), or pass one through.
+    """The one normal form of a cost, used by everything that takes one (Network, io, CLI, runs).
 
-    An object with callable ``fn`` and ``delta`` (a user's own cost) is accepted as is.
-    Unknown names raise ``ValueError`` listing the choices; no ``getattr`` on user data.
+    A name ("cross-entropy", or network2's "CrossEntropyCost"), one of the book's cost
+    classes, or an *instance* of one of them all give that class (the book's costs are
+    stateless: ``CrossEntropyCost()`` and ``CrossEntropyCost`` are the same cost). Any
+    other object with callable ``fn`` and ``delta`` (a user's own cost, class or
+    instance) is passed through as is.
+
+    Raises ``ValueError`` for an unknown name (listing the choices) and ``TypeError``
+    for anything else; no ``getattr`` on user data.
     """
     if isinstance(name_or_cost, str):
         key = _ALIASES.get(name_or_cost, name_or_cost)
         if key not in COSTS:
             raise ValueError(f"unknown cost {name_or_cost!r}; choose from {', '.join(COSTS)}")
         return COSTS[key]
+    if isinstance(name_or_cost, type) and name_or_cost in _NAMES:
+        return name_or_cost
+    if type(name_or_cost) in _NAMES:  # an instance of a book cost: its class
+        return type(name_or_cost)
     if callable(getattr(name_or_cost, "fn", None)) and callable(getattr(name_or_cost, "delta", None)):
         return name_or_cost
     raise TypeError(f"a cost needs fn(a, y) and delta(z, a, y); got {name_or_cost!r}")
 
 
 def cost_name(cost) -> str:
-    """The registry name of a cost ("cross-entropy"), or its class name for a user's own cost."""
-    return getattr(cost, "name", None) or getattr(cost, "__name__", type(cost).__name__)
+    """The registry name of a cost ("cross-entropy") given in any form ``get_cost`` takes.
+
+    A user's own cost (not one of the book's classes, even a subclass of one) is named by
+    its class name, which is not in ``COSTS``: that is how io refuses to save it.
+    """
+    cost = get_cost(cost)
+    if cost in _NAMES:
+        return _NAMES[cost]
+    return cost.__name__ if isinstance(cost, type) else type(cost).__name__
+
+
+def cost_class_name(cost) -> str:
+    """network2's name of a book cost ("CrossEntropyCost"), for its JSON files."""
+    return COSTS[cost_name(cost)].__name__ if cost_name(cost) in COSTS else cost_name(cost)
 
 
 def output_for(cost) -> str:
@@ -194,6 +217,7 @@ __all__ = [
     "COSTS",
     "get_cost",
     "cost_name",
+    "cost_class_name",
     "output_for",
     "softmax",
 ]

@@ -27,7 +27,7 @@ import numpy as np
 
 from nndl import __version__, _validate
 from nndl.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from nndl.costs import COSTS, cost_name, get_cost
+from nndl.costs import COSTS, cost_class_name, cost_name, get_cost
 from nndl.errors import BusyError, FileWriteError, ModelFileError
 from nndl.network import INITS, Network
 
@@ -162,7 +162,7 @@ def save_network2_json(net: Network, path: str | Path) -> None:
         "sizes": list(net.sizes),
         "weights": [W.tolist() for W in weights],
         "biases": [b.astype(np.float64).reshape(-1, 1).tolist() for b in net.biases],
-        "cost": get_cost(net.cost).__name__,
+        "cost": cost_class_name(net.cost),
     }
     with atomic_write(path, "w") as f:
         json.dump(data, f)

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from nndl.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, output_fn
-from nndl.costs import CrossEntropyCost, get_cost, output_for
+from nndl.costs import CrossEntropyCost, cost_name, get_cost, output_for
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,11 @@ class Network:
     ----------
     sizes : sequence of int
         Neurons per layer, input first, e.g. ``[784, 30, 10]``.
-    cost : cost class or name, default CrossEntropyCost
-        ``QuadraticCost``, ``CrossEntropyCost``, ``LogLikelihoodCost`` (or their names
-        "quadratic", "cross-entropy", "log-likelihood"), or any object with
-        ``fn(a, y)`` and ``delta(z, a, y)``.
+    cost : cost class, instance or name, default CrossEntropyCost
+        ``QuadraticCost``, ``CrossEntropyCost``, ``LogLikelihoodCost``, an instance of
+        one, or their names "quadratic", "cross-entropy", "log-likelihood"; all three forms
+        give the same network (``nndl.costs.get_cost``). Or any object with ``fn(a, y)``
+        and ``delta(z, a, y)`` (such a network cannot be saved).
     init : {"default", "large"}
         "default": weights N(0, 1/n_in), biases N(0, 1) (network2's
         ``default_weight_initializer``); "large": weights and biases N(0, 1) (chapter 1).
@@ -357,7 +358,8 @@ class Network:
         """Train by mini-batch stochastic gradient descent; see ``nndl.training.sgd``.
 
         ``training_data`` and ``evaluation_data`` are pairs ``(X, y)`` with X (m, n_in)
-        and y integer labels (m,) or one-hot targets (m, n_out). Returns a
+        and y integer labels (m,) or one-hot targets (m, n_out), or the book's lists of
+        ``(x, y)`` examples. Returns a
         ``TrainingHistory`` with the four histories network2 monitors, the per-hidden-layer
         gradient norms, and timings.
         """
@@ -383,6 +385,6 @@ class Network:
         return new
 
     def __repr__(self) -> str:
-        cost = getattr(self.cost, "__name__", type(self.cost).__name__)
-        return (f"Network({self.sizes}, cost={cost}, init={self.init!r}, hidden={self.hidden!r}, "
+        cost = cost_name(self.cost)
+        return (f"Network({self.sizes}, cost={cost!r}, init={self.init!r}, hidden={self.hidden!r}, "
                 f"output={self.output!r}, dtype={self.dtype.name}, dropout={self.dropout})")

@@ -40,24 +40,28 @@ def save_png(fig, path: str | Path) -> Path:
     return path
 
 
-def plot_cost(ax, history: dict[str, Any]):
-    """Training and evaluation cost per epoch (whichever were monitored)."""
+def plot_cost(ax, history: dict[str, Any], evaluation: str = "evaluation"):
+    """Training and evaluation cost per epoch (whichever were monitored).
+
+    ``evaluation`` names the evaluation set in the legend: "test", "validation" (as the
+    book's figures say "test data"), or the neutral default "evaluation".
+    """
     series = [
         (history.get(key) or [], label)
         for key, label in (
             ("training_cost", "training data"),
-            ("evaluation_cost", "evaluation data"),
+            ("evaluation_cost", f"{evaluation} data"),
         )
     ]
     return _per_epoch(ax, series, "cost", "Cost per epoch")
 
 
-def plot_accuracy(ax, history: dict[str, Any]):
-    """Training and evaluation accuracy per epoch, in percent."""
+def plot_accuracy(ax, history: dict[str, Any], evaluation: str = "evaluation"):
+    """Training and evaluation accuracy per epoch, in percent; ``evaluation`` as in ``plot_cost``."""
     series = []
     for key, n_key, label in (
         ("training_accuracy", "n_training", "training data"),
-        ("evaluation_accuracy", "n_evaluation", "evaluation data"),
+        ("evaluation_accuracy", "n_evaluation", f"{evaluation} data"),
     ):
         counts, n = history.get(key) or [], history.get(n_key) or 0
         series.append(([100.0 * c / n for c in counts] if n else [], label))
@@ -120,13 +124,21 @@ def plot_image_grid(fig, images, titles: Sequence[str], ncols: int = 5):
     return fig
 
 
-def plot_run(folder: str | Path, history: dict[str, Any]) -> list[Path]:
-    """Write a run's cost.png, accuracy.png and speed.png into ``folder``; return their paths."""
+def plot_run(folder: str | Path, history: dict[str, Any], evaluation: str = "evaluation") -> list[Path]:
+    """Write a run's cost.png, accuracy.png and speed.png into ``folder``; return their paths.
+
+    ``evaluation``: what the evaluation data are ("test" or "validation", the run's
+    ``evaluate_on``), for the legends.
+    """
     folder = Path(folder)
     written = []
     for name, draw in zip(RUN_PLOTS, (plot_cost, plot_accuracy, plot_speed)):
         fig = new_figure()
-        draw(fig.add_subplot(), history)
+        ax = fig.add_subplot()
+        if draw is plot_speed:
+            draw(ax, history)
+        else:
+            draw(ax, history, evaluation)
         written.append(save_png(fig, folder / name))
     return written
 

@@ -185,6 +185,9 @@ class TrainSettings:
                 raise UsageError(f"{_flag(name)} must be at least {low}; got {value}")
             if value is not None and value > MAX_SETTING[name]:
                 raise UsageError(f"{_flag(name)} must be at most {MAX_SETTING[name]:,}; got {value:,}")
+        from nndl.paths import check_data_options
+
+        check_data_options(self.data, self.data_dir)
         if self.sizes is not None and (len(self.sizes) < 2 or min(self.sizes) < 1):
             raise UsageError(
                 "--sizes needs at least two layers of at least one neuron; "
@@ -229,13 +232,19 @@ def _sizes_text(sizes) -> str:
 
 def parse_sizes(text: str) -> tuple[int, ...]:
     """``"784,30,10"`` (or with spaces or x) -> (784, 30, 10)."""
-    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p]
+    import re
+
+    parts = re.split(r"\s*[,x]\s*|\s+", text.strip())
     try:
-        return tuple(int(p) for p in parts)
+        sizes = tuple(int(p) for p in parts)
     except ValueError:
+        empty = " (an empty entry)" if "" in parts else ""
         raise UsageError(
-            f"--sizes must be whole numbers separated by commas, e.g. 784,30,10; got {text!r}"
+            f"--sizes must be whole numbers separated by commas, e.g. 784,30,10; got {text!r}{empty}"
         ) from None
+    if min(sizes) < 1:
+        raise UsageError(f"--sizes: every layer needs at least one neuron; got {text!r}")
+    return sizes
 
 
 def _convert(name: str, value: Any, default: Any, where: str) -> Any:
@@ -274,6 +283,13 @@ def _convert(name: str, value: Any, default: Any, where: str) -> Any:
         if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
             return int(value)
     elif isinstance(value, str):
+        if name == "cost":  # one cost, however it is named: "CrossEntropyCost" is "cross-entropy"
+            from nndl.costs import cost_name, get_cost
+
+            try:
+                return cost_name(get_cost(value))
+            except ValueError:
+                return value  # check() names the choices
         return value
     wanted = {
         "sizes": "a list of whole numbers",
@@ -889,7 +905,7 @@ class Session:
         if not self.draw_plots:
             return
         try:
-            plot_run(self.folder, history)
+            plot_run(self.folder, history, self.record.settings.evaluate_on)
         except (ImportError, OSError, ValueError, RuntimeError) as exc:
             log.warning("could not draw the plots: %s", exc)
 
@@ -943,7 +959,8 @@ class Session:
             f"run folder:  {self.folder}",
             f"data:        {record.data['description']}",
             (
-                f"network:     {net['sizes']}, {net['cost']} cost, {net['hidden']} hidden, "
+                f"network:     {net['sizes']}, {net['cost']} cost, "
+                f"{net['hidden'] + ' hidden' if len(net['sizes']) > 2 else 'no hidden layer'}, "
                 f"{net['output']} output, "
                 f"{net['init']} init"
             ),
@@ -966,6 +983,8 @@ class Session:
             )
         else:
             lines.append(f"model:       {self.folder / MODEL}")
+        for warning in h.warnings:  # e.g. stuck at chance: said on stderr too, and in history.json
+            lines.append(f"warning:     {warning.split(':', 1)[0]} (see the log above and history.json)")
         return "\n".join(lines)
 
 

@@ -39,6 +39,18 @@ from nndl.network import REGULARIZATIONS, Network, as_targets
 log = logging.getLogger(__name__)
 
 ETA_SCHEDULE_FLOOR = 1.0 / 128  # chapter 3: stop when eta has fallen to 1/128 of its start
+# The fast step keeps each bias in the packed [W | b] and divides it by eq. (93)'s shrink
+# factor 1 - eta lmbda / n before the gemm scales the whole block by it. That is exact to
+# a few ulp while the factor is not tiny; nearer 0 (at 0, eta lmbda / n = 1, the bias
+# would be lost) the reference step is used instead.
+FAST_MIN_SHRINK = 2.0**-10
+# Stuck at chance (Trainer._stuck_at_chance): accuracy within CHANCE_MARGIN of always
+# answering the most common label, and more than SATURATED_SHARE of the outputs of the
+# first COST_SAMPLE_ROWS training examples within SATURATED of 0 or 1.
+CHANCE_MARGIN = 0.05
+SATURATED = 1e-3
+SATURATED_SHARE = 0.9
+COST_SAMPLE_ROWS = 1000
 
 
 @dataclass
@@ -62,6 +74,7 @@ class TrainingHistory:
     n_training: int = 0
     n_evaluation: int = 0
     stopped: str | None = None  # None (ran all epochs), "early-stopping", "eta-schedule", "interrupted"
+    warnings: list[str] = field(default_factory=list)  # e.g. stuck at chance with saturated outputs
 
     @property
     def epochs(self) -> int:
@@ -82,16 +95,84 @@ class TrainingHistory:
 
 
 def _as_pair(data, name: str, net: Network):
-    try:
-        X, y = data
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (X, y)") from None
+    """``(X, y)`` from training or evaluation data given in either of the two forms.
+
+    - the pair ``(X, y)``: X of shape (n, n_in), y labels (n,) or targets (n, n_out);
+    - the book's list of examples ``[(x, y), ...]`` (network2's ``training_data``), x of
+      n_in numbers (shape (n_in,) or the book's column (n_in, 1)), y a label or a target
+      vector (n_out,) or (n_out, 1).
+
+    The forms are told apart by structure, not by length: a list of exactly two examples
+    is not the pair (X, y), because its first element is not a 2-D array of numbers.
+    Raises ``ValueError`` naming ``name`` and what is wrong.
+    """
+    n_in = net.sizes[0]
+    X = None
+    if isinstance(data, (tuple, list)) and len(data) == 2 and not _is_example(data[0], n_in):
+        first = data[0]
+        try:
+            X = np.asarray(first, dtype=net.dtype)
+        except (TypeError, ValueError):
+            X = None
+        if X is not None and X.ndim == 2:
+            y = data[1]
+        else:
+            X = None
+    if X is None:
+        X, y = _from_examples(data, name, n_in, net.dtype)
     X = np.ascontiguousarray(X, dtype=net.dtype)
-    if X.ndim != 2 or X.shape[1] != net.sizes[0]:
-        raise ValueError(f"{name}: inputs must have shape (m, {net.sizes[0]}); got {X.shape}")
-    y = np.asarray(y)
+    if X.ndim != 2 or X.shape[1] != n_in:
+        raise ValueError(f"{name}: inputs must have shape (m, {n_in}); got {X.shape}")
+    try:
+        y = np.asarray(y)
+    except ValueError:
+        raise ValueError(f"{name}: the targets are not one array (labels (m,) or targets (m, "
+                         f"{net.sizes[-1]}))") from None
+    if y.dtype == object:
+        raise ValueError(f"{name}: the targets must be numbers: labels (m,) or targets (m, {net.sizes[-1]})")
     if len(y) != len(X):
         raise ValueError(f"{name}: {len(X)} inputs but {len(y)} targets")
+    return X, y
+
+
+def _is_example(item, n_in: int) -> bool:
+    """True for one of the book's examples: a pair (x, y) with x holding n_in numbers."""
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        return False
+    try:
+        x = np.asarray(item[0], dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    if not (x.size == n_in and x.ndim in (1, 2) and (x.ndim == 1 or 1 in x.shape)):
+        return False
+    # [row, row] (X as a list of two rows) is not an example: an example is a tuple, as the
+    # book's and zip's are, or a list whose second element is not another input
+    return isinstance(item, tuple) or np.size(item[1]) != n_in
+
+
+def _from_examples(data, name: str, n_in: int, dtype):
+    """X (n, n_in) and y from the book's list of ``(x, y)`` examples; ValueError if it is not one."""
+    form = f"a pair (X, y) with X of shape (n, {n_in}), or a list of (x, y) examples as in the book"
+    try:
+        examples = list(data)
+    except TypeError:
+        raise ValueError(f"{name} must be {form}; got {type(data).__name__}") from None
+    if not examples:
+        raise ValueError(f"{name} is empty")
+    for i, e in enumerate(examples):
+        if not _is_example(e, n_in):
+            what = (f"a {type(e).__name__} of {len(e)}" if isinstance(e, (tuple, list))
+                    else type(e).__name__)
+            raise ValueError(f"{name} must be {form}; example {i} is {what}, not (x, y) with x "
+                             f"of {n_in} numbers")
+    X = np.stack([np.asarray(x, dtype=dtype).reshape(-1) for x, _ in examples])
+    ys = [np.asarray(t) for _, t in examples]
+    if all(t.ndim == 0 for t in ys):
+        y = np.array([t.item() for t in ys])
+    elif len({t.size for t in ys}) == 1 and all(t.ndim > 0 for t in ys):
+        y = np.stack([t.reshape(-1) for t in ys]).astype(dtype)
+    else:
+        raise ValueError(f"{name}: the examples' targets must all be labels or all be vectors of one size")
     return X, y
 
 
@@ -316,6 +397,11 @@ class Trainer:
                 parts.append(f"{which} accuracy {correct} / {len(X)}")
         parts.append(f"{self.epoch_elapsed:.2f} s")
         log.info(", ".join(parts))
+        if not any(w.startswith("stuck at chance") for w in h.warnings):
+            warning = self._stuck_at_chance()
+            if warning:
+                h.warnings.append(warning)
+                log.warning("%s", warning)
         self.epoch += 1
         self.perm = None
         self.batch = 0
@@ -324,6 +410,48 @@ class Trainer:
             self._apply_stopping_rules(h.evaluation_accuracy[-1])
         if self.on_epoch is not None:
             self.on_epoch(self.epoch - 1, h, net)
+
+    def _stuck_at_chance(self) -> str | None:
+        """The warning for a network stuck at chance with saturated outputs, or None.
+
+        Divergence (NaN, a cost that explodes) is an error; this is its quiet twin, as in
+        chapter 1's eta = 100 run with the quadratic cost: every output neuron saturates
+        (sigma'(z) ~ 0, so BP1 gives delta^L ~ 0 and learning stops), the cost sits still
+        and the accuracy stays at chance. Checked after each epoch on the accuracy
+        monitored (evaluation, else training): within ``CHANCE_MARGIN`` of always
+        answering the most common label, while more than ``SATURATED_SHARE`` of the outputs
+        of up to ``COST_SAMPLE_ROWS`` training examples are within ``SATURATED`` of 0 or 1
+        (for softmax: rows whose largest output is above 1 - ``SATURATED``).
+        """
+        h = self.history
+        if h.evaluation_accuracy:
+            correct, labels = h.evaluation_accuracy[-1], self.evaluation_data[1]
+        elif h.training_accuracy:
+            correct, labels = h.training_accuracy[-1], self.y
+        else:
+            return None
+        labels = np.asarray(labels)
+        labels = labels if labels.ndim == 1 else np.argmax(labels, axis=1)
+        chance = np.bincount(labels.astype(np.int64)).max() / len(labels)
+        if correct / len(labels) > chance + CHANCE_MARGIN:
+            return None
+        A = self.net.feedforward(self.X[:COST_SAMPLE_ROWS])
+        if self.net.output == "softmax":
+            share = float(np.mean(A.max(axis=1) > 1 - SATURATED))
+        else:
+            share = float(np.mean((A < SATURATED) | (A > 1 - SATURATED)))
+        if share <= SATURATED_SHARE:
+            return None
+        from nndl.costs import cost_name
+
+        slowdown = ("; the quadratic cost learns slowest exactly there (chapter 3's learning slowdown: "
+                    "the cross-entropy cost does not)") if self.net.cost is QuadraticCost else ""
+        return (f"stuck at chance in epoch {self.epoch}: accuracy {100 * correct / len(labels):.1f} %, "
+                f"no better than always answering the most common digit ({100 * chance:.1f} %), and "
+                f"{100 * share:.0f} % of the output activations are saturated (within {SATURATED:g} of 0 or 1). "
+                f"Saturated sigmoid neurons have sigma'(z) ~ 0, so the {cost_name(self.net.cost)} gradients "
+                f"vanish and learning stops. Likely cause: eta = {self.eta:g} is far too large (try a "
+                f"smaller eta){slowdown}")
 
     def _apply_stopping_rules(self, accuracy: int) -> None:
         if accuracy > self.best_accuracy:
@@ -352,7 +480,9 @@ class Trainer:
 
     def _fast_ok(self) -> bool:
         net = self.net
+        shrink = 1.0 - self.eta * self.lmbda / len(self.X)  # eq. (93); see FAST_MIN_SHRINK
         return (self.regularization == "l2" and not self.momentum and not net.dropout
+                and abs(shrink) >= FAST_MIN_SHRINK
                 and net.cost in (QuadraticCost, CrossEntropyCost, LogLikelihoodCost)
                 and net.output == net.cost.default_output
                 and net.hidden == "sigmoid")
@@ -383,6 +513,9 @@ class _FusedSGD:
     """
 
     def __init__(self, net: Network, eta: float, lmbda: float, n: int) -> None:
+        if abs(1.0 - eta * lmbda / n) < FAST_MIN_SHRINK:
+            raise ValueError(f"the fast step needs |1 - eta lmbda / n| >= {FAST_MIN_SHRINK:g} (FAST_MIN_SHRINK); "
+                             f"got eta {eta:g}, lmbda {lmbda:g}, n {n}: use Network.update_mini_batch")
         self.net = net
         self.eta, self.lmbda, self.n = eta, lmbda, n
         dt = net.dtype
@@ -567,8 +700,12 @@ def sgd(net: Network, training_data, epochs: int, mini_batch_size: int, eta: flo
 
     Parameters
     ----------
-    training_data, evaluation_data : pairs (X, y)
-        X of shape (n, n_in); y integer labels (n,) or one-hot targets (n, n_out).
+    training_data, evaluation_data : pairs (X, y), or the book's lists of (x, y) examples
+        X of shape (n, n_in); y integer labels (n,) or one-hot targets (n, n_out). Or, as
+        network2 takes them, a list of examples (x, y): x of shape (n_in,) or (n_in, 1),
+        y a label or a target vector. The two are told apart by structure (``_as_pair``),
+        so a list of exactly two examples is not mistaken for (X, y); malformed data
+        raise ``ValueError`` saying what is wrong.
     epochs, mini_batch_size, eta, lmbda
         As in network2; eq. (93)'s n is ``len(training_data)``.
     regularization : {"l2", "l1"}

@@ -43,6 +43,10 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from nndl import derive
 
+    from nndl.errors import UsageError
+
+    if args.details and args.format == "json":
+        raise UsageError("--details: --format json always holds every check and its expressions")
     topics = TOPICS if args.topic == "all" else (args.topic,)
     results = [derive.derive(t, numeric=args.numeric) for t in topics]
     if args.format == "json":

@@ -13,8 +13,10 @@ log = logging.getLogger("nndl.evaluate")
 
 DESCRIPTION = """\
 Evaluate a trained network on a data set: accuracy, mean cost, the confusion matrix
-(printed, and drawn as confusion.png) and the examples it got wrong most confidently
-(wrong.png). MODEL is a model file (.npz, or the book's network2 .json) or a run folder.
+(printed, and drawn as confusion-DATA-SPLIT.png) and the examples it got wrong most
+confidently (drawn as wrong-DATA-SPLIT.png), e.g. confusion-mnist-test.png and
+wrong-mnist-test.png, in the model's folder or -o DIR. MODEL is a model file (.npz, or
+the book's network2 .json) or a run folder.
 
 The data are the --data you name; by default MNIST for a 784-input model and the
 bundled digits for a 64-input one (MNIST only if it is on this machine: a model file
@@ -48,7 +50,7 @@ def add_parser(subparsers) -> None:
         type=int,
         default=25,
         metavar="N",
-        help="show the N most confidently wrong examples in wrong.png (default 25)",
+        help="show the N most confidently wrong examples in wrong-DATA-SPLIT.png (default 25)",
     )
     p.add_argument(
         "-o", "--out", metavar="DIR", help="folder for the PNGs (default: the model's folder)"
@@ -102,10 +104,20 @@ def confusion_text(confusion) -> str:
 def run(args: argparse.Namespace) -> int:
     from nndl import runs
     from nndl.data import load_dataset
+    from nndl.paths import check_data_options, check_output_dir
 
     if args.wrong < 0:
         raise UsageError(f"--wrong must be at least 0; got {args.wrong}")
+    if args.no_plots and args.out:
+        raise UsageError("-o/--out names the folder for the PNGs, and --no-plots writes none")
+    check_data_options(args.data, args.data_dir)
+    if args.out:
+        check_output_dir(Path(args.out).expanduser(), "--out")
     net, metadata, model_file = runs.load_model(args.model)
+    out = None
+    if not args.no_plots:  # where the PNGs go, checked before the data are read
+        out = (Path(args.out).expanduser() if args.out
+               else check_output_dir(model_file.parent, "the model's folder (or choose one with -o)"))
     n_in = net.sizes[0]
     data = args.data or runs.model_data(metadata, n_in)
     if data is None:
@@ -131,8 +143,7 @@ def run(args: argparse.Namespace) -> int:
         )
     result = evaluate(net, X, y)
     written = []
-    if not args.no_plots:
-        out = Path(args.out).expanduser() if args.out else model_file.parent
+    if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         written = _plots(result, X, y, out, f"{splits.name}-{args.split}", args.wrong)
     if args.json:
@@ -209,5 +220,5 @@ def _plots(result: dict, X, y, out: Path, tag: str, n_wrong: int) -> list[Path]:
         fig.suptitle("Most confidently wrong (true as predicted, confidence)", fontsize=9)
         written.append(plots.save_png(fig, out / f"wrong-{tag}.png"))
     elif len(wrong):
-        log.warning("the inputs are not square images: no wrong.png")
+        log.warning("the inputs are not square images: no wrong-%s.png", tag)
     return written

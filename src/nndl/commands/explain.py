@@ -37,10 +37,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("topic", choices=TOPICS, metavar="TOPIC", help=", ".join(TOPICS))
     p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     p.add_argument("--plot", metavar="PATH",
-                   help=f"also write the figure (PNG, PDF or SVG by the suffix); {', '.join(PLOTS)}")
+                   help=f"also write the figure (PNG, PDF, SVG... by the suffix); {', '.join(PLOTS)}")
     p.add_argument("--batch", type=int, default=None,
                    help="mini-batch size (default 10; 100 for earlier-layers)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the network's weights (default 0)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the network's weights (default 0)")
     p.set_defaults(func=run)
 
 
@@ -49,7 +49,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.plot and args.topic not in PLOTS:
         raise UsageError(f"{args.topic} has no plot; --plot works with {', '.join(PLOTS)}")
+    if args.plot:
+        from nndl.paths import check_output_file, plot_formats
+
+        check_output_file(args.plot, "--plot", plot_formats())  # before the work, not after it
+    if args.topic == "saturation":
+        given = [o for o, v in (("--seed", args.seed), ("--batch", args.batch)) if v is not None]
+        if given:  # the single neuron starts from the book's fixed (w, b): nothing random, no batch
+            raise UsageError(f"saturation has no {' or '.join(given)}: its neuron starts from the "
+                             "book's (w, b) = (0.6, 0.9) and (2, 2), one example")
     options = {}
+    if args.seed is None:
+        args.seed = 0
     if args.topic != "saturation":
         options["seed"] = args.seed
         if args.batch is not None:

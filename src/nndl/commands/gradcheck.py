@@ -35,16 +35,17 @@ def add_parser(subparsers) -> None:
     )
     net = p.add_mutually_exclusive_group()
     net.add_argument("--sizes", default="5,4,3", help="layer sizes, comma-separated (default 5,4,3)")
-    net.add_argument("--model", help="check a saved network (.npz or network2 .json) instead")
+    net.add_argument("--model", metavar="MODEL",
+                     help="check a saved network instead: a model file (.npz or network2 .json) or a run folder")
     p.add_argument("--cost", default=None,
                    help="quadratic, cross-entropy, log-likelihood, or module:attr "
                         "(an object with fn and delta); default cross-entropy, or the "
                         "model's own cost with --model")
     p.add_argument("--fn", metavar="MODULE:FUNCTION", help="your own cost fn(a, y)")
     p.add_argument("--delta", metavar="MODULE:FUNCTION", help="your own delta(z, a, y)")
-    p.add_argument("--hidden", default="sigmoid", help="sigmoid, tanh or relu (default sigmoid)")
+    p.add_argument("--hidden", default=None, help="sigmoid, tanh or relu (default sigmoid)")
     p.add_argument("--output", default=None, help="sigmoid or softmax (default: the cost's own)")
-    p.add_argument("--init", default="default", help="default or large (default: default)")
+    p.add_argument("--init", default=None, help="default or large (default: default)")
     p.add_argument("--batch", type=int, default=5, help="examples in the batch (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch")
     p.add_argument("--eps", type=float, default=None, help="step h of the central differences (default 1e-3; 1e-4 for relu)")
@@ -56,34 +57,38 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
-    except ValueError:
-        raise UsageError(f"--sizes must be integers separated by commas, got {text!r}") from None
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise UsageError(f"--sizes needs at least two layers of at least one neuron, got {text!r}")
-    return sizes
-
-
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     import nndl
     from nndl import gradcheck
 
+    from nndl.runs import load_model, parse_sizes
+
     if args.batch < 1:
         raise UsageError("--batch must be at least 1")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be at least 0; got {args.seed}")
+    for name in ("eps", "tolerance"):
+        value = getattr(args, name)
+        if value is not None and not 0 < value < float("inf"):
+            raise UsageError(f"--{name} must be a positive number; got {value:g}")
+    if args.max_entries is not None and args.max_entries < 1:
+        raise UsageError(f"--max-entries must be at least 1; got {args.max_entries}")
+    if args.model:  # the model defines its network: these would be silently ignored
+        given = [f"--{o}" for o in ("hidden", "output", "init") if getattr(args, o) is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)}: the network comes from --model; leave them out")
     rng = np.random.default_rng(args.seed)
-    model = nndl.load(args.model) if args.model else None
+    model = load_model(args.model)[0] if args.model else None
     base = args.cost or (model.cost if model is not None else "cross-entropy")
     cost = gradcheck.custom_cost(base, fn=args.fn, delta=args.delta)
     try:
         if model is not None:
             net = gradcheck.rebuilt(model, cost=cost)
         else:
-            net = nndl.Network(_sizes(args.sizes), cost=cost, init=args.init, hidden=args.hidden,
-                               output=args.output, rng=rng)
+            net = nndl.Network(parse_sizes(args.sizes), cost=cost, init=args.init or "default",
+                               hidden=args.hidden or "sigmoid", output=args.output, rng=rng)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     X = rng.random((args.batch, net.sizes[0]))

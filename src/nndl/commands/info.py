@@ -96,6 +96,9 @@ def _data(data_dir) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nndl.paths import check_data_options
+
+    check_data_options(None, args.data_dir)
     facts = {"versions": _versions(), "data": _data(args.data_dir), "blas": _blas()}
     if args.json:
         print(json.dumps(facts, indent=1))

@@ -262,9 +262,12 @@ def run(args: argparse.Namespace) -> int:
         return _resume(args)
     settings = _settings(args)
     from nndl import runs
+    from nndl.paths import check_output_dir
 
     from nndl.io import folder_lock
 
+    if args.out:
+        check_output_dir(Path(args.out).expanduser(), "--out")  # before the data are read
     splits = runs.load_data(settings)
     folder = runs.new_run_folder(args.out)
     with folder_lock(folder, "run folder"):

@@ -78,8 +78,12 @@ def plot(result: Result) -> dict:
         else:
             runs = [r["history"][key] for r in seeds]
         common.band(ax, range(xmin, epochs), [run[xmin:] for run in runs], color="C0")
-        ax.set(xlabel="Epoch", ylabel=ylabel, xlim=(xmin, epochs),
-               title=f"{result['id']}: {ylabel.lower()} (lmbda={result['config']['lmbda']})")
+        title = f"{result['id']}: {ylabel.lower()} (lmbda={result['config']['lmbda']})"
+        if xmin:  # say why the curve does not start at epoch 0
+            title += (f"\nfrom epoch {xmin}, as in the book: the first epochs' "
+                      f"{'large cost' if 'cost' in key else 'low accuracy'} would flatten the rest")
+        ax.set(xlabel="Epoch", ylabel=ylabel, xlim=(xmin, epochs))
+        ax.set_title(title, fontsize=10)
         common.note_seeds(ax, result)
         ax.grid(alpha=0.3)
         figs[name] = fig

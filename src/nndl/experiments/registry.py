@@ -25,6 +25,21 @@ REGISTRY: dict[str, Experiment] = {e.id: e for e in _ALL}
 IDS: tuple[str, ...] = tuple(REGISTRY)
 
 
+def describe(exp: Experiment) -> str:
+    """One line that tells ``exp`` apart from the other ids: its title and, for one network, its settings."""
+    from nndl.experiments.common import Net
+
+    cfg = exp.config
+    if not isinstance(cfg, Net):
+        return exp.title
+    sizes = "-".join(map(str, cfg.sizes))
+    lmbda = f", lmbda {cfg.lmbda:g}" if cfg.lmbda else ""
+    watched = ", ".join(m.replace("_", " ") for m in cfg.monitor if m != "evaluation_accuracy")
+    watched = f"; also {watched}" if watched else ""
+    return (f"{exp.title}: [{sizes}] {cfg.cost}, eta {cfg.eta:g}{lmbda}, "
+            f"{cfg.n_train:,} training images, {cfg.epochs} epochs, on {cfg.evaluation} data{watched}")
+
+
 def get(id_: str) -> Experiment:
     try:
         return REGISTRY[id_]

@@ -208,10 +208,23 @@ def main(argv=None) -> int:
     p.add_argument("--results", default="results", help="results folder (default ./results)")
     p.add_argument("--output", default="docs/reproduction.md", help="Markdown file to write")
     args = p.parse_args(argv)
+    from nndl.errors import NndlError
+    from nndl.paths import check_input_dir, check_output_dir, check_output_file
+
     doc = Path(args.output)
+    try:  # both paths checked before the work, each error one line naming its path
+        check_input_dir(args.results, "--results")
+        check_output_dir(doc.parent, "--output's folder")
+        if doc.parent.exists():
+            check_output_file(doc, "--output", ("md",))
+    except NndlError as exc:
+        p.error(str(exc))  # exit status 2, one line
     text = build(Path(args.results), doc)
     doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text)
+    from nndl.io import atomic_write
+
+    with atomic_write(doc, "w") as f:
+        f.write(text)
     print(f"wrote {doc}")
     return 0
 

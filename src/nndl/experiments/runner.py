@@ -5,6 +5,8 @@ Layout of an output folder::
     <out>/<id>/result.json        configuration, seeds, versions, histories, timings
     <out>/<id>/<figure>.png|.svg  the book's figures for that id
     <out>/cache/svc-<N>.json      SVC(gamma='auto') fits, shared between ids
+    <out>/quick/<id>/...          the same for --quick runs: a quick run never replaces
+                                  (or mixes with) a full result
 
 ``result.json`` is rewritten after every seed, so an interrupted run loses at most the
 seed in progress; a second run with the same configuration resumes: it skips the seeds
@@ -56,6 +58,11 @@ def _load(path: Path, exp: Experiment, cfg_dict: dict, quick: bool) -> Result | 
     return None
 
 
+def result_folder(out_dir: str | Path, id_: str, quick: bool) -> Path:
+    """Where ``id_``'s results go: ``out_dir/id_``, or ``out_dir/quick/id_`` for a quick run."""
+    return Path(out_dir) / "quick" / id_ if quick else Path(out_dir) / id_
+
+
 def run_experiment(id_: str, seeds: Sequence[int] = DEFAULT_SEEDS, *, quick: bool = False,
                    out_dir: str | Path = "results", force: bool = False, figures: bool = True) -> Result:
     """Run experiment ``id_`` for ``seeds`` (ignored by deterministic ids); return its result.
@@ -70,7 +77,7 @@ def _run_experiment(id_, seeds, quick, out_dir, force, figures) -> Result:
     exp = get(id_)
     cfg = exp.quick(exp.config) if quick else exp.config
     cfg_dict = json.loads(json.dumps(common.config_dict(cfg)))  # tuples as lists, as read back
-    folder = Path(out_dir) / exp.id
+    folder = result_folder(out_dir, exp.id, quick)
     path = folder / "result.json"
     result = None if force else _load(path, exp, cfg_dict, quick)
     if result is None:
@@ -174,6 +181,12 @@ def summary_lines(exp: Experiment, result: Result) -> list[str]:
         spread = f" [{min(values):.4g}, {max(values):.4g}] over {len(values)} seeds" if len(values) > 1 else ""
         book = f"  (book: {metric.book_text or metric.book})" if metric.book is not None else ""
         lines.append(f"  {metric.name}: {med:.4g}{spread}{book}")
+    has_book = any(m.book is not None for m in exp.metrics)
+    if not has_book:
+        lines.append("  (the book publishes no number for this experiment: its claims are checked below)")
+    if result.get("quick"):
+        lines.append("  (--quick: less data and fewer epochs than the book, so the numbers differ"
+                     + ("; the book's are beside them for reference)" if has_book else ")"))
     for claim, values in claim_values(exp, result):
         if values:
             lines.append(f"  {'PASS' if all(values) else 'FAIL'} ({sum(values)}/{len(values)}): {claim.text}")
@@ -203,38 +216,65 @@ def _job(args: tuple) -> tuple[str, float, list[str]]:
 
 
 def run_many(ids: Iterable[str], seeds: Sequence[int] = DEFAULT_SEEDS, *, quick: bool = False,
-             out_dir: str | Path = "results", force: bool = False, jobs: int = 1, on_done=None) -> dict[str, float]:
+             out_dir: str | Path = "results", force: bool = False, jobs: int = 1, on_done=None,
+             on_error=None) -> dict[str, float]:
     """Run several ids (in order, or ``jobs`` processes, longest first); return seconds per id.
 
-    ``on_done(id, seconds, summary_lines)`` is called as each id finishes.
+    ``on_done(id, seconds, summary_lines)`` is called as each id finishes. An id that fails
+    with one of nndl's errors (``NndlError``: data missing, a diverged run...) does not stop
+    the others: ``on_error(id, exc)`` is called and the id is left out of the result; with
+    no ``on_error`` the first such error is raised once the other ids are done.
     """
     ids = list(ids)
     tasks = [(i, tuple(seeds), quick, str(out_dir), force) for i in ids]
+    failed: list[tuple[str, Exception]] = []
+
+    def error(id_: str, exc: Exception) -> None:
+        failed.append((id_, exc))
+        if on_error:
+            on_error(id_, exc)
+
     if jobs <= 1:
-        return _run_in_order(tasks, on_done)
-    return _run_parallel(tasks, jobs, on_done, ids)
+        seconds = _run_in_order(tasks, on_done, error)
+    else:
+        seconds = _run_parallel(tasks, jobs, on_done, ids, error)
+    if failed and on_error is None:
+        raise failed[0][1]
+    return seconds
 
 
-def _run_in_order(tasks, on_done) -> dict[str, float]:
+def _run_in_order(tasks, on_done, on_error) -> dict[str, float]:
+    from nndl.errors import NndlError
+
     seconds = {}
     for task in tasks:
-        id_, s, lines = _job(task)
+        try:
+            id_, s, lines = _job(task)
+        except NndlError as exc:
+            on_error(task[0], exc)
+            continue
         seconds[id_] = s
         if on_done:
             on_done(id_, s, lines)
     return seconds
 
 
-def _run_parallel(tasks, jobs, on_done, ids) -> dict[str, float]:
-    seconds = {}
+def _run_parallel(tasks, jobs, on_done, ids, on_error) -> dict[str, float]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from nndl.errors import NndlError
+
+    seconds = {}
     tasks.sort(key=lambda t: -get(t[0]).cost)  # longest first: the shared SVM fits start early
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_job, t) for t in tasks]
+        futures = {pool.submit(_job, t): t[0] for t in tasks}
         for fut in as_completed(futures):
-            id_, s, lines = fut.result()
+            try:
+                id_, s, lines = fut.result()
+            except NndlError as exc:
+                on_error(futures[fut], exc)
+                continue
             seconds[id_] = s
             if on_done:
                 on_done(id_, s, lines)
-    return {i: seconds[i] for i in ids}
+    return {i: seconds[i] for i in ids if i in seconds}
