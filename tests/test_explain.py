@@ -32,7 +32,7 @@ def test_command_lists_the_library_topics():
 
 
 def test_shapes_symbols_are_the_real_numbers(digits):
-    r = explain.shapes(m=10, seed=3)
+    r = explain.shapes(m=10, seed=3, data="digits")
     X, labels = digits.X[:10], digits.y[:10]
     assert r.labels == labels.tolist()
     # independent recomputation of eq. (61) for the pixel shown, from the same network
@@ -55,7 +55,7 @@ def test_shapes_symbols_are_the_real_numbers(digits):
 
 
 def test_hidden_layers_agree_with_finite_differences():
-    r = explain.hidden_layers(sizes=(64, 12, 9, 10), m=6, seed=1)
+    r = explain.hidden_layers(sizes=(64, 12, 9, 10), m=6, seed=1, data="digits")
     assert [row["quantity"] for row in r.rows] == [
         "delta^4", "dC/db^4", "dC/dw^4", "delta^3", "dC/db^3", "dC/dw^3",
         "delta^2", "dC/db^2", "dC/dw^2"]
@@ -69,7 +69,7 @@ def test_hidden_layers_agree_with_finite_differences():
 
 
 def test_earlier_layers_only_the_output_error_changes():
-    r = explain.earlier_layers(depths=(1, 2, 3), m=40, seed=2)
+    r = explain.earlier_layers(depths=(1, 2, 3), m=40, seed=2, data="digits")
     assert r.output_relation < EXACT and r.bp2_relation < EXACT
     for depth in r.depths:
         rows = [x for x in r.layers if x["depth"] == depth]
@@ -86,7 +86,7 @@ def test_earlier_layers_only_the_output_error_changes():
 
 
 def test_earlier_layers_norms_agree_with_finite_differences(digits):
-    r = explain.earlier_layers(depths=(2,), m=8, seed=5)
+    r = explain.earlier_layers(depths=(2,), m=8, seed=5, data="digits")
     X, Y = digits.X[:8], np.eye(10)[digits.y[:8]]
     quad = nndl.Network([64, 30, 30, 10], cost=nndl.QuadraticCost, rng=np.random.default_rng(5))
     for cost, key in ((nndl.QuadraticCost, "norm_quadratic"), (nndl.CrossEntropyCost, "norm_cross_entropy")):
@@ -130,22 +130,28 @@ def test_saturation_matches_plain_python():
     assert first_step("quadratic", (2.0, 2.0)) < first_step("quadratic", (0.6, 0.9)) / 5
 
 
+def _small(topic):
+    """CLI options that keep a topic quick in tests (the 8x8 digits; deep-networks small)."""
+    return {"saturation": [], "deep-networks": ["--data", "digits", "--depths", "2,5"]}.get(
+        topic, ["--data", "digits"])
+
+
 @pytest.mark.parametrize("topic", explain_command.TOPICS)
 def test_cli_formats(topic, capsys):
-    assert main(["explain", topic]) == 0
+    assert main(["explain", topic, *_small(topic)]) == 0
     text = capsys.readouterr().out
     assert "Answer: " in text
-    assert main(["explain", topic, "--format", "markdown"]) == 0
+    assert main(["explain", topic, "--format", "markdown", *_small(topic)]) == 0
     md = capsys.readouterr().out
     assert md.startswith("## ") and "$$" in md and "**Answer.**" in md
-    assert main(["explain", topic, "--format", "json"]) == 0
+    assert main(["explain", topic, "--format", "json", *_small(topic)]) == 0
     assert json.loads(capsys.readouterr().out)["topic"] == topic
 
 
 @pytest.mark.parametrize("topic", explain_command.PLOTS)
 def test_cli_writes_the_plot(topic, tmp_path, capsys):
     path = tmp_path / f"{topic}.png"
-    assert main(["explain", topic, "--plot", str(path)]) == 0
+    assert main(["explain", topic, "--plot", str(path), *_small(topic)]) == 0
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -153,7 +159,37 @@ def test_cli_writes_the_plot(topic, tmp_path, capsys):
                                   ["hidden-layers", "--batch", "100000"]])
 def test_cli_usage_errors(args, capsys):
     assert main(["explain", *args]) == 2
-    assert capsys.readouterr().err.startswith("nndl: error: ")
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("nndl: error: ")
+
+
+def test_explain_uses_mnist_when_it_is_here_and_says_which(monkeypatch, capsys):
+    """Issue 12.16: MNIST when it is on the machine (784 inputs), the 8x8 digits otherwise."""
+    from nndl.answers.tables import DATA_CHOICES
+
+    assert explain_command.DATA_CHOICES == DATA_CHOICES
+    if not _mnist_here():
+        pytest.skip("MNIST is not on this machine (set NNDL_DATA)")
+    assert main(["explain", "earlier-layers", "--batch", "20", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["data"].startswith("MNIST") and "784" in data["data"]
+    assert main(["explain", "earlier-layers", "--batch", "20"]) == 0
+    assert "784 inputs" in capsys.readouterr().out
+    assert main(["explain", "earlier-layers", "--batch", "20", "--data", "digits"]) == 0
+    out = capsys.readouterr().out
+    assert "64 inputs, 10 outputs" in out and "8x8 digits" in out
+    monkeypatch.setenv("NNDL_DATA", "/nonexistent-folder")
+    monkeypatch.setenv("NNDL_CACHE", "/nonexistent-cache")
+    r = explain.earlier_layers(depths=(1,), m=5)
+    assert r.data.startswith("the bundled 8x8 digits") and r.n_in == 64
+    assert main(["explain", "earlier-layers", "--data", "mnist"]) == 2  # asked for, not here: usage
+
+
+def _mnist_here() -> bool:
+    import os
+
+    folder = os.environ.get("NNDL_DATA")
+    return bool(folder) and os.path.isdir(folder) and any(
+        name.startswith("train-images") for name in os.listdir(folder))
 
 
 def test_matplotlib_only_inside_figure():

@@ -11,14 +11,33 @@ import numpy as np
 # --------------------------------------------------------------------------- helpers
 
 
-def _digits_batch(m: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``m`` training images of the bundled digits: X (m, 64) in [0, 1], labels (m,)."""
-    from nndl.data import load_digits
+DATA_CHOICES = ("auto", "mnist", "digits")
 
-    training = load_digits().training
+
+def _batch(m: int, data: str = "auto") -> tuple[np.ndarray, np.ndarray, str]:
+    """The first ``m`` training images and labels, and which data set they are.
+
+    ``data``: "auto" = MNIST when it is on this machine (``NNDL_DATA``, the cache; never
+    downloaded), else scikit-learn's bundled 8x8 digits; "mnist" (an error if it is not
+    here); "digits". Returns X (m, n_in) in [0, 1], labels (m,) and a short description
+    ("MNIST (28x28 = 784 pixels)" or "the bundled 8x8 digits (64 pixels)").
+    """
+    training, description = _training_set(data)
     if not 1 <= m <= len(training.X):
         raise ValueError(f"the batch size must be between 1 and {len(training.X)}; got {m}")
-    return training.X[:m], training.y[:m]
+    return training.X[:m], training.y[:m], description
+
+
+def _training_set(data: str = "auto"):
+    """(training Dataset, description) of :func:`_batch`'s data choice."""
+    from nndl.data import load_dataset, load_digits
+
+    if data not in DATA_CHOICES:
+        raise ValueError(f"unknown data {data!r}; choose from {', '.join(DATA_CHOICES)}")
+    splits = load_digits() if data == "digits" else load_dataset(data, download=False)
+    if splits.name == "mnist":
+        return splits.training, "MNIST (28x28 = 784 pixels)"
+    return splits.training, "the bundled 8x8 digits (64 pixels)"
 
 
 def _fmt(x: float) -> str:

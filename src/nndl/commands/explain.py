@@ -13,9 +13,12 @@ log = logging.getLogger(__name__)
 # they equal nndl.explain.TOPICS.
 TOPICS = ("shapes", "hidden-layers", "earlier-layers", "saturation")
 PLOTS = ("earlier-layers", "saturation")
+DATA_CHOICES = ("auto", "mnist", "digits")  # = nndl.answers.tables.DATA_CHOICES (tested)
 
 DESCRIPTION = """\
-Explain a piece of the book with real numbers, on the bundled 8x8 digits:
+Explain a piece of the book with real numbers, on MNIST when it is on this machine
+($NNDL_DATA, the cache; never downloaded here) and on the bundled 8x8 digits otherwise
+(--data chooses); the output says which:
 
   shapes          what w_j, x_j and sigma(z) are in dC/dw_j = (1/n) sum_x x_j (sigma(z) - y),
                   with shapes and values for one example and for a mini-batch (eq. 61, 67)
@@ -41,6 +44,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--batch", type=int, default=None,
                    help="mini-batch size (default 10; 100 for earlier-layers)")
     p.add_argument("--seed", type=int, default=0, help="seed of the network's weights (default 0)")
+    p.add_argument("--data", choices=DATA_CHOICES, default="auto",
+                   help="auto (default): MNIST if it is on this machine, else the 8x8 digits; "
+                        "mnist; digits")
     p.set_defaults(func=run)
 
 
@@ -50,8 +56,12 @@ def run(args: argparse.Namespace) -> int:
     if args.plot and args.topic not in PLOTS:
         raise UsageError(f"{args.topic} has no plot; --plot works with {', '.join(PLOTS)}")
     options = {}
-    if args.topic != "saturation":
+    if args.topic == "saturation":
+        if args.data != "auto":
+            raise UsageError("saturation is one neuron with input x = 1: it uses no data set; drop --data")
+    else:
         options["seed"] = args.seed
+        options["data"] = args.data
         if args.batch is not None:
             if args.batch < 1:
                 raise UsageError("--batch must be at least 1")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nndl.answers.tables import Table, _digits_batch, _fmt, _Result, _shape, _vec
+from nndl.answers.tables import Table, _batch, _fmt, _Result, _shape, _vec
 
 # --------------------------------------------------------------------------- shapes
 
@@ -39,6 +39,8 @@ class ShapesResult(_Result):
     layer_terms: list[float]
     dC_dwjk: float
     layer_checks: dict[str, float]
+    n_in: int = 64
+    data: str = "the bundled 8x8 digits (64 pixels)"
     title: str = "What x_j, w_j and sigma(z) are in dC/dw_j = (1/n) sum_x x_j (sigma(z) - y)"
     equations: tuple[str, ...] = (
         r"\frac{\partial C}{\partial w_j} = \frac{1}{n} \sum_x x_j(\sigma(z)-y) \quad (61)",
@@ -51,12 +53,12 @@ class ShapesResult(_Result):
         intro = [
             "Question (chapter 3, 'The cross-entropy cost function', eq. 61): in eq. (61), is w_j the weight matrix of the last layer, x_j "
             "the input vector and sigma(z) the output vector? Here is every symbol, computed on "
-            f"a real mini-batch of n = {n} images of the bundled 8x8 digits (64 pixels in "
-            f"[0, 1]; labels {self.labels}).",
+            f"a real mini-batch of n = {n} images of {self.data}; pixels in "
+            f"[0, 1]; labels {self.labels}.",
             "Eq. (61) is about ONE sigmoid neuron (chapter 3's setting): every symbol in it is "
-            "a single number for one training example x. Below, the neuron has the 64 pixels "
+            f"a single number for one training example x. Below, the neuron has the {self.n_in} pixels "
             "as inputs and is trained to answer 'is this digit a 0?' (y = 1 for a 0, else 0): "
-            "nndl.Network([64, 1], cost=CrossEntropyCost).",
+            f"nndl.Network([{self.n_in}, 1], cost=CrossEntropyCost).",
         ]
         headers = ["symbol", "meaning", "book shape", "nndl", "shape", "value"]
         tables = [
@@ -74,7 +76,7 @@ class ShapesResult(_Result):
                 [[k, f"{v:.1e}"] for k, v in self.neuron_checks.items()],
             ),
             Table(
-                "A whole output layer (eq. 67), network [64, 30, 10], cross-entropy: "
+                f"A whole output layer (eq. 67), network [{self.n_in}, 30, 10], cross-entropy: "
                 "dC/dw^L_jk = (1/n) sum_x a^(L-1)_k (a^L_j - y_j)",
                 headers,
                 self.layer_symbols,
@@ -106,6 +108,7 @@ class ShapesResult(_Result):
     def to_dict(self) -> dict[str, Any]:
         return {
             "topic": "shapes",
+            "data": self.data,
             "m": self.m,
             "labels": self.labels,
             "one_example": self.neuron_symbols,
@@ -122,20 +125,24 @@ class ShapesResult(_Result):
         }
 
 
-def shapes(*, m: int = 10, seed: int = 0) -> ShapesResult:
-    """Every symbol of eqs. (61) and (67) on a real mini-batch of ``m`` digits."""
+def shapes(*, m: int = 10, seed: int = 0, data: str = "auto") -> ShapesResult:
+    """Every symbol of eqs. (61) and (67) on a real mini-batch of ``m`` digits.
+
+    ``data``: "auto" (MNIST if it is here, else the 8x8 digits), "mnist" or "digits".
+    """
     import nndl
     from nndl import gradcheck
     from nndl.activations import sigmoid
 
-    X, labels = _digits_batch(m)
+    X, labels, description = _batch(m, data)
+    n_in = X.shape[1]
     # -- one neuron, eq. (61): "is it a 0?"
-    neuron = nndl.Network([64, 1], cost=nndl.CrossEntropyCost, rng=np.random.default_rng(seed))
-    W, b = neuron.weights[0], neuron.biases[0]  # (1, 64), (1,)
+    neuron = nndl.Network([n_in, 1], cost=nndl.CrossEntropyCost, rng=np.random.default_rng(seed))
+    W, b = neuron.weights[0], neuron.biases[0]  # (1, n_in), (1,)
     Y1 = (labels == 0).astype(np.float64)[:, None]  # (m, 1)
     Z = X @ W.T + b  # eq. (25)                                                  (m, 1)
     A = sigmoid(Z)  # (m, 1)
-    dC_dw = (A - Y1).T @ X / m  # eq. (61) for every j at once                  (1, 64)
+    dC_dw = (A - Y1).T @ X / m  # eq. (61) for every j at once                (1, n_in)
     dC_db = (A - Y1).mean(axis=0)  # eq. (62)                                     (1,)
     # the pixel shown: the largest |dC/dw_j| among the pixels that are not 0 in image 1
     j = int(np.argmax(np.where(X[0] > 0, np.abs(dC_dw[0]), -1.0)))
@@ -153,9 +160,9 @@ def shapes(*, m: int = 10, seed: int = 0) -> ShapesResult:
     }
     x0, z0, a0, y0 = X[0], Z[0, 0], A[0, 0], Y1[0, 0]
     neuron_symbols = [
-        ["x", "the input: all 64 pixels of one image", "64-vector", "X[0]", _shape(x0), _vec(x0)],
+        ["x", f"the input: all {n_in} pixels of one image", f"{n_in}-vector", "X[0]", _shape(x0), _vec(x0)],
         [f"x_j (j={j})", "pixel j of that image: one number", "scalar", f"X[0, {j}]", "()", _fmt(x0[j])],
-        ["w", "the neuron's weights, one per input", "64-vector", "net.weights[0][0]", _shape(W[0]), _vec(W[0])],
+        ["w", "the neuron's weights, one per input", f"{n_in}-vector", "net.weights[0][0]", _shape(W[0]), _vec(W[0])],
         [f"w_j (j={j})", "the weight from input j: one number", "scalar", f"net.weights[0][0, {j}]", "()", _fmt(W[0, j])],
         ["b", "the neuron's bias", "scalar", "net.biases[0][0]", "()", _fmt(b[0])],
         ["z", "weighted input sum_j w_j x_j + b", "scalar", "X[0] @ W[0] + b[0]", "()", _fmt(z0)],
@@ -165,16 +172,16 @@ def shapes(*, m: int = 10, seed: int = 0) -> ShapesResult:
     ]
     neuron_batch = [
         ["X", "the n inputs, one per row", "-", "X", _shape(X), f"row i = image i + 1 (digit {labels[0]}, {labels[1]}, ...)"],
-        ["w", "the weights as a 1 x 64 matrix", "1 x 64", "net.weights[0]", _shape(W), _vec(W)],
+        ["w", f"the weights as a 1 x {n_in} matrix", f"1 x {n_in}", "net.weights[0]", _shape(W), _vec(W)],
         ["z", "weighted inputs of the n examples", "n numbers", "Z = X @ W.T + b", _shape(Z), _vec(Z)],
         ["sigma(z)", "outputs of the n examples", "n numbers", "A = sigmoid(X @ W.T + b)", _shape(A), _vec(A)],
         ["y", "targets", "n numbers", "Y", _shape(Y1), _vec(Y1)],
-        ["dC/dw_j, all j", "eq. (61) for every weight", "64 numbers", "(A - Y).T @ X / n", _shape(dC_dw), _vec(dC_dw)],
+        ["dC/dw_j, all j", "eq. (61) for every weight", f"{n_in} numbers", "(A - Y).T @ X / n", _shape(dC_dw), _vec(dC_dw)],
         ["dC/db", "eq. (62)", "scalar", "(A - Y).mean(axis=0)", _shape(dC_db), _fmt(dC_db[0])],
     ]
 
     # -- a whole layer, eq. (67)
-    net = nndl.Network([64, 30, 10], cost=nndl.CrossEntropyCost, rng=np.random.default_rng(seed))
+    net = nndl.Network([n_in, 30, 10], cost=nndl.CrossEntropyCost, rng=np.random.default_rng(seed))
     Y = np.eye(10)[labels]  # one-hot targets                                    (m, 10)
     zs, acts = net.forward_pass(X)
     A_prev, A_L, W_L = acts[-2], acts[-1], net.weights[-1]  # (m, 30), (m, 10), (10, 30)
@@ -196,6 +203,8 @@ def shapes(*, m: int = 10, seed: int = 0) -> ShapesResult:
         ["dC/dw^L", "eq. (67): (1/n) sum_x a^(L-1)_k (a^L_j - y_j)", "10 x 30", "(A_L - Y).T @ A_prev / n", _shape(dC_dW), _vec(dC_dW)],
     ]
     return ShapesResult(
+        n_in=n_in,
+        data=description,
         m=m,
         labels=labels.tolist(),
         neuron_symbols=neuron_symbols,
@@ -223,6 +232,7 @@ class HiddenLayersResult(_Result):
     m: int
     rows: list[dict[str, Any]]  # one per quantity, output layer first
     example: list[dict[str, Any]]  # delta^l of the first example, per layer
+    data: str = "the bundled 8x8 digits (64 pixels)"
     title: str = "The gradients of the hidden layers under the cross-entropy cost"
     equations: tuple[str, ...] = (
         r"\delta^L = a^L - y \quad (66)",
@@ -242,7 +252,7 @@ class HiddenLayersResult(_Result):
             "x_j(sigma(z) - y) hold for the output layer; what are the gradients of the other "
             "layers? Answer: run BP2 from delta^L = a^L - y. Below, for a real network "
             f"{self.sizes} (cross-entropy, sigmoid neurons) and a mini-batch of n = {self.m} "
-            "digits, every quantity is computed from its equation (NumPy, one row per example) "
+            f"images of {self.data}, every quantity is computed from its equation (NumPy, one row per example) "
             "and compared with central differences of the cost (nndl.gradcheck) and with nndl's "
             "own backprop.",
             f"Layers are numbered as in the book: 1 is the input, {L} = L the output; nndl's "
@@ -273,17 +283,21 @@ class HiddenLayersResult(_Result):
         return intro, tables, answer
 
     def to_dict(self) -> dict[str, Any]:
-        return {"topic": "hidden-layers", "sizes": self.sizes, "m": self.m, "rows": self.rows,
+        return {"topic": "hidden-layers", "data": self.data, "sizes": self.sizes, "m": self.m, "rows": self.rows,
                 "example": self.example, "max_error": self.max_error}
 
 
-def hidden_layers(*, sizes=(64, 20, 15, 10), m: int = 10, seed: int = 0) -> HiddenLayersResult:
-    """delta^L (cross-entropy), delta^l by BP2, dC/db and dC/dw by BP3/BP4, checked."""
+def hidden_layers(*, sizes=None, m: int = 10, seed: int = 0, data: str = "auto") -> HiddenLayersResult:
+    """delta^L (cross-entropy), delta^l by BP2, dC/db and dC/dw by BP3/BP4, checked.
+
+    ``sizes`` default: (n_in, 20, 15, 10), n_in = 784 for MNIST, 64 for the 8x8 digits;
+    ``data`` as for :func:`shapes`.
+    """
     import nndl
     from nndl import gradcheck
 
-    X, labels = _digits_batch(m)
-    sizes = [int(s) for s in sizes]
+    X, labels, description = _batch(m, data)
+    sizes = [int(s) for s in (sizes or (X.shape[1], 20, 15, 10))]
     if sizes[0] != X.shape[1] or sizes[-1] != 10:
         raise ValueError(f"sizes must start with {X.shape[1]} inputs and end with 10 outputs; got {sizes}")
     net = nndl.Network(sizes, cost=nndl.CrossEntropyCost, rng=np.random.default_rng(seed))
@@ -328,7 +342,7 @@ def hidden_layers(*, sizes=(64, 20, 15, 10), m: int = 10, seed: int = 0) -> Hidd
                          rel_engine=gradcheck.relative_error(engine_w[l] / m, grad_w[l])))
         example.append(dict(layer=book, formula="a^L - y" if is_out else "BP2",
                             delta=deltas[l][0].tolist()))
-    return HiddenLayersResult(sizes=sizes, m=m, rows=rows, example=example)
+    return HiddenLayersResult(sizes=sizes, m=m, rows=rows, example=example, data=description)
 
 
 # --------------------------------------------------------------------------- saturation

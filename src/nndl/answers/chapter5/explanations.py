@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from nndl.answers.tables import Table, _digits_batch, _Result
+from nndl.answers.tables import Table, _batch, _Result
 
 # --------------------------------------------------------------------------- earlier layers
 
@@ -26,6 +26,8 @@ class EarlierLayersResult(_Result):
     layers: list[dict[str, Any]]  # one per (depth, layer)
     output_relation: float  # max |delta^L_quad - delta^L_CE * sigma'(z^L)| / max |delta^L_quad|
     bp2_relation: float  # max deviation of BP2 with the common sigma'(z^l), both costs
+    n_in: int = 64
+    data: str = "the bundled 8x8 digits (64 pixels)"
     title: str = "Does the cost change how the earlier layers learn? (chapter 5, eq. 122)"
     equations: tuple[str, ...] = (
         r"\delta^L_{\rm quad} = (a^L-y) \odot \sigma'(z^L) \quad (30), \qquad "
@@ -40,8 +42,8 @@ class EarlierLayersResult(_Result):
             "Question (chapter 5, 'What's causing the vanishing gradient problem?', eq. 122): cross-entropy removes sigma'(z) from the output layer's "
             "gradient; does it change the hidden layers, and does it help a very deep network? "
             f"Below: sigmoid networks with 1 to {max(self.depths)} hidden layers of "
-            f"{self.hidden} neurons (64 inputs, 10 outputs, default init), the SAME weights and "
-            f"the SAME batch of n = {self.m} digits under both costs. The speed of learning of "
+            f"{self.hidden} neurons ({self.n_in} inputs, 10 outputs, default init), the SAME weights and "
+            f"the SAME batch of n = {self.m} images of {self.data} under both costs. The speed of learning of "
             "a layer is ||dC/db^l||, the norm of its mean bias gradient (chapter 5's measure).",
             "Output layer: delta^L(quadratic) = delta^L(cross-entropy) (.) sigma'(z^L) holds to "
             f"{self.output_relation:.1e} (relative): the only difference between the costs. "
@@ -79,7 +81,7 @@ class EarlierLayersResult(_Result):
         return intro, [Table("Per-layer error norms, same weights and batch:", headers, rows)], answer
 
     def to_dict(self) -> dict[str, Any]:
-        return {"topic": "earlier-layers", "m": self.m, "hidden": self.hidden, "depths": self.depths,
+        return {"topic": "earlier-layers", "data": self.data, "m": self.m, "hidden": self.hidden, "depths": self.depths,
                 "layers": self.layers, "output_relation": self.output_relation,
                 "bp2_relation": self.bp2_relation}
 
@@ -100,19 +102,22 @@ class EarlierLayersResult(_Result):
             ax.set_xticks(range(2, max(self.depths) + 3))
             ax.set_title(name)
             ax.grid(True, which="both", alpha=0.3)
-        axes[0].set_ylabel("||dC/db^l||, mean over the batch")
+        axes[0].set_ylabel(r"$\|\partial C/\partial b^l\|$, mean over the batch")
         axes[1].legend()
         fig.suptitle("Speed of learning by layer: same networks and batch, two costs")
         return fig
 
 
 def earlier_layers(*, depths=(1, 2, 3, 4), hidden: int = 30, m: int = 100,
-                   seed: int = 0) -> EarlierLayersResult:
-    """Per-layer ||dC/db^l|| under the quadratic and cross-entropy costs, same nets and batch."""
+                   seed: int = 0, data: str = "auto") -> EarlierLayersResult:
+    """Per-layer ||dC/db^l|| under the quadratic and cross-entropy costs, same nets and batch.
+
+    ``data``: "auto" (MNIST if it is here, else the 8x8 digits), "mnist" or "digits".
+    """
     import nndl
     from nndl import gradcheck
 
-    X, labels = _digits_batch(m)
+    X, labels, description = _batch(m, data)
     Y = np.eye(10)[labels]
     layers = []
     output_relation = bp2_relation = 0.0
@@ -142,6 +147,7 @@ def earlier_layers(*, depths=(1, 2, 3, 4), hidden: int = 30, m: int = 100,
                 shrink=None if l == depth else norms_c[l] / norms_c[l + 1],
             ))
     return EarlierLayersResult(m=m, hidden=hidden, depths=list(depths), layers=layers,
-                               output_relation=output_relation, bp2_relation=bp2_relation)
+                               output_relation=output_relation, bp2_relation=bp2_relation,
+                               n_in=X.shape[1], data=description)
 
 
