@@ -200,3 +200,41 @@ def test_matplotlib_only_inside_figure():
         source = path.read_text(encoding="utf-8")
         assert "matplotlib.pyplot" not in source and "import pyplot" not in source, path
         assert "matplotlib.use" not in source, path
+
+
+def test_deep_networks_small_checks_and_numbers():
+    """deep-networks on a small scale: every claim holds, the numbers are the engine's."""
+    from nndl.answers.chapter5 import deep
+
+    r = explain.deep_networks(depths=(2, 6), data="digits", m=30)
+    assert r.passed, [c.text for c in r.claims if not c.passed]
+    for c in r.claims:  # passed is decided from the numbers, not written by hand
+        assert c.passed == deep.Claim(c.label, c.value, c.op, c.bound, c.tolerance).passed
+    assert len(r.at_init) == 2 * 3 * 2 * 2  # depths x activations x inits x costs
+    # the same weights under both costs: the cost rescales layers, BP2's product stays
+    for d in (2, 6):
+        q = next(x for x in r.at_init if x["depth"] == d and x["activation"] == "sigmoid"
+                 and x["init"] == "book" and x["cost"] == "quadratic")
+        c = next(x for x in r.at_init if x["depth"] == d and x["activation"] == "sigmoid"
+                 and x["init"] == "book" and x["cost"] == "cross-entropy")
+        assert c["norms_b"][-1] > q["norms_b"][-1]  # no sigma'(z^L) in delta^L
+    # recompute one row independently: sigmoid, book init, 6 hidden layers, cross-entropy
+    net = deep.make_network(64, 6, "sigmoid", "book", "cross-entropy", 0)
+    X, y = load_digits().training.X[:30], load_digits().training.y[:30]
+    nb, nw = gradcheck.numerical_gradients(net, X, np.eye(10)[y])
+    row = next(x for x in r.at_init if x["depth"] == 6 and x["activation"] == "sigmoid"
+               and x["init"] == "book" and x["cost"] == "cross-entropy")
+    np.testing.assert_allclose([np.linalg.norm(b / 30) for b in nb], row["norms_b"], rtol=1e-6)
+    # the exploding chain: 25 per layer, as chapter 5 says
+    assert r.chain["db"][0] / r.chain["db"][-2] == pytest.approx(25.0 ** 5, rel=1e-9)
+    text = r.to_text()
+    assert "eq. 124" in text and "chapter 6" in text
+
+
+def test_deep_networks_claims_catch_a_wrong_bound():
+    from nndl.answers.checks import Claim
+
+    assert not Claim("x", 1.5, "<=", 1.0).passed and Claim("x", 0.5, "<=", 1.0).passed
+    assert not Claim("x", float("nan"), "<", 1.0).passed
+    assert Claim("x", 1.0 + 1e-10, "~", 1.0, tolerance=1e-9).passed
+    assert not Claim("x", 1.1, "~", 1.0, tolerance=1e-9).passed

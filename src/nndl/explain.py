@@ -18,15 +18,18 @@ from nndl.answers.chapter3.explanations import (  # noqa: F401 (SATURATION_* for
     saturation,
     shapes,
 )
+from nndl.answers.chapter5.deep import DeepNetworksResult, deep_networks
 from nndl.answers.chapter5.explanations import EarlierLayersResult, earlier_layers
 from nndl.answers.explanations import TOPICS, explain
 
 __all__ = [
     "TOPICS",
+    "DeepNetworksResult",
     "EarlierLayersResult",
     "HiddenLayersResult",
     "SaturationResult",
     "ShapesResult",
+    "deep_networks",
     "earlier_layers",
     "explain",
     "hidden_layers",

@@ -252,3 +252,51 @@ def _kron(i: int, j: int) -> int:
     return 1 if i == j else 0
 
 
+
+
+# --------------------------------------------------------------------------- claims about runs
+
+_OPS: dict[str, Callable[[float, float, float], bool]] = {
+    "<": lambda v, b, t: v < b,
+    "<=": lambda v, b, t: v <= b,
+    ">": lambda v, b, t: v > b,
+    ">=": lambda v, b, t: v >= b,
+    "~": lambda v, b, t: abs(v - b) <= t * max(1.0, abs(b)),  # equal within a relative tolerance
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim about a computation on a real network: ``value op bound`` must hold.
+
+    ``value`` is measured by the answer's own run; ``op`` is one of ``<``, ``<=``,
+    ``>``, ``>=`` or ``~`` (equal to ``bound`` within the relative ``tolerance``).
+    :attr:`passed` is decided here from those numbers, so a claim cannot be marked as
+    passing by hand; ``tests/test_exercises.py`` recomputes every claim this way.
+    """
+
+    label: str
+    value: float
+    op: str
+    bound: float
+    tolerance: float = 0.0
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise ValueError(f"unknown comparison {self.op!r}; choose from {', '.join(_OPS)}")
+
+    @property
+    def passed(self) -> bool:
+        v = float(self.value)
+        return v == v and _OPS[self.op](v, float(self.bound), float(self.tolerance))
+
+    @property
+    def text(self) -> str:
+        within = f" within {self.tolerance:.0e}" if self.op == "~" else ""
+        return f"{self.label}: {_g(self.value)} {self.op} {_g(self.bound)}{within}"
+
+
+def _g(x: float) -> str:
+    x = float(x)
+    return f"{x:.4g}" if x == x and abs(x) < 1e6 else f"{x:.3e}"

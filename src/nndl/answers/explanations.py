@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from nndl.answers.chapter3.explanations import hidden_layers, saturation, shapes
+from nndl.answers.chapter5.deep import deep_networks
 from nndl.answers.chapter5.explanations import earlier_layers
 
 # --------------------------------------------------------------------------- registry
@@ -18,6 +19,7 @@ TOPICS: dict[str, Any] = {
     "hidden-layers": hidden_layers,
     "earlier-layers": earlier_layers,
     "saturation": saturation,
+    "deep-networks": deep_networks,
 }
 
 
