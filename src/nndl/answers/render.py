@@ -72,18 +72,10 @@ def _wrap(text: str, indent: str = "    ") -> list[str]:
     )
 
 
-def to_text(d: Derivation, *, details: bool = False) -> str:
-    """The derivation as plain text; ``details`` adds every check's SymPy expressions."""
-    out = [d.title, "=" * len(d.title), ""]
-    out += _wrap(f"Question: {d.question}", "") + _wrap(f"Setting: {d.setting}", "")
-    out += _wrap(
-        "Each [ok] below means: SymPy computed the left-hand side (by diff, solve, "
-        "apart, substitution) and simplified its difference from the claimed right-hand "
-        "side to exactly 0.",
-        "",
-    )
-    out.append("")
-    for i, s in enumerate(d.steps, 1):
+def steps_text(steps, details: bool = False) -> list[str]:
+    """The checked steps as text lines (shared by derivations and exercise answers)."""
+    out: list[str] = []
+    for i, s in enumerate(steps, 1):
         eq = f"  {s.step.equation}" if s.step.equation else ""
         out.append(f"Step {i}. {s.step.title}{eq}")
         out += textwrap.wrap(
@@ -110,6 +102,21 @@ def to_text(d: Derivation, *, details: bool = False) -> str:
             out.append(f"    [FAIL] {r.label}")
             out += _check_details(r)
         out.append("")
+    return out
+
+
+def to_text(d: Derivation, *, details: bool = False) -> str:
+    """The derivation as plain text; ``details`` adds every check's SymPy expressions."""
+    out = [d.title, "=" * len(d.title), ""]
+    out += _wrap(f"Question: {d.question}", "") + _wrap(f"Setting: {d.setting}", "")
+    out += _wrap(
+        "Each [ok] below means: SymPy computed the left-hand side (by diff, solve, "
+        "apart, substitution) and simplified its difference from the claimed right-hand "
+        "side to exactly 0.",
+        "",
+    )
+    out.append("")
+    out += steps_text(d.steps, details)
     if d.numeric:
         out.append("Numeric checks on real networks (nndl.gradcheck, float64)")
         for c in d.numeric:
@@ -138,10 +145,10 @@ def _check_details(r: CheckResult) -> list[str]:
     ]
 
 
-def to_markdown(d: Derivation, *, details: bool = False) -> str:
-    """The derivation as Markdown with LaTeX (``$...$``) for each step's result."""
-    out = [f"## {d.title}", "", f"**Question.** {d.question}", "", f"**Setting.** {d.setting}", ""]
-    for i, s in enumerate(d.steps, 1):
+def steps_markdown(steps, details: bool = False) -> list[str]:
+    """The checked steps as Markdown lines with LaTeX (shared by derivations and exercises)."""
+    out: list[str] = []
+    for i, s in enumerate(steps, 1):
         eq = f" {s.step.equation}" if s.step.equation else ""
         out += [f"**Step {i}. {s.step.title}**{eq}", "", f"$$ {s.step.latex} $$", "", s.step.why, ""]
         shown = _shown(s.results, details)
@@ -163,6 +170,13 @@ def to_markdown(d: Derivation, *, details: bool = False) -> str:
                 f" ({'all pass' if not n_bad else f'{n_bad} **FAIL**'})"
             )
         out.append("")
+    return out
+
+
+def to_markdown(d: Derivation, *, details: bool = False) -> str:
+    """The derivation as Markdown with LaTeX (``$...$``) for each step's result."""
+    out = [f"## {d.title}", "", f"**Question.** {d.question}", "", f"**Setting.** {d.setting}", ""]
+    out += steps_markdown(d.steps, details)
     if d.numeric:
         out += ["**Numeric checks on a real network**", ""]
         out += ["| check | max relative error | tolerance | |", "|---|---|---|---|"]

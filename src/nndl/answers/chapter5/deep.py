@@ -349,21 +349,11 @@ class DeepNetworksResult(_Result):
 
 def _train(net, train, evaluation, epochs: int, eta: float, mbs: int, seed: int):
     """Train ``net`` by SGD; (validation accuracies per epoch, "ok" | "diverged")."""
-    from nndl.errors import NndlError
-    from nndl.training import sgd
+    from nndl.answers.experiment import Subset, accuracies, train as train_quietly
 
-    quiet = logging.getLogger("nndl.training")
-    level = quiet.level
-    quiet.setLevel(logging.WARNING)  # this module logs its own progress, one line a part
-    try:
-        h = sgd(net, train, epochs, mbs, eta, evaluation_data=evaluation,
-                monitor_evaluation_accuracy=True, rng=np.random.default_rng(seed))
-    except NndlError:  # DivergenceError: weights became NaN or infinite
-        return [], "diverged"
-    finally:
-        quiet.setLevel(level)
-    n = len(evaluation[0])
-    return [a / n for a in h.evaluation_accuracy], "ok"
+    data = Subset(train[0], train[1], evaluation[0], evaluation[1], "")
+    history, status = train_quietly(net, data, epochs, mbs, eta, seed=seed)
+    return accuracies(history, len(evaluation[0])), status
 
 
 def deep_networks(*, depths=DEPTHS, full: bool = False, data: str = "auto", seed: int = 0,
