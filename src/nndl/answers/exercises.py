@@ -239,7 +239,12 @@ def exercise(id_: str, *, full: bool = False) -> ExerciseAnswer:
     spec = specs(id_)
     steps = tuple(CheckedStep(s, tuple(run_check(c) for c in s.checks))
                   for s in (spec.steps() if spec.steps else []))
-    run = spec.run(full) if spec.run else None
+    run = None
+    if spec.run:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # small products: one BLAS thread avoids contention (as nndl trains)
+            run = spec.run(full)
     answer = spec.answer(run.numbers if run else {}) if callable(spec.answer) else spec.answer
     return ExerciseAnswer(EXERCISES[id_], spec, steps, run, answer, time.perf_counter() - start)
 
