@@ -146,3 +146,15 @@ def test_list_is_cheap():
             "print('numpy' in sys.modules, 'sympy' in sys.modules, file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stderr.strip().splitlines()[-1] == "False False"
+
+
+def test_docs_exercises_md_is_generated_from_the_answers():
+    """docs/exercises.md is `python -m nndl.answers.docs`'s output for the current answers."""
+    from nndl.answers.docs import build
+
+    doc = ROOT / "docs" / "exercises.md"
+    text = build(answer(i) for i in EXERCISES)  # the answers run above, cached
+    assert doc.read_text(encoding="utf-8") == text, "regenerate: python -m nndl.answers.docs"
+    assert text.count("\n### ch") == 43
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/exercises.md" in readme
