@@ -238,3 +238,40 @@ def test_deep_networks_claims_catch_a_wrong_bound():
     assert not Claim("x", float("nan"), "<", 1.0).passed
     assert Claim("x", 1.0 + 1e-10, "~", 1.0, tolerance=1e-9).passed
     assert not Claim("x", 1.1, "~", 1.0, tolerance=1e-9).passed
+
+
+def test_plot_axes_render_the_maths():
+    """Issue 12.18: axis labels are mathtext ($...$), never raw ||dC/db^l||."""
+    figs = [explain.earlier_layers(depths=(1, 2), m=5, data="digits").figure(),
+            explain.deep_networks(depths=(2, 3), data="digits", m=10).figure()]
+    for fig in figs:
+        labels = [t for ax in fig.axes for t in (ax.get_xlabel(), ax.get_ylabel(), ax.get_title())]
+        assert not [t for t in labels if "||" in t or "dC/d" in t], labels
+        assert any(r"\partial C/\partial b^l" in t for t in labels)
+        fig.canvas.draw() if hasattr(fig.canvas, "draw") else None  # mathtext parses
+
+
+def test_deep_networks_full_budget_runs():
+    """--full takes the same code path with the FULL budget (capped by the data and depths)."""
+    from nndl.answers.chapter5 import deep
+
+    r = deep.deep_networks(depths=(2, 3), full=True, data="digits", m=10)
+    assert r.budget["full"] and r.budget["race_epochs"] == deep.FULL.race_epochs
+    assert {x["depth"] for x in r.race} == {3}  # FULL's race depths, capped at max(depths)
+    assert r.passed
+
+
+def test_user_facing_text_cites_the_book_not_our_files():
+    """Issue 12.15: no "(seed 002)" or "(BOOK.md)" in what a learner reads; the book's
+    chapter, section and equations instead."""
+    import re
+
+    from nndl.answers.derivations import _TOPICS
+    from nndl.experiments.chapter1 import NOTES
+
+    texts = [explain.shapes(m=3, data="digits").to_text(), explain.saturation(steps=5).to_text(),
+             explain.earlier_layers(depths=(1,), m=5, data="digits").to_text(), NOTES]
+    texts += [t.question + t.answer for t in _TOPICS.values()]
+    for text in texts:
+        assert not re.search(r"seed 00\d|BOOK\.md|shared/", text), text[:200]
+    assert "chapter 3" in texts[0] and "eq. 61" in texts[0]

@@ -444,7 +444,7 @@ class SaturationResult(_Result):
             ax.set_xlabel("step")
             ax.set_ylim(0, 1)
             ax.grid(True, alpha=0.3)
-        axes[0].set_ylabel("output a (target y = 0)")
+        axes[0].set_ylabel(r"output $a$ (target $y = 0$)")
         axes[0].legend(fontsize="small")
         fig.suptitle("Chapter 3's neuron, x = 1, y = 0")
         return fig

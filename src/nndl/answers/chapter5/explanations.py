@@ -98,7 +98,7 @@ class EarlierLayersResult(_Result):
                 ax.plot([r["layer"] for r in rows], [r[key] for r in rows], marker="o",
                         label=f"{depth} hidden layer{'s' if depth > 1 else ''}")
             ax.set_yscale("log")
-            ax.set_xlabel("layer l (2 = first hidden, last = output)")
+            ax.set_xlabel(r"layer $l$ (2 = first hidden, last = output)")
             ax.set_xticks(range(2, max(self.depths) + 3))
             ax.set_title(name)
             ax.grid(True, which="both", alpha=0.3)
