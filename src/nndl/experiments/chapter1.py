@@ -36,7 +36,7 @@ CH1_ETA_BIG = dataclasses.replace(
     eta=100.0,  # ... "with eta = 100.0"
 )
 
-NOTES = ("Chapter 1 reports the best of three runs (BOOK.md): set the book's number beside the top "
+NOTES = ("Chapter 1 reports the best of three runs (\"Implementing our network to classify digits\"): set the book's number beside the top "
          "of nndl's range (its best seed) as well as beside the median.")
 
 

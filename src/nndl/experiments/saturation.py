@@ -126,7 +126,7 @@ EXPERIMENTS = (
                   _ce_escapes_faster, once=True),
         ),
         notes="Deterministic, run once, by `nndl explain saturation`'s code. The book's cross-entropy widgets "
-              "step along dC/da = 1/(1-a) with eta = 0.005 (BOOK.md quirk); nndl shows that rule and the true "
+              "step along dC/da = 1/(1-a) with eta = 0.005 (chapter 3, the widgets of 'Introducing the cross-entropy cost function'); nndl shows that rule and the true "
               "gradient a - y (eq. 72). Steps: the first step at which the output is below 0.5 "
               "(301 = never in 300 steps).",
         cost=0.01, uses_mnist=False),

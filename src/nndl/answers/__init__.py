@@ -1,0 +1,10 @@
+"""nndl's answers to the book's questions, laid out as the book is: by chapter.
+
+- :mod:`nndl.answers.checks`: the checking machinery (SymPy checks, claims about runs).
+- :mod:`nndl.answers.registry`: every answer by id, with its chapter and one line
+  (cheap to import: no NumPy, no SymPy).
+- :mod:`nndl.answers.chapter1`, :mod:`~nndl.answers.chapter2`,
+  :mod:`~nndl.answers.chapter3`, :mod:`~nndl.answers.chapter5`: the answers themselves.
+- :mod:`nndl.answers.derivations` (``nndl derive``), :mod:`nndl.answers.explanations`
+  (``nndl explain``), :mod:`nndl.answers.exercises` (``nndl exercise``).
+"""

@@ -1,0 +1,1 @@
+"""Chapter 3, *Improving the way neural networks learn*: derivations, explanations, exercises."""
