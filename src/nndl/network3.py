@@ -68,7 +68,7 @@ Array = NDArray[np.floating]
 sigmoid, tanh, linear = Sigmoid, Tanh, Linear
 
 __all__ = ["Network", "ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer", "Network3History",
-           "sigmoid", "tanh", "ReLU", "linear", "load", "save"]
+           "sigmoid", "tanh", "ReLU", "linear", "load", "save", "book_net", "BOOK_NETS"]
 
 EVAL_CHUNK = 200  # examples per forward pass when evaluating (bounded buffers)
 FORMAT = "nndl-layered-network"
@@ -519,6 +519,55 @@ class Trainer3:
         return h
 
 
+# ---------------------------------------------------------------------------------- the book's nets
+def _conv_layers(mb: int, act, dtype) -> list:
+    return [ConvPoolLayer((mb, 1, 28, 28), (20, 1, 5, 5), (2, 2), act, dtype=dtype),
+            ConvPoolLayer((mb, 20, 12, 12), (40, 20, 5, 5), (2, 2), act, dtype=dtype)]
+
+
+def _book_layers(name: str, mb: int, dtype) -> list:
+    if name == "ch6-fc":
+        return [FullyConnectedLayer(784, 100, Sigmoid, dtype=dtype), SoftmaxLayer(100, 10, dtype=dtype)]
+    if name == "ch6-conv1":
+        return [_conv_layers(mb, Sigmoid, dtype)[0], FullyConnectedLayer(20 * 12 * 12, 100, Sigmoid, dtype=dtype),
+                SoftmaxLayer(100, 10, dtype=dtype)]
+    if name == "ch6-conv2":
+        return [*_conv_layers(mb, Sigmoid, dtype), FullyConnectedLayer(40 * 4 * 4, 100, Sigmoid, dtype=dtype),
+                SoftmaxLayer(100, 10, dtype=dtype)]
+    if name in ("ch6-relu", "ch6-expanded"):
+        return [*_conv_layers(mb, ReLU, dtype), FullyConnectedLayer(640, 100, ReLU, dtype=dtype),
+                SoftmaxLayer(100, 10, dtype=dtype)]
+    if name == "ch6-extra-fc":
+        return [*_conv_layers(mb, ReLU, dtype), FullyConnectedLayer(640, 100, ReLU, dtype=dtype),
+                FullyConnectedLayer(100, 100, ReLU, dtype=dtype), SoftmaxLayer(100, 10, dtype=dtype)]
+    if name in ("ch6-dropout", "ch6-ensemble"):
+        return [*_conv_layers(mb, ReLU, dtype), FullyConnectedLayer(640, 1000, ReLU, 0.5, dtype=dtype),
+                FullyConnectedLayer(1000, 1000, ReLU, 0.5, dtype=dtype), SoftmaxLayer(1000, 10, 0.5, dtype=dtype)]
+    raise ValueError(f"unknown network {name!r}; choose from {', '.join(BOOK_NETS)}")
+
+
+#: The book's chapter-6 networks by their experiment ids (../shared/BOOK.md), with a description.
+BOOK_NETS: dict[str, str] = {
+    "ch6-fc": "FullyConnected(784->100, sigmoid), Softmax(100->10)",
+    "ch6-conv1": "ConvPool(1x28x28, 20 5x5, pool 2x2, sigmoid), FullyConnected(2880->100, sigmoid), Softmax(100->10)",
+    "ch6-conv2": "ch6-conv1 + ConvPool(20x12x12, 40 5x5, pool 2x2, sigmoid); FullyConnected(640->100)",
+    "ch6-relu": "ch6-conv2 with ReLU in both ConvPool layers and the fully connected layer",
+    "ch6-expanded": "the ch6-relu network (trained on the expanded data)",
+    "ch6-extra-fc": "ch6-relu + FullyConnected(100->100, ReLU)",
+    "ch6-dropout": "two ReLU ConvPool layers, FullyConnected(640->1000, ReLU, p_dropout 0.5), "
+                   "FullyConnected(1000->1000, ReLU, p_dropout 0.5), Softmax(1000->10, p_dropout 0.5)",
+}
+
+
+def book_net(name: str, mini_batch_size: int = 10, *, rng: np.random.Generator | None = None,
+             dtype=np.float32) -> Network:
+    """One of the book's chapter-6 networks by its id (``BOOK_NETS``), freshly initialised from ``rng``.
+
+    Raises ValueError for an unknown name.
+    """
+    return Network(_book_layers(name, mini_batch_size, dtype), mini_batch_size, rng=rng, dtype=dtype)
+
+
 # ---------------------------------------------------------------------------------- files
 def layer_description(layer) -> dict[str, Any]:
     if isinstance(layer, ConvPoolLayer):
@@ -647,10 +696,8 @@ def load_npz(path: str | Path) -> tuple[Network, dict[str, Any], dict[str, np.nd
                         raise ModelFileError(f"{where}: array {key} holds NaN or infinite values")
                     target[...] = arr
                 layer.initialized = True
-            n_params = 2 * len(layers)
             extras = {k: z[k] for k in names if k != "meta" and not (k[:1] in "wb" and k[1:].isdigit()
                                                                    and int(k[1:]) < len(layers))}
-            del n_params
     except ModelFileError:
         raise
     except FileNotFoundError:

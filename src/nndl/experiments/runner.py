@@ -85,7 +85,8 @@ def _run_experiment(id_, seeds, quick, out_dir, force, figures) -> Result:
                 continue
             log.info("%s: seed %d", exp.id, seed)
             start = time.perf_counter()
-            result["seeds"][str(seed)] = exp.run(cfg, int(seed))
+            kw = {"checkpoint_dir": folder} if exp.checkpoints else {}  # epoch-level resume (chapter 6)
+            result["seeds"][str(seed)] = exp.run(cfg, int(seed), **kw)
             result["timings"]["seeds"][str(seed)] = time.perf_counter() - start
             result["seeds"] = dict(sorted(result["seeds"].items(), key=lambda kv: int(kv[0])))
             _save(path, result, exp)
