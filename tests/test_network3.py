@@ -198,7 +198,7 @@ def test_network_gradients_conv_conv_fc_softmax(act):
     grads = net.gradients(X, y, lmbda, nb, masks)
     h = 1e-5  # small enough that no pooling winner or ReLU kink is crossed
     for P, g in zip(net.params(), grads):
-        num = numeric_grad(lambda: net.cost(X, y, lmbda, nb, masks), P, h)
+        num = numeric_grad(lambda: net.mini_batch_cost(X, y, lmbda, nb, masks), P, h)
         assert relative_error(num, g) <= TOL
 
 

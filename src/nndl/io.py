@@ -257,7 +257,9 @@ def load(path: str | Path) -> Network:
     except IsADirectoryError:
         raise ModelFileError(f"{path}: is a folder, not a model file") from None
     if head.startswith(b"PK"):
-        return load_npz(path)[0]
+        from nndl.network3 import is_layered_file, load as load_layered  # chapter 6's networks
+
+        return load_layered(path) if is_layered_file(path) else load_npz(path)[0]
     if head.startswith(b"{"):
         return load_network2_json(path)
     if head.startswith(b"\x80") or path.suffix.lower() in (".pkl", ".pickle"):

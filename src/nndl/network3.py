@@ -216,6 +216,29 @@ class Network:
     def n_out(self) -> int:
         return self.layers[-1].n_out
 
+    @property
+    def sizes(self) -> list[int]:
+        """[n_in, n_out of each layer]: what the chapter-3 tools (evaluate, predict) read."""
+        return [self.n_in] + [layer.n_out for layer in self.layers]
+
+    output = "softmax"  # the output layer, in the chapter-3 Network's terms
+
+    @property
+    def cost(self):
+        """The log-likelihood cost (eq. 80) of network3's SoftmaxLayer."""
+        from nndl.costs import LogLikelihoodCost
+
+        return LogLikelihoodCost
+
+    def total_cost(self, X: ArrayLike, y: ArrayLike) -> float:
+        """Mean over the examples of -ln a_y (eq. 80) of the test-time network, no L2 term."""
+        y = np.asarray(y)
+        if y.ndim == 2:
+            y = np.argmax(y, axis=1)
+        A = self.feedforward(X)
+        p = A[np.arange(len(y)), y.astype(np.int64)]
+        return float(-np.mean(np.log(np.maximum(p, np.finfo(A.dtype).tiny)))) if len(y) else float("nan")
+
     def params(self) -> list[Array]:
         """[w, b] of every layer, in order (the arrays themselves)."""
         return [p for layer in self.layers for p in layer.params()]
@@ -297,7 +320,7 @@ class Network:
             d = self.layers[i].backward(d, need_dx=i > 0)
         return cost / len(X)
 
-    def cost(self, X: ArrayLike, y: ArrayLike, lmbda: float = 0.0, num_training_batches: int = 1,
+    def mini_batch_cost(self, X: ArrayLike, y: ArrayLike, lmbda: float = 0.0, num_training_batches: int = 1,
              masks: dict[int, Array] | None = None) -> float:
         """network3's training cost of a batch: mean -ln a_y + 0.5 lmbda sum w^2 / num_training_batches.
 
@@ -317,7 +340,7 @@ class Network:
 
     def gradients(self, X: ArrayLike, y: ArrayLike, lmbda: float = 0.0, num_training_batches: int = 1,
                   masks: dict[int, Array] | None = None) -> list[Array]:
-        """dC/dparam of ``cost`` for every parameter, in ``params()`` order (copies)."""
+        """dC/dparam of ``mini_batch_cost`` for every parameter, in ``params()`` order (copies)."""
         self.backprop(X, y, masks)
         grads = []
         for layer in self.layers:
