@@ -133,11 +133,27 @@ def _check_layer(layer, x, h=1e-5):
     assert relative_error(numeric_grad(f, x, h), dx) <= TOL
 
 
+@pytest.mark.parametrize("how", ["col2im", "padded"])
 @pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu"])
-def test_convpool_layer_gradients(act):
+def test_convpool_layer_gradients(act, how):
     rng = np.random.default_rng(2)
     layer = ConvPoolLayer((2, 7, 7), (3, 2, 3, 3), (2, 2), act, rng=rng, dtype=np.float64)
+    layer.input_gradient = how
     _check_layer(layer, rng.normal(size=(2, 2 * 7 * 7)))
+
+
+@pytest.mark.parametrize("image,filters,pool", [((3, 12, 12), (4, 3, 5, 5), (2, 2)), ((2, 9, 8), (2, 2, 2, 3), (3, 2))])
+def test_input_gradient_padded_convolution_equals_col2im(image, filters, pool):
+    """dC/dx as the padded upstream gradient convolved with the flipped filters == by col2im."""
+    rng = np.random.default_rng(14)
+    x = rng.normal(size=(3, int(np.prod(image))))
+    out = []
+    for how in ("padded", "col2im"):
+        layer = ConvPoolLayer(image, filters, pool, "tanh", rng=np.random.default_rng(1), dtype=np.float64)
+        layer.input_gradient = how
+        dout = np.random.default_rng(2).normal(size=layer.forward(x).shape)
+        out.append(np.array(layer.backward(dout)))
+    np.testing.assert_allclose(out[0], out[1], rtol=0, atol=1e-13)
 
 
 def test_convpool_layer_gradients_other_pool():
