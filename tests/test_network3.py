@@ -355,16 +355,15 @@ def test_sgd_records_best_validation_epoch_and_resumes(tmp_path):
 
 
 # ------------------------------------------------------------------------- PyTorch
-def test_one_sgd_step_equals_pytorch():
+@pytest.mark.parametrize("act", ["sigmoid", "relu"])
+def test_one_sgd_step_of_ch6_conv2_equals_pytorch(act):
     torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'nndl[bench]'): "
                                 "the step comparison with PyTorch is skipped")
-    from nndl.network3 import ReLU
-
     rng = np.random.default_rng(13)
     mb = 10
-    net = Network([ConvPoolLayer((mb, 1, 28, 28), (20, 1, 5, 5), (2, 2), ReLU),
-                   ConvPoolLayer((mb, 20, 12, 12), (40, 20, 5, 5), (2, 2), ReLU),
-                   FullyConnectedLayer(640, 100, ReLU), SoftmaxLayer(100, 10)], mb, rng=rng)
+    net = Network([ConvPoolLayer((mb, 1, 28, 28), (20, 1, 5, 5), (2, 2), act),
+                   ConvPoolLayer((mb, 20, 12, 12), (40, 20, 5, 5), (2, 2), act),
+                   FullyConnectedLayer(640, 100, act), SoftmaxLayer(100, 10)], mb, rng=rng)
     net.layers[-1].w[...] = rng.normal(0, 0.1, size=(100, 10))
     X = rng.random((mb, 784)).astype(np.float32)
     y = rng.integers(0, 10, mb)
@@ -373,13 +372,15 @@ def test_one_sgd_step_equals_pytorch():
     c1w, c1b, c2w, c2b, fw, fb, sw, sb = tw
     F = torch.nn.functional
 
-    def block(x, w, b):  # network3's order: convolve (flipped kernel), pool, then bias and ReLU
+    f = F.relu if act == "relu" else torch.sigmoid
+
+    def block(x, w, b):  # network3's order: convolve (flipped kernel), pool, then bias and f
         z = F.max_pool2d(F.conv2d(x, torch.flip(w, dims=(2, 3))), 2)
-        return F.relu(z + b[None, :, None, None])
+        return f(z + b[None, :, None, None])
 
     a = block(torch.tensor(X).reshape(mb, 1, 28, 28), c1w, c1b)
     a = block(a, c2w, c2b).reshape(mb, -1)
-    z = F.relu(a @ fw + fb) @ sw + sb
+    z = f(a @ fw + fb) @ sw + sb
     loss = F.cross_entropy(z, torch.tensor(y)) + 0.5 * lmbda * sum((w ** 2).sum() for w in tw[::2]) / nb
     loss.backward()
     net.update_mini_batch(X, y, eta, lmbda, nb)
