@@ -161,7 +161,8 @@ def build(results_dir: Path, doc_path: Path) -> str:
     if misses:
         out.append("\nBook's number outside nndl's band: " + "; ".join(misses) + ".")
     if differ:
-        out.append("\nDeterministic, not equal to the book's number: " + "; ".join(differ) + ".")
+        out.append("\nOne run (deterministic, or one seed as chapter 6), not equal to the book's number: "
+                   + "; ".join(differ) + ".")
     if misses or differ:
         out.append("See [Discussion](#discussion).")
 
