@@ -84,3 +84,11 @@ def test_config_file_names_the_net(tmp_path, capsys):
     code, out, err = cli(capsys, "train", "--config", cfg, "--out", tmp_path / "run", "--no-plots")
     assert code == 0, err
     assert json.loads((tmp_path / "run" / "history.json").read_text())["settings"]["net"] == "ch6-fc"
+
+
+def test_resume_of_a_damaged_run_is_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "history.json").write_text(json.dumps({"format": "nndl-run-network3", "settings": {"net": "evil"}}))
+    code, _, err = cli(capsys, "train", "--resume", run)
+    assert code == 2 and "not a readable chapter-6 run" in err and err.count("\n") == 1

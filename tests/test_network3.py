@@ -387,3 +387,15 @@ def test_one_sgd_step_of_ch6_conv2_equals_pytorch(act):
     with torch.no_grad():
         for t, p in zip(tw, net.params()):
             np.testing.assert_allclose(p, (t - eta * t.grad).numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_damaged_checkpoint_state_is_refused(tmp_path):
+    rng = np.random.default_rng(12)
+    X, y = rng.random((40, 144)), rng.integers(0, 3, 40)
+    ck = tmp_path / "ck.npz"
+    _small_net("relu").SGD((X, y), 1, 10, 0.1, checkpoint=ck)
+    net, meta, _ = load_npz(ck)
+    meta["trainer"]["epoch"] = 5  # disagrees with its one-epoch history
+    net.save(ck, metadata=meta)
+    with pytest.raises(ModelFileError, match="damaged training state"):
+        _small_net("relu").SGD((X, y), 2, 10, 0.1, checkpoint=ck)

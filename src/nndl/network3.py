@@ -474,13 +474,19 @@ class Trainer3:
         if not isinstance(state, dict) or state.get("settings") != json.loads(json.dumps(self.settings())):
             raise ValueError(f"{self.checkpoint}: a checkpoint of other settings or another network; "
                              "remove it or choose another path")
+        try:
+            epoch = int(state["epoch"])
+            history = Network3History.from_dict(state["history"])
+            if not 0 <= epoch == len(history.epoch_seconds):
+                raise ValueError("its epoch and its history disagree")
+            self.rng.bit_generator.state = state["rng_state"]
+            if state.get("net_rng_state") is not None:
+                self.net.rng.bit_generator.state = state["net_rng_state"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{self.checkpoint}: a damaged training state ({exc})") from None
         for mine, theirs in zip(self.net.params(), net.params()):
             mine[...] = theirs
-        self.epoch = int(state["epoch"])
-        self.history = Network3History.from_dict(state["history"])
-        self.rng.bit_generator.state = state["rng_state"]
-        if state.get("net_rng_state") is not None:
-            self.net.rng.bit_generator.state = state["net_rng_state"]
+        self.epoch, self.history = epoch, history
         log.info("resuming from %s after epoch %d", self.checkpoint, self.epoch - 1)
 
     def _save_checkpoint(self) -> None:

@@ -107,14 +107,31 @@ def _settings(args: argparse.Namespace) -> Train3Settings:
     return s
 
 
+def _settings_from_run(s: Train3Settings) -> None:
+    """Check settings read back from a run folder (a file a user may have edited)."""
+    from nndl.network3 import BOOK_NETS
+
+    if s.net not in BOOK_NETS or s.dtype not in ("float32", "float64"):
+        raise ValueError(f"unknown network {s.net!r} or dtype {s.dtype!r}")
+    for name in ("eta", "lmbda", "epochs", "mini_batch_size", "seed"):
+        if not isinstance(getattr(s, name), (int, float)) or isinstance(getattr(s, name), bool):
+            raise ValueError(f"{name} is not a number")
+    if not s.eta > 0 or s.lmbda < 0 or s.epochs < 0 or s.mini_batch_size < 1 or s.seed < 0:
+        raise ValueError("a setting out of range")
+
+
 def run(args: argparse.Namespace) -> int:
     """The ``nndl train`` command for a chapter-6 network; returns the exit status."""
     from nndl.runs import new_run_folder
 
     if args.resume:
         folder = Path(args.resume).expanduser()
-        record = json.loads((folder / "history.json").read_text())
-        s = Train3Settings(**record["settings"])
+        try:
+            record = json.loads((folder / "history.json").read_text())
+            s = Train3Settings(**record["settings"])
+            _settings_from_run(s)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise UsageError(f"--resume {folder}: not a readable chapter-6 run ({exc})") from None
         if args.epochs is not None:
             s = replace(s, epochs=int(args.epochs))
         done = len(record.get("history", {}).get("epoch_seconds", []))
