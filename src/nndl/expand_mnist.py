@@ -77,10 +77,16 @@ def _key(images_u8: np.ndarray, labels: np.ndarray, seed: int) -> str:
 
 
 def _to_uint8(X: np.ndarray) -> np.ndarray:
-    u8 = np.rint(np.asarray(X, np.float64) * 255.0)
-    if u8.min() < 0 or u8.max() > 255 or not np.allclose(u8 / 255.0, X, atol=1e-6):
-        raise ValueError("the training images must be MNIST's pixels k/255 (0 <= k <= 255)")
-    return u8.astype(np.uint8)
+    """The 8-bit pixels k of images k/255, a chunk of rows at a time (small temporaries)."""
+    X = np.asarray(X)
+    out = np.empty(X.shape, np.uint8)
+    for a in range(0, len(X), CHUNK):
+        x = np.asarray(X[a: a + CHUNK], np.float64)
+        k = np.rint(x * 255.0)
+        if x.size and (k.min() < 0 or k.max() > 255 or np.abs(k / 255.0 - x).max() > 1e-6):
+            raise ValueError("the training images must be MNIST's pixels k/255 (0 <= k <= 255)")
+        out[a: a + CHUNK] = k
+    return out
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
