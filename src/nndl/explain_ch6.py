@@ -60,7 +60,7 @@ def _trained_softmax(net: Network, rng) -> None:
     out.w[...] = rng.normal(0.0, 0.1, size=out.w.shape)
 
 
-def _conv1_after_backprop(m: int, seed: int, name: str = "ch6-conv1"):
+def _net_after_backprop(m: int, seed: int, name: str = "ch6-conv1"):
     """The book's network ``name`` in float64 (softmax weights non-zero) after one backprop."""
     rng = np.random.default_rng(seed)
     net = book_net(name, m, rng=rng, dtype=np.float64)
@@ -71,7 +71,7 @@ def _conv1_after_backprop(m: int, seed: int, name: str = "ch6-conv1"):
 
 
 def shared_weights(m: int = 10, seed: int = 0) -> dict[str, Any]:
-    net, X, y = _conv1_after_backprop(m, seed)
+    net, X, y = _net_after_backprop(m, seed)
     conv = net.layers[0]
     F, C, fh, fw = conv.filter_shape
     # dC/dz of the convolution's output at every position (zero where pooling did not pick it)
@@ -116,7 +116,7 @@ def shared_weights(m: int = 10, seed: int = 0) -> dict[str, Any]:
 
 
 def pooling(m: int = 10, seed: int = 0) -> dict[str, Any]:
-    net, X, y = _conv1_after_backprop(m, seed)
+    net, X, y = _net_after_backprop(m, seed)
     conv = net.layers[0]
     bf = conv._buf[m]
     z = bf["conv"]  # (4, N, F): the 4 inputs of every pooling block
@@ -184,7 +184,7 @@ def relu(m: int = 10, seed: int = 0) -> dict[str, Any]:
            "networks": "ch6-conv2 (sigmoid) and ch6-relu, the book's initialisation, softmax weights "
                        "N(0, 0.01) (network3's zeros give no hidden gradient at all), float64"}
     for name in ("ch6-conv2", "ch6-relu"):
-        net, X, y = _conv1_after_backprop(m, seed, name)
+        net, X, y = _net_after_backprop(m, seed, name)
         norms = [float(np.linalg.norm(layer.nabla_b)) for layer in net.layers[:-1]]
         conv0 = net.layers[0]
         fd = _fd(net, X, y, conv0.b, (0,))
