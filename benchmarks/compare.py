@@ -11,6 +11,7 @@ memory of a full MNIST training process.
     python benchmarks/compare.py --quick                    # smoke run: 5,000-image epochs
     python benchmarks/compare.py --only nndl --only floor   # a subset of implementations
     python benchmarks/compare.py --out benchmarks/RESULTS.md
+    python benchmarks/compare.py --ch6 --rounds 2 --out benchmarks/RESULTS.md   # chapter 6 (ch6.py)
 
 Needs the bench extra for PyTorch (``pip install -e .[bench]``); without it the
 PyTorch cells say "not available" and everything else runs. MNIST is read from
@@ -338,6 +339,12 @@ def report(res: Results, configs: list[tuple], args, n: int, elapsed: float) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--ch6" in argv:  # chapter 6's cells (issue 14): benchmarks/ch6.py, its own section of the report
+        sys.path.insert(0, str(HERE))
+        import ch6
+
+        return ch6.main([a for a in argv if a != "--ch6"])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=3, help="rounds (each runs every cell once)")
     p.add_argument("--quick", action="store_true",

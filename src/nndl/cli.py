@@ -27,6 +27,7 @@ from nndl.errors import NndlError, UsageError
 COMMANDS: tuple[str, ...] = (
     "train", "evaluate", "predict", "info", "experiment", "derive", "explain", "gradcheck",
     "exercise",
+    "explain_ch6",
 )
 
 

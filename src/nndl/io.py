@@ -349,7 +349,9 @@ def load(path: str | Path) -> Network:
         except OSError as exc:
             raise ModelFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if head.startswith(b"PK"):
-        return load_npz(path)[0]
+        from nndl.network3 import is_layered_file, load as load_layered  # chapter 6's networks
+
+        return load_layered(path) if is_layered_file(path) else load_npz(path)[0]
     if head.lstrip().startswith(b"{"):
         return load_network2_json(path)
     what = _validate.describe(head)

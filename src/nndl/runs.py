@@ -1027,7 +1027,9 @@ def load_model(path: str | os.PathLike[str]):
                 f"{path}: a folder without {MODEL} or {CHECKPOINT}; not a run folder"
             )
     if path.suffix.lower() == ".npz":
-        net, metadata, _ = load_npz(path)
+        from nndl.network3 import is_layered_file, load_npz as load_layered  # chapter 6's networks
+
+        net, metadata, _ = (load_layered if is_layered_file(path) else load_npz)(path)
         return net, metadata if isinstance(metadata, dict) else {}, path
     return load(path), {}, path
 

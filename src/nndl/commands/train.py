@@ -94,6 +94,8 @@ def add_parser(subparsers) -> None:
         "--init", help=f"default (N(0,1/n_in) weights) or large (N(0,1)) (default {d.init})"
     )
     net.add_argument("--dtype", help=f"float64 or float32 (default {d.dtype})")
+    net.add_argument("--net", metavar="NAME", help="a chapter-6 network of the book by its id, e.g. "
+                     "ch6-conv2 (see nndl.commands.train3); then the book's eta, lmbda and epochs")
     sgd = p.add_argument_group("training")
     sgd.add_argument("--eta", type=float, help=f"learning rate (default {d.eta})")
     sgd.add_argument(
@@ -258,6 +260,10 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nndl.commands import train3
+
+    if train3.wants_layered(args):  # chapter 6's networks of layers
+        return train3.run(args)
     if args.resume:
         return _resume(args)
     settings = _settings(args)

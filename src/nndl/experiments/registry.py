@@ -7,6 +7,7 @@ from nndl.experiments import (
     chapter1,
     chapter3,
     chapter5,
+    chapter6,
     more_data,
     multiple_eta,
     overfitting,
@@ -17,7 +18,8 @@ from nndl.experiments.spec import Experiment
 
 _ALL = (*chapter1.EXPERIMENTS, *baselines.EXPERIMENTS, *saturation.EXPERIMENTS, *chapter3.EXPERIMENTS[:2],
         *overfitting.EXPERIMENTS, *chapter3.EXPERIMENTS[2:6], *more_data.EXPERIMENTS, *weight_init.EXPERIMENTS,
-        *multiple_eta.EXPERIMENTS, *chapter3.EXPERIMENTS[6:], *chapter5.EXPERIMENTS)
+        *multiple_eta.EXPERIMENTS, *chapter3.EXPERIMENTS[6:], *chapter5.EXPERIMENTS,
+        *chapter6.EXPERIMENTS)
 
 #: id -> Experiment, in BOOK.md's order.
 REGISTRY: dict[str, Experiment] = {e.id: e for e in _ALL}

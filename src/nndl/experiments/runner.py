@@ -99,7 +99,8 @@ def _run_experiment(id_, seeds, quick, out_dir, force, figures) -> Result:
                 continue
             log.info("%s: seed %d", exp.id, seed)
             start = time.perf_counter()
-            result["seeds"][str(seed)] = exp.run(cfg, int(seed))
+            kw = {"checkpoint_dir": folder} if exp.checkpoints else {}  # epoch-level resume (chapter 6)
+            result["seeds"][str(seed)] = exp.run(cfg, int(seed), **kw)
             result["timings"]["seeds"][str(seed)] = time.perf_counter() - start
             _save(path, result, exp, cfg_dict, quick, merge=not force)
     if figures:

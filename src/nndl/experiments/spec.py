@@ -53,6 +53,7 @@ class Experiment:
     cost: float = 1.0  # rough full-size minutes per seed, for scheduling ``all``
     extra_versions: tuple[str, ...] = field(default=())
     uses_mnist: bool = True  # False: runs without the data (the one-neuron widget)
+    checkpoints: bool = False  # run(cfg, seed, checkpoint_dir=<out>/<id>) resumes within a seed
 
     @property
     def seeded(self) -> bool:

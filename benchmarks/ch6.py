@@ -1,0 +1,311 @@
+"""Chapter 6's benchmark cells (issue 14): nndl's layered networks vs PyTorch eager, side by side.
+
+Run through ``compare.py --ch6`` (or alone, same options)::
+
+    python benchmarks/compare.py --ch6 --rounds 2 --out benchmarks/RESULTS.md
+    python benchmarks/ch6.py worker nndl --net ch6-conv2 --mb 10      # one cell, one JSON line
+
+Cells: {nndl, PyTorch eager (default threads), PyTorch eager with 1 thread} x {ch6-conv1,
+ch6-conv2} x mini-batch {10, 100}, float32, each in its own fresh process, interleaved in a
+new random order every round. A cell trains the book's network (network3's layer order:
+convolution, max-pool, then bias and sigmoid; its initialisation; eta 0.1; no reshuffle)
+on the first ``--n`` MNIST training images (default 10,000) after a warm-up of 1,000 images
+on a throw-away network, and reports seconds per 50,000-image epoch (the timed seconds x
+50,000 / n; the step cost is the same for every mini-batch), with the test accuracy
+afterwards as a check. Plus ``rss``: the peak resident memory of a ch6-expanded training
+process (MNIST, the 250,000-image expanded set, the trainer, 500 steps, evaluation).
+
+``--out FILE`` writes the chapter-6 section of FILE (between the markers
+``<!-- ch6:begin -->`` and ``<!-- ch6:end -->``, appended if absent) and leaves the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+NETS = ("ch6-conv1", "ch6-conv2")
+MBS = (10, 100)
+IMPLS = ("nndl", "torch", "torch1")
+LABELS = {"nndl": "nndl", "torch": "PyTorch eager", "torch1": "PyTorch eager, 1 thread"}
+ETA = 0.1
+EPOCH = 50_000
+WARMUP = 1_000
+# issue 14's targets: nndl / PyTorch eager, per mini-batch size
+TARGETS = {10: 0.5, 100: 1.0}
+RSS_LIMIT_MB = 1536.0
+BEGIN, END = "<!-- ch6:begin -->", "<!-- ch6:end -->"
+
+
+# ----------------------------------------------------------------------------- worker side
+def _data(n: int):
+    import numpy as np
+
+    from nndl.data import load_mnist
+
+    os.environ.setdefault("NNDL_DATA", str(ROOT.parent / "shared" / "data" / "mnist"))
+    s = load_mnist(dtype=np.float32, download=False)
+    return s.training.X[:n], s.training.y[:n], s.test.X, s.test.y
+
+
+def run_nndl(net_name: str, mb: int, n: int) -> dict:
+    import numpy as np
+
+    from nndl.network3 import book_net
+
+    X, y, Xt, yt = _data(n)
+    warm = book_net(net_name, mb, rng=np.random.default_rng(9))
+    warm.SGD((X[:WARMUP], y[:WARMUP]), 1, mb, ETA, monitor=())
+    net = book_net(net_name, mb, rng=np.random.default_rng(0))
+    t0 = time.perf_counter()
+    net.SGD((X, y), 1, mb, ETA, monitor=())  # one BLAS thread, as nndl trains by default
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "acc": int(round(net.accuracy(Xt, yt) * len(yt)))}
+
+
+def run_torch(net_name: str, mb: int, n: int, threads: int | None = None) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    X, y, Xt, yt = _data(n)
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):  # network3's layers: conv, pool, then bias and sigmoid
+        def __init__(self):
+            super().__init__()
+            self.c1 = torch.nn.Conv2d(1, 20, 5, bias=False)
+            self.b1 = torch.nn.Parameter(torch.randn(20))
+            fc_in = 20 * 12 * 12
+            if net_name == "ch6-conv2":
+                self.c2 = torch.nn.Conv2d(20, 40, 5, bias=False)
+                self.b2 = torch.nn.Parameter(torch.randn(40))
+                fc_in = 40 * 4 * 4
+            self.fc = torch.nn.Linear(fc_in, 100)
+            self.out = torch.nn.Linear(100, 10)
+            torch.nn.init.zeros_(self.out.weight)
+            torch.nn.init.zeros_(self.out.bias)
+
+        def forward(self, x):
+            x = torch.sigmoid(F.max_pool2d(self.c1(x), 2) + self.b1[None, :, None, None])
+            if net_name == "ch6-conv2":
+                x = torch.sigmoid(F.max_pool2d(self.c2(x), 2) + self.b2[None, :, None, None])
+            return self.out(torch.sigmoid(self.fc(x.flatten(1))))
+
+    def epoch(model, Xe, ye):
+        opt = torch.optim.SGD(model.parameters(), lr=ETA)
+        for k in range(0, len(Xe) - mb + 1, mb):  # network3: consecutive mini-batches, no reshuffle
+            loss = F.cross_entropy(model(Xe[k:k + mb]), ye[k:k + mb])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    Xtr = torch.from_numpy(X).reshape(-1, 1, 28, 28)
+    ytr = torch.from_numpy(y)
+    epoch(Net(), Xtr[:WARMUP], ytr[:WARMUP])
+    model = Net()
+    t0 = time.perf_counter()
+    epoch(model, Xtr, ytr)
+    seconds = time.perf_counter() - t0
+    with torch.no_grad():
+        pred = model(torch.from_numpy(Xt).reshape(-1, 1, 28, 28)).argmax(1).numpy()
+    return {"seconds": seconds, "acc": int((pred == yt).sum()), "threads": torch.get_num_threads()}
+
+
+def maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_rss(steps: int = 500) -> dict:
+    """Peak memory of ch6-expanded training: data, the expanded set, the trainer, steps, evaluation."""
+    import numpy as np
+
+    from nndl.data import load_mnist
+    from nndl.expand_mnist import expanded_training_data
+    from nndl.network3 import Trainer3, book_net
+
+    os.environ.setdefault("NNDL_DATA", str(ROOT.parent / "shared" / "data" / "mnist"))
+    after_import = maxrss_mb()
+    s = load_mnist(dtype=np.float32, download=False)
+    X, y = expanded_training_data(s.training)
+    after_load = maxrss_mb()
+    net = book_net("ch6-expanded", 10, rng=np.random.default_rng(0))
+    trainer = Trainer3(net, (X, y), 1, 10, 0.03, s.validation, s.test, 0.1)
+    assert trainer.X is X  # the trainer walks the expanded set in place: no copy
+    for j in range(steps):
+        net.update_mini_batch(X[10 * j: 10 * j + 10], y[10 * j: 10 * j + 10], 0.03, 0.1, len(X) // 10)
+    net.accuracy(*s.validation)
+    net.accuracy(*s.test)
+    return {"peak_rss_mb": maxrss_mb(), "after_import_mb": after_import, "after_load_mb": after_load,
+            "n_expanded": len(X), "expanded_mb": X.nbytes / 2**20}
+
+
+def worker(argv) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("impl", choices=IMPLS + ("rss",))
+    p.add_argument("--net", choices=NETS, default="ch6-conv2")
+    p.add_argument("--mb", type=int, default=10)
+    p.add_argument("--n", type=int, default=10_000)
+    a = p.parse_args(argv)
+    out = {"impl": a.impl, "net": a.net, "mb": a.mb, "n": a.n}
+    try:
+        if a.impl == "rss":
+            out.update(run_rss())
+        elif a.impl == "nndl":
+            out.update(run_nndl(a.net, a.mb, a.n))
+        else:
+            out.update(run_torch(a.net, a.mb, a.n, 1 if a.impl == "torch1" else None))
+    except ImportError as exc:
+        out["error"] = f"not available: {exc}"
+    if "seconds" in out:
+        out["epoch_seconds"] = out["seconds"] * EPOCH / (a.n - a.n % a.mb)
+    print(json.dumps(out))
+    return 0
+
+
+# ----------------------------------------------------------------------------- driver side
+def _run_cell(cell: tuple, n: int) -> dict:
+    impl, net, mb = cell
+    cmd = [sys.executable, str(Path(__file__)), "worker", impl, "--net", net, "--mb", str(mb), "--n", str(n)]
+    env = dict(os.environ)
+    env.setdefault("NNDL_DATA", str(ROOT.parent / "shared" / "data" / "mnist"))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=3600)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        return {"error": f"exit {proc.returncode}: {(proc.stderr.strip().splitlines() or ['?'])[-1]}"}
+    return json.loads(lines[-1])
+
+
+def run(rounds: int, n: int, rss: bool = True) -> dict:
+    cells = [(impl, net, mb) for net in NETS for mb in MBS for impl in IMPLS]
+    if rss:
+        cells.append(("rss", "ch6-conv2", 10))
+    times: dict[tuple, list[float]] = {}
+    records: dict[tuple, list[dict]] = {}
+    errors: dict[tuple, str] = {}
+    load = []
+    for r in range(rounds):
+        order = list(cells)
+        random.Random(100 + r).shuffle(order)
+        for i, cell in enumerate(order):
+            if cell in errors or (cell[0] == "rss" and cell in records):
+                continue
+            load.append(os.getloadavg()[0])
+            out = _run_cell(cell, n)
+            if "error" in out:
+                errors[cell] = out["error"]
+                print(f"[round {r + 1} cell {i + 1}/{len(order)}] {cell}: {out['error']}", file=sys.stderr)
+                continue
+            records.setdefault(cell, []).append(out)
+            value = out["peak_rss_mb"] if cell[0] == "rss" else out["epoch_seconds"]
+            times.setdefault(cell, []).append(value)
+            print(f"[round {r + 1} cell {i + 1}/{len(order)}] {cell}: {value:.2f}", file=sys.stderr)
+    return {"times": times, "records": records, "errors": errors, "load": load}
+
+
+def _stat(res: dict, cell: tuple):
+    v = res["times"].get(cell)
+    return None if not v else (min(v), statistics.median(v))
+
+
+def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, commit: str) -> str:
+    load = res["load"] or [0.0]
+    lines = [BEGIN, "## Chapter 6: the book's convolutional networks (issue 14)", "",
+             f"Written by `python benchmarks/compare.py --ch6{' ' + ' '.join(argv) if argv else ''}` "
+             f"({time.strftime('%Y-%m-%d %H:%M')}, nndl commit {commit}, {rounds} rounds, {elapsed / 60:.1f} min; "
+             "see benchmarks/ch6.py). Do not edit by hand.", "",
+             f"Each cell trains the book's network (network3's order: convolution, max-pool, then bias and "
+             f"sigmoid; eta {ETA}; no reshuffle; float32) on the first {n:,} MNIST training images, in its "
+             "own fresh process, after a 1,000-image warm-up; all cells interleaved in random order each "
+             "round. **Seconds per 50,000-image epoch** (timed seconds x 50,000 / n), minimum / median "
+             "over the rounds. nndl trains with one BLAS thread (its default); PyTorch eager with its "
+             "default threads (2 here) and with 1.", "",
+             f"The machine was shared (other developers' work, and nndl's own full-size chapter-6 runs on "
+             f"one core): 1-minute load average before each cell {min(load):.2f}-{max(load):.2f} (median "
+             f"{statistics.median(load):.2f}) on {os.cpu_count()} cores. Two-thread PyTorch suffers most "
+             "from a busy second core; the 1-thread column is the like-for-like comparison with nndl.", "",
+             "| network, mini-batch | " + " | ".join(LABELS[i] for i in IMPLS) + " | nndl / PyTorch eager "
+             "| nndl / PyTorch 1 thread | target (nndl / PyTorch eager) |",
+             "|---|---|---|---|---|---|---|"]
+    for net in NETS:
+        for mb in MBS:
+            cells = []
+            for impl in IMPLS:
+                s = _stat(res, (impl, net, mb))
+                cells.append("n/a" if s is None else f"{s[0]:.2f} / {s[1]:.2f}")
+            ratios = []
+            for other in ("torch", "torch1"):
+                a, b = _stat(res, ("nndl", net, mb)), _stat(res, (other, net, mb))
+                ratios.append("-" if a is None or b is None else f"{a[0] / b[0]:.2f} ({a[1] / b[1]:.2f})")
+            a, b = _stat(res, ("nndl", net, mb)), _stat(res, ("torch", net, mb))
+            limit = TARGETS[mb]
+            if a is None or b is None:
+                verdict = "not measured"
+            else:
+                verdict = ("met" if a[0] / b[0] <= limit else "NOT met") + f" (<= {limit:g})"
+            lines.append(f"| {net}, mb {mb} | " + " | ".join(cells) + " | " + " | ".join(ratios)
+                         + f" | {verdict} |")
+    lines += ["", "Ratios: of minima (of medians in parentheses)."]
+    rss = res["records"].get(("rss", "ch6-conv2", 10))
+    if rss:
+        d = rss[0]
+        ok = "met" if d["peak_rss_mb"] <= RSS_LIMIT_MB else "NOT met"
+        lines += ["", f"Peak resident memory of ch6-expanded training: **{d['peak_rss_mb']:.0f} MB** "
+                  f"(target <= {RSS_LIMIT_MB:.0f} MB: {ok}): after imports {d['after_import_mb']:.0f} MB, after "
+                  f"loading MNIST and the expanded set ({d['n_expanded']:,} images, {d['expanded_mb']:.0f} MB "
+                  f"in float32) {d['after_load_mb']:.0f} MB; then the trainer (no copy of the set), 500 steps "
+                  "and the validation and test accuracy."]
+    accs = [f"{c[0]} {c[1]} mb {c[2]}: {r[0]['acc']}" for c, r in sorted(res["records"].items()) if "acc" in r[0]]
+    if accs:
+        lines += ["", f"Check, test accuracy (of 10,000) after the timed {n:,} images (first round): "
+                  + "; ".join(accs) + "."]
+    if res["errors"]:
+        lines += ["", "Cells that did not run: " + "; ".join(f"{c}: {e}" for c, e in res["errors"].items())]
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace the chapter-6 section of ``path`` (or append it), leaving the rest as it was."""
+    text = path.read_text() if path.exists() else ""
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
+    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["worker"]:
+        return worker(argv[1:])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--n", type=int, default=10_000, help="training images per cell (default 10,000)")
+    p.add_argument("--no-rss", action="store_true", help="skip the ch6-expanded peak-memory cell")
+    p.add_argument("--out", type=Path, help="write the chapter-6 section of this Markdown file")
+    a = p.parse_args(argv)
+    t0 = time.perf_counter()
+    res = run(a.rounds, a.n, not a.no_rss)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip() or "?"
+    text = report(res, a.rounds, a.n, argv, time.perf_counter() - t0, commit)
+    print(text)
+    if a.out:
+        write_section(a.out, text)
+        print(f"wrote the chapter-6 section of {a.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""The book's ``expand_mnist.py``: each training image plus its four one-pixel shifts, shuffled once.
+
+For every one of the 50,000 training images (x, y) the expanded set holds x itself and x
+shifted by one pixel down, up, right and left (in that order, as ``expand_mnist.py``
+does with ``np.roll`` along rows, then columns); the row or column that rolls over is
+set to zero. The 250,000 images are then shuffled once. The book used Python's
+unseeded ``random.shuffle``; nndl shuffles with ``numpy.random.default_rng(seed)``, so
+the same seed gives the same set everywhere.
+
+The set is built once and cached in ``cache_dir() / "expanded"`` as uint8 pixels
+(196 MB; the float32 set is 784 MB), keyed by the MD5 of the source images and labels
+and the seed. ``expanded_training_data`` returns one float32 array converted chunk by
+chunk from the memory-mapped cache: no second full-size copy, and training walks it in
+place every epoch (network3 does not reshuffle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SIDE = 28
+# (shift, axis) in expand_mnist.py's order: down, up (rows); right, left (columns)
+SHIFTS = ((1, 0), (-1, 0), (1, 1), (-1, 1))
+COPIES = 1 + len(SHIFTS)
+CHUNK = 10_000  # rows converted to float at a time
+
+
+def shifted(images: np.ndarray, shift: int, axis: int) -> np.ndarray:
+    """``images`` (n, 28, 28) moved by ``shift`` pixels along ``axis`` (0 rows, 1 columns), zero-filled.
+
+    The same as expand_mnist.py's ``np.roll`` followed by zeroing the row or column that
+    rolled over.
+    """
+    out = np.zeros_like(images)
+    src = [slice(None)] * 3
+    dst = [slice(None)] * 3
+    if shift > 0:
+        src[1 + axis], dst[1 + axis] = slice(0, SIDE - shift), slice(shift, SIDE)
+    else:
+        src[1 + axis], dst[1 + axis] = slice(-shift, SIDE), slice(0, SIDE + shift)
+    out[tuple(dst)] = images[tuple(src)]
+    return out
+
+
+def expand(images_u8: np.ndarray, labels: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The expanded set as uint8: (5 n, 784) images and (5 n,) labels, shuffled by ``seed``.
+
+    ``images_u8``: (n, 784) uint8 pixels. Before the shuffle, example 5 i is image i and
+    examples 5 i + 1 ... 5 i + 4 its shifts down, up, right, left.
+    """
+    n = len(images_u8)
+    imgs = images_u8.reshape(n, SIDE, SIDE)
+    perm = np.random.default_rng(seed).permutation(COPIES * n)  # shuffled[j] = unshuffled[perm[j]]
+    where = np.empty_like(perm)
+    where[perm] = np.arange(COPIES * n)  # where[t] = the position of unshuffled example t
+    X = np.empty((COPIES * n, SIDE * SIDE), np.uint8)
+    y = np.empty(COPIES * n, np.int64)
+    for k in range(COPIES):
+        rows = where[k::COPIES]  # unshuffled examples 5 i + k
+        X[rows] = (imgs if k == 0 else shifted(imgs, *SHIFTS[k - 1])).reshape(n, -1)
+        y[rows] = labels
+    return X, y
+
+
+def _key(images_u8: np.ndarray, labels: np.ndarray, seed: int) -> str:
+    h = hashlib.md5(images_u8.tobytes())
+    h.update(np.ascontiguousarray(labels, np.int64).tobytes())
+    return f"mnist-expanded-{h.hexdigest()[:16]}-seed{seed}"
+
+
+def _to_uint8(X: np.ndarray) -> np.ndarray:
+    """The 8-bit pixels k of images k/255, a chunk of rows at a time (small temporaries)."""
+    X = np.asarray(X)
+    out = np.empty(X.shape, np.uint8)
+    for a in range(0, len(X), CHUNK):
+        x = np.asarray(X[a: a + CHUNK], np.float64)
+        k = np.rint(x * 255.0)
+        if x.size and (k.min() < 0 or k.max() > 255 or np.abs(k / 255.0 - x).max() > 1e-6):
+            raise ValueError("the training images must be MNIST's pixels k/255 (0 <= k <= 255)")
+        out[a: a + CHUNK] = k
+    return out
+
+
+def _save_atomic(path: Path, array: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def expanded_training_data(training, *, seed: int = 0, cache: str | os.PathLike[str] | None = None,
+                           dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """The expanded training set (250,000 images for MNIST's 50,000): (X (5 n, 784), y (5 n,)).
+
+    ``training``: the book's training split (X (n, 784) floats k/255, y (n,) labels), e.g.
+    ``nndl.data.load_mnist().training``. Built on first use and cached (``cache`` folder,
+    default ``nndl.data.cache_dir()``); a cache file that cannot be read is rebuilt.
+    Raises ValueError if the images are not 8-bit pixels scaled to [0, 1].
+    """
+    from nndl.data import cache_dir
+
+    X, labels = training
+    u8 = _to_uint8(X)
+    labels = np.asarray(labels, np.int64)
+    folder = cache_dir(cache) / "expanded"
+    key = _key(u8, labels, seed)
+    px, py = folder / f"{key}-images.npy", folder / f"{key}-labels.npy"
+    n = COPIES * len(u8)
+    images = ys = None
+    try:
+        images = np.load(px, mmap_mode="r", allow_pickle=False)
+        ys = np.load(py, allow_pickle=False)
+        if images.shape != (n, SIDE * SIDE) or images.dtype != np.uint8 or ys.shape != (n,):
+            raise ValueError("wrong shape")
+    except (OSError, ValueError):
+        log.info("building the expanded training set (%d images) in %s", n, folder)
+        built_x, ys = expand(u8, labels, seed)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _save_atomic(px, built_x)
+            _save_atomic(py, ys)
+        except OSError as exc:  # a read-only cache only costs the rebuild next time
+            log.warning("cannot cache the expanded set in %s: %s", folder, exc)
+        images = built_x
+    out = np.empty((n, SIDE * SIDE), dtype)
+    for a in range(0, n, CHUNK):  # k / 255 in dtype, as nndl.data converts MNIST
+        chunk = out[a: a + CHUNK]
+        chunk[...] = images[a: a + CHUNK]
+        chunk /= 255
+    del images
+    return out, ys

@@ -1,0 +1,601 @@
+"""Chapter 6's layers (the book's ``network3.py``) on NumPy: conv + max-pool, fully connected, softmax.
+
+Each layer has the book's name, arguments and initialisation, and a ``forward`` /
+``backward`` pair over a whole mini-batch (CS231n's pattern, STYLE.md chapter 6): the
+backward pass takes dC/da of the layer's output and returns dC/da of its input, leaving
+the layer's own gradients in ``nabla_w`` and ``nabla_b``. No Python loop runs over
+examples or image positions: a convolution is one im2col view
+(``numpy.lib.stride_tricks.sliding_window_view``) copied into a preallocated buffer and
+one GEMM; max-pooling is a maximum over the pool's offsets.
+
+Layout (private): the feature maps travel between conv layers channel-last, a mini-batch
+of maps is (m, height, width, channels) stored as rows (m * height * width, channels),
+because that is what the GEMM of an im2col matrix produces. The public shapes are the
+book's: images (m, channels * height * width) flattened in (channel, row, column) order,
+filters ``w`` (n_filters, channels, fh, fw), and a ConvPoolLayer followed by a fully
+connected layer hands it its output flattened in the book's (filter, row, column) order.
+
+Convolution or correlation (said once): Theano's ``conv2d``, which ``network3.py`` calls,
+flips the kernel, it computes a true convolution
+``z[f, i, j] = sum_{c, p, q} x[c, i + p, j + q] * w[f, c, fh-1-p, fw-1-q]``, and so does
+nndl, so that ``w`` means what it meant in the book's program. PyTorch's ``conv2d`` and
+most "CNN from scratch" code compute the cross-correlation (no flip): compare filters
+with theirs after ``w[:, :, ::-1, ::-1]``. Flipping does not change what a network can
+learn: the flipped filter is just another parameter, the map from parameters to
+functions is the same set, and gradient descent from a flipped start follows the flipped
+path (the learned filters of the first layer, as pictures, appear rotated by 180 degrees).
+
+The order within a ConvPoolLayer is the book's: a = f(maxpool(conv(x, w)) + b), the bias
+and activation AFTER pooling (network3: ``pooled_out + b.dimshuffle(...)``). Max-pooling
+commutes with adding a per-filter bias and with a monotone f, so this is the same function
+as pooling f(conv + b), computed on 4x fewer elements for 2x2 pools.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import NDArray
+
+from nndl.activations import ReLU, Sigmoid, Tanh, sigmoid_for_size
+from nndl.activations import log_softmax as _log_softmax
+
+Array = NDArray[np.floating]
+
+INITS3 = ("book", "n_in")  # "book": network3's N(0, 1/n_out); "n_in": nndl's option N(0, 1/n_in)
+
+
+class Linear:
+    """Linear neurons f(z) = z (network3's ``linear``)."""
+
+    name = "linear"
+
+    @staticmethod
+    def fn(z: Array) -> Array:
+        return np.asarray(z)
+
+    @staticmethod
+    def prime_from_a(a: Array) -> Array:
+        return np.ones_like(a)
+
+
+#: network3's activation functions by name (the objects come from nndl.activations).
+ACTIVATIONS3: dict[str, type] = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "linear": Linear}
+
+
+def activation_name(activation_fn) -> str:
+    """The name of an activation given as a name, one of nndl's activation classes, or the book's."""
+    if isinstance(activation_fn, str):
+        name = activation_fn.lower()
+    else:
+        name = getattr(activation_fn, "name", getattr(activation_fn, "__name__", "")).lower()
+    if name not in ACTIVATIONS3:
+        raise ValueError(f"unknown activation {activation_fn!r}; choose from {', '.join(ACTIVATIONS3)}")
+    return name
+
+
+def _activate(name: str, z: Array, out: Array) -> None:
+    """out = f(z), elementwise, in place where out is z."""
+    if name == "sigmoid":
+        sigmoid_for_size(z.size)(z, out)
+    elif name == "tanh":
+        np.tanh(z, out=out)
+    elif name == "relu":
+        np.maximum(z, 0.0, out=out)
+    elif out is not z:
+        np.copyto(out, z)
+
+
+def _times_prime(name: str, a: Array, d: Array, tmp: Array) -> None:
+    """d *= f'(z), with f'(z) written in terms of a = f(z) (tmp: scratch of d's shape)."""
+    if name == "sigmoid":
+        np.subtract(1.0, a, out=tmp)  # sigma'(z) = a (1 - a)
+        np.multiply(d, a, out=d)
+        np.multiply(d, tmp, out=d)
+    elif name == "tanh":
+        np.multiply(a, a, out=tmp)  # tanh'(z) = 1 - a^2
+        np.subtract(1.0, tmp, out=tmp)
+        np.multiply(d, tmp, out=d)
+    elif name == "relu":
+        np.greater(a, 0.0, out=tmp)  # ReLU'(z) = 1 where z > 0, else 0 (0 at the kink z = 0)
+        np.multiply(d, tmp, out=d)
+
+
+def _dtype(dtype) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64; got {dt}")
+    return dt
+
+
+def _positive_ints(value, n: int, what: str) -> tuple[int, ...]:
+    try:
+        t = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be {n} whole numbers; got {value!r}") from None
+    if len(t) != n or min(t) < 1 or any(int(v) != v for v in value):
+        raise ValueError(f"{what} must be {n} whole numbers >= 1; got {value!r}")
+    return t
+
+
+class _Buffers(dict):
+    """Per-mini-batch-size scratch arrays, at most a few sizes (training, evaluation, remainder)."""
+
+    MAX_SIZES = 4
+
+    def get(self, m: int, make):  # type: ignore[override]
+        b = dict.get(self, m)
+        if b is None:
+            if len(self) >= self.MAX_SIZES:
+                self.pop(next(iter(self)))
+            b = self[m] = make(m)
+        return b
+
+
+class ConvPoolLayer:
+    """A convolutional layer followed by max-pooling: a = f(maxpool(w * x) + b) (network3).
+
+    Parameters
+    ----------
+    image_shape : (mini_batch_size, channels, height, width), the book's, or (channels, height, width)
+        The input feature maps; the mini-batch size in the book's tuple is ignored (any
+        batch size works).
+    filter_shape : (n_filters, channels, fh, fw)
+        The filters, e.g. ``(20, 1, 5, 5)``; channels must equal the image's.
+    poolsize : (ph, pw), default (2, 2)
+        Non-overlapping max-pooling blocks; the rows and columns that do not fill a block
+        are ignored (Theano's ``ignore_border=True``).
+    activation_fn : sigmoid (default), tanh, ReLU or linear (a name or an activation class)
+    rng : numpy.random.Generator, optional
+        Draws the initial weights now (w, then b, as network3 does). Without one the
+        parameters stay zero until a ``Network`` initialises them from its own generator.
+    dtype : float32 (default, as the book's Theano floatX) or float64
+    init : "book" (default): w ~ N(0, 1/n_out) with n_out = n_filters * fh * fw / (ph * pw),
+        b ~ N(0, 1), network3's. "n_in": nndl's option w ~ N(0, 1/(channels * fh * fw)).
+
+    Attributes
+    ----------
+    w : (n_filters, channels, fh, fw); b : (n_filters,)
+    nabla_w, nabla_b : the gradients of the last ``backward``, same shapes.
+    n_in : channels * height * width; n_out : n_filters * pooled height * pooled width.
+
+    Raises ValueError for inconsistent shapes (filters larger than the image, channels
+    that differ, a pool larger than the convolution's output).
+    """
+
+    kind = "conv"
+
+    def __init__(self, image_shape, filter_shape, poolsize=(2, 2), activation_fn=Sigmoid, *,
+                 rng: np.random.Generator | None = None, dtype=np.float32, init: str = "book") -> None:
+        image_shape = tuple(image_shape)
+        if len(image_shape) == 4:
+            image_shape = image_shape[1:]
+        self.image_shape = _positive_ints(image_shape, 3, "image_shape (channels, height, width)")
+        self.filter_shape = _positive_ints(filter_shape, 4, "filter_shape (n_filters, channels, fh, fw)")
+        self.poolsize = _positive_ints(poolsize, 2, "poolsize")
+        C, H, W = self.image_shape
+        F, C2, fh, fw = self.filter_shape
+        if C2 != C:
+            raise ValueError(f"filter_shape has {C2} channels but image_shape has {C}")
+        if fh > H or fw > W:
+            raise ValueError(f"filters {fh}x{fw} are larger than the {H}x{W} image")
+        self.conv_shape = (H - fh + 1, W - fw + 1)  # a "valid" convolution
+        ph, pw = self.poolsize
+        self.pooled_shape = (self.conv_shape[0] // ph, self.conv_shape[1] // pw)
+        if min(self.pooled_shape) < 1:
+            raise ValueError(f"poolsize {self.poolsize} is larger than the {self.conv_shape} convolution output")
+        self.activation = activation_name(activation_fn)
+        if init not in INITS3:
+            raise ValueError(f"unknown init {init!r}; choose from {', '.join(INITS3)}")
+        self.init = init
+        self.dtype = _dtype(dtype)
+        self.n_in = C * H * W
+        self.n_out = F * self.pooled_shape[0] * self.pooled_shape[1]
+        self.w = np.zeros(self.filter_shape, dtype=self.dtype)
+        self.b = np.zeros(F, dtype=self.dtype)
+        self.nabla_w = np.zeros_like(self.w)
+        self.nabla_b = np.zeros_like(self.b)
+        # Set by the Network: inputs arrive in the book's (channel, row, column) order (the
+        # first layer, or after a fully connected layer) / the output goes to a fully
+        # connected layer flattened in the book's (filter, row, column) order.
+        self.input_book_order = True
+        self.output_book_order = True
+        # How backward computes dC/dx (same numbers, tests pin them together): "col2im" (the
+        # default, measured faster) or "padded", the upstream gradient zero-padded and
+        # convolved with the flipped filters (STYLE.md's chapter-6 item 3).
+        self.input_gradient = "col2im"
+        self._buf = _Buffers()
+        self.initialized = False
+        if rng is not None:
+            self.initialize(rng)
+
+    def initialize(self, rng: np.random.Generator) -> None:
+        """Draw w, then b, from ``rng`` (in float64, then rounded to the dtype)."""
+        self.initialized = True
+        F, C, fh, fw = self.filter_shape
+        ph, pw = self.poolsize
+        n = F * fh * fw / (ph * pw) if self.init == "book" else C * fh * fw  # network3's n_out (sic)
+        self.w[...] = rng.normal(0.0, np.sqrt(1.0 / n), size=self.filter_shape)
+        self.b[...] = rng.normal(0.0, 1.0, size=F)
+
+    def params(self) -> list[Array]:
+        return [self.w, self.b]
+
+    def grads(self) -> list[Array]:
+        return [self.nabla_w, self.nabla_b]
+
+    # ------------------------------------------------------------------ buffers
+    def _make(self, m: int) -> dict:
+        C, H, W = self.image_shape
+        F, _, fh, fw = self.filter_shape
+        ph, pw = self.poolsize
+        PH, PW = self.pooled_shape
+        P, N = ph * pw, m * PH * PW
+        dt = self.dtype
+        return {
+            "x": np.empty((m, H, W, C), dt) if self.input_book_order and C > 1 else None,
+            # im2col rows ordered (pool offset, example, pooled row, pooled column), columns
+            # (filter row, filter column, channel): the outputs that one pooling block
+            # compares lie N rows apart, and each window row is a contiguous run of memory.
+            "cols": np.empty((ph, pw, m, PH, PW, fh, fw, C), dt),
+            "conv": np.empty((P, N, F), dt),  # w * x at every pooled position      (P, N, F)
+            "a": np.empty((N, F), dt),  # a = f(maxpool + b), channel-last          (N, F)
+            "m2": np.empty((N, F), dt),
+            # which input of each block won: 2x2 pools keep three comparisons, others an index
+            "gt": [np.empty((N, F), bool) for _ in range(3)] if (ph, pw) == (2, 2) else np.empty((N, F), bool),
+            "arg": None if (ph, pw) == (2, 2) else np.zeros((N, F), np.int16),
+            "out": np.empty((m, F, PH, PW), dt) if self.output_book_order else None,
+        }
+
+    def _make_backward(self, m: int, bf: dict) -> None:
+        C, H, W = self.image_shape
+        F, _, fh, fw = self.filter_shape
+        ph, pw = self.poolsize
+        PH, PW = self.pooled_shape
+        P, N = ph * pw, m * PH * PW
+        OH, OW = self.conv_shape
+        dt = self.dtype
+        bf.update({
+            "delta": np.empty((N, F), dt),
+            "tmp": np.empty((N, F), dt),
+            "eq": np.empty((N, F), bool),
+            "dconv": np.empty((P, N, F), dt),
+            "ones": np.ones(N, dt),
+            "nw": np.empty((F, fh, fw, C), dt),  # dC/dw of the correlation kernel (flipped w)
+            "dx": np.empty((m * H * W, C), dt),
+            "dx_book": np.empty((m, C, H, W), dt) if self.input_book_order and C > 1 else None,
+        })
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x: Array, train: bool = True) -> Array:
+        """a = f(maxpool(conv(x, w)) + b) for a mini-batch.
+
+        x : (m, channels * height * width) in the book's order (``input_book_order``), or
+            the previous conv layer's output rows (m * height * width, channels).
+        Returns (m, n_filters * PH * PW) in the book's order if ``output_book_order``, else
+        rows (m * PH * PW, n_filters). The returned array is a buffer reused by the next call.
+        """
+        C, H, W = self.image_shape
+        F, _, fh, fw = self.filter_shape
+        ph, pw = self.poolsize
+        PH, PW = self.pooled_shape
+        m = x.shape[0] if self.input_book_order else x.shape[0] // (H * W)
+        bf = self._buf.get(m, self._make)
+        if bf["x"] is not None:  # (m, C, H, W) -> channel-last (m, H, W, C)
+            np.copyto(bf["x"], x.reshape(m, C, H, W).transpose(0, 2, 3, 1))
+            x4 = bf["x"]
+        else:
+            x4 = x.reshape(m, H, W, C)
+        # im2col: every fh x fw window of every example, one row each                    (P*N, fh*fw*C)
+        win = sliding_window_view(x4, (fh, fw), axis=(1, 2))[:, : PH * ph, : PW * pw]  # (m, OH', OW', C, fh, fw)
+        np.copyto(bf["cols"], win.reshape(m, PH, ph, PW, pw, C, fh, fw).transpose(2, 4, 0, 1, 3, 6, 7, 5))
+        P = ph * pw
+        cols = bf["cols"].reshape(-1, fh * fw * C)
+        conv = bf["conv"]
+        w_corr = self.w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(F, -1)  # flipped: a true convolution
+        self._w_corr = w_corr  # (a copy; backward's col2im uses it)
+        np.matmul(cols, w_corr.T, out=conv.reshape(-1, F))  # z_conv = w * x, one GEMM              (P*N, F)
+        a = bf["a"]
+        if P == 4 and (ph, pw) == (2, 2):  # max-pooling 2x2: three comparisons, kept for backward
+            g01, g23, g = bf["gt"]
+            m2 = bf["m2"]
+            np.maximum(conv[0], conv[1], out=a)  # top row of each block
+            np.maximum(conv[2], conv[3], out=m2)  # bottom row
+            if train:
+                np.greater(conv[1], conv[0], out=g01)  # ties keep the earlier input (row-major first)
+                np.greater(conv[3], conv[2], out=g23)
+                np.greater(m2, a, out=g)
+            np.maximum(a, m2, out=a)
+        elif P > 1:  # any other pool: a running maximum and the index of the winner
+            np.copyto(a, conv[0])
+            arg, gt = bf["arg"], bf["gt"]
+            arg.fill(0)
+            for k in range(1, P):  # a loop over the pool's offsets, not over positions
+                np.greater(conv[k], a, out=gt)  # ties keep the earlier offset (row-major first)
+                np.maximum(a, conv[k], out=a)
+                np.copyto(arg, k, where=gt)
+        else:
+            np.copyto(a, conv[0])
+        a += self.b  # the bias after pooling (network3's order)                                 (N, F)
+        _activate(self.activation, a, a)  # a = f(maxpool(conv) + b)
+        self._m = m
+        if self.output_book_order:  # (m, PH, PW, F) -> the book's (m, F, PH, PW), flattened
+            np.copyto(bf["out"], a.reshape(m, PH, PW, F).transpose(0, 3, 1, 2))
+            return bf["out"].reshape(m, -1)
+        return a
+
+    # ------------------------------------------------------------------ backward
+    def backward(self, da: Array, need_dx: bool = True) -> Array | None:
+        """Gradients from dC/da of the output (shaped as ``forward`` returned it).
+
+        Sets ``nabla_b`` (BP3 summed over every position of each filter's map: the bias is
+        shared), ``nabla_w`` (BP4 summed over every position: the weights are shared) and
+        returns dC/dx shaped as the input ``forward`` took (None without ``need_dx``).
+        The gradient of max-pooling goes to ONE input of each block, the one ``forward``
+        picked (ties: the first in row-major order), as the derivative of a maximum
+        whose arguments are distinct.
+        """
+        C, H, W = self.image_shape
+        F, _, fh, fw = self.filter_shape
+        ph, pw = self.poolsize
+        PH, PW = self.pooled_shape
+        m = self._m
+        bf = self._buf[m]
+        if "delta" not in bf:
+            self._make_backward(m, bf)
+        P = ph * pw
+        delta, a = bf["delta"], bf["a"]
+        if self.output_book_order:
+            np.copyto(delta.reshape(m, PH, PW, F), da.reshape(m, F, PH, PW).transpose(0, 2, 3, 1))
+        else:
+            np.copyto(delta, da)
+        _times_prime(self.activation, a, delta, bf["tmp"])  # BP2's (.) f'(z): delta = dC/dz            (N, F)
+        np.matmul(bf["ones"], delta, out=self.nabla_b)  # BP3, summed over every position            (F,)
+        dconv = bf["dconv"]  # dC/d(conv output): delta at each block's winner, 0 elsewhere          (P, N, F)
+        if P == 4 and (ph, pw) == (2, 2):
+            g01, g23, g = bf["gt"]
+            np.multiply(delta, g, out=dconv[2])  # the bottom row won: its share
+            np.subtract(delta, dconv[2], out=dconv[0])  # the top row's share (exact: delta or 0)
+            np.multiply(dconv[0], g01, out=dconv[1])
+            np.subtract(dconv[0], dconv[1], out=dconv[0])
+            np.multiply(dconv[2], g23, out=dconv[3])
+            np.subtract(dconv[2], dconv[3], out=dconv[2])
+        elif P > 1:
+            for k in range(P):
+                np.equal(bf["arg"], k, out=bf["eq"])
+                np.multiply(delta, bf["eq"], out=dconv[k])
+        else:
+            np.copyto(dconv[0], delta)
+        cols = bf["cols"].reshape(-1, fh * fw * C)
+        g = dconv.reshape(-1, F)
+        # BP4 with shared weights: dC/dw = the sum over every position of x_window * delta    (F, fh*fw*C)
+        np.matmul(g.T, cols, out=bf["nw"].reshape(F, -1))  # with respect to the correlation kernel
+        self.nabla_w = bf["nw"].transpose(0, 3, 1, 2)[:, :, ::-1, ::-1]  # a view: the book's w (flipped back)
+        if not need_dx:
+            return None
+        dx = bf["dx"]
+        if self.input_gradient == "padded":
+            # dC/dx: a "full" convolution, i.e. the upstream gradient zero-padded by (fh-1, fw-1)
+            # and correlated with the book's w (the correlation kernel flipped back):
+            # dx[n, y, x, c] = sum_{p, q, f} gpad[n, y + p, x + q, f] w[f, c, p, q].
+            if "gpad" not in bf:
+                OH, OW = self.conv_shape
+                bf["gpad"] = np.zeros((m, OH + 2 * (fh - 1), OW + 2 * (fw - 1), F), self.dtype)
+                bf["cols2"] = np.empty((m, H, W, fh, fw, F), self.dtype)
+            gpad = bf["gpad"]
+            inner = gpad[:, fh - 1: fh - 1 + PH * ph, fw - 1: fw - 1 + PW * pw]  # rows/cols pooling ignored stay 0
+            np.copyto(inner.reshape(m, PH, ph, PW, pw, F).transpose(2, 4, 0, 1, 3, 5),
+                      dconv.reshape(ph, pw, m, PH, PW, F))
+            np.copyto(bf["cols2"], sliding_window_view(gpad, (fh, fw), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3))
+            w_full = self.w.transpose(1, 2, 3, 0).reshape(C, -1)  # (C, fh*fw*F)
+            np.matmul(bf["cols2"].reshape(m * H * W, -1), w_full.T, out=dx)  # BP2 through the conv (m*H*W, C)
+        else:
+            # The same numbers by "col2im": one GEMM gives dC/d(every entry of every window),
+            # dcols = delta_conv . w_corr (the forward's kernel matrix); each window entry (p, q)
+            # then adds its share to dx at (row + p, column + q): fh*fw slice additions (a loop
+            # over the kernel's offsets, not over positions or examples). Nothing is spent on the
+            # zero padding: fewer multiplications (12.8 M instead of 28.8 M for ch6-conv2's second
+            # layer at mini-batch 10) and no large padded im2col copy.
+            if "dcols" not in bf:
+                bf["dcols"] = np.empty((P * m * PH * PW, fh * fw * C), self.dtype)
+                bf["dx4"] = np.zeros((m, H, W, C), self.dtype)
+            dcols = bf["dcols"]
+            np.matmul(g, self._w_corr, out=dcols)  # dC/d(window entries)                     (P*N, fh*fw*C)
+            d8 = dcols.reshape(ph, pw, m, PH, PW, fh, fw, C)
+            dx4 = bf["dx4"]
+            dx4.fill(0.0)
+            for p in range(fh):
+                for q in range(fw):
+                    v = dx4[:, p: p + PH * ph, q: q + PW * pw].reshape(m, PH, ph, PW, pw, C)
+                    v.transpose(2, 4, 0, 1, 3, 5)[...] += d8[:, :, :, :, :, p, q, :]
+            np.copyto(dx, dx4.reshape(m * H * W, C))
+        if bf["dx_book"] is not None:
+            np.copyto(bf["dx_book"], dx.reshape(m, H, W, C).transpose(0, 3, 1, 2))
+            return bf["dx_book"].reshape(m, -1)
+        return dx.reshape(m, -1) if self.input_book_order else dx
+
+    def __repr__(self) -> str:
+        return (f"ConvPoolLayer(image_shape={self.image_shape}, filter_shape={self.filter_shape}, "
+                f"poolsize={self.poolsize}, activation_fn={self.activation})")
+
+
+class FullyConnectedLayer:
+    """A fully connected layer: a = f(x . w + b), with dropout on its inputs (network3).
+
+    Parameters
+    ----------
+    n_in, n_out : int
+    activation_fn : sigmoid (default), tanh, ReLU or linear
+    p_dropout : float in [0, 1), default 0
+        Training: each INPUT of the layer is kept with probability 1 - p_dropout (a 0/1
+        mask, no rescaling), ``x_drop = x * mask``. Test time: z = (1 - p_dropout) x . w + b.
+    rng, dtype, init : as for ``ConvPoolLayer``; "book" draws w ~ N(0, 1/n_out) (sic,
+        network3 scales by n_out, not n_in) and b ~ N(0, 1); "n_in" is nndl's N(0, 1/n_in).
+
+    ``w`` has network3's orientation (n_in, n_out): z = x . w + b for rows x (m, n_in).
+    """
+
+    kind = "fc"
+
+    def __init__(self, n_in: int, n_out: int, activation_fn=Sigmoid, p_dropout: float = 0.0, *,
+                 rng: np.random.Generator | None = None, dtype=np.float32, init: str = "book") -> None:
+        self.n_in, self.n_out = _positive_ints((n_in, n_out), 2, "n_in, n_out")
+        if not 0.0 <= float(p_dropout) < 1.0:
+            raise ValueError(f"p_dropout must be in [0, 1); got {p_dropout}")
+        self.p_dropout = float(p_dropout)
+        self.activation = activation_name(activation_fn)
+        if init not in INITS3:
+            raise ValueError(f"unknown init {init!r}; choose from {', '.join(INITS3)}")
+        self.init = init
+        self.dtype = _dtype(dtype)
+        self.w = np.zeros((self.n_in, self.n_out), dtype=self.dtype)
+        self.b = np.zeros(self.n_out, dtype=self.dtype)
+        self.nabla_w = np.zeros_like(self.w)
+        self.nabla_b = np.zeros_like(self.b)
+        self.mask: Array | None = None  # the training mask of the current mini-batch (m, n_in)
+        self._buf = _Buffers()
+        self.initialized = False
+        if rng is not None:
+            self.initialize(rng)
+
+    def initialize(self, rng: np.random.Generator) -> None:
+        """Draw w, then b, from ``rng`` (in float64, then rounded to the dtype)."""
+        self.initialized = True
+        n = self.n_out if self.init == "book" else self.n_in
+        self.w[...] = rng.normal(0.0, np.sqrt(1.0 / n), size=(self.n_in, self.n_out))
+        self.b[...] = rng.normal(0.0, 1.0, size=self.n_out)
+
+    def params(self) -> list[Array]:
+        return [self.w, self.b]
+
+    def grads(self) -> list[Array]:
+        return [self.nabla_w, self.nabla_b]
+
+    def _make(self, m: int) -> dict:
+        dt = self.dtype
+        return {"xd": np.empty((m, self.n_in), dt), "z": np.empty((m, self.n_out), dt),
+                "tmp": np.empty((m, self.n_out), dt), "delta": np.empty((m, self.n_out), dt),
+                "dx": np.empty((m, self.n_in), dt),
+                "ones": np.ones(m, dt)}
+
+    def _z(self, x: Array, train: bool, bf: dict) -> Array:
+        z = bf["z"]
+        if train and self.p_dropout:
+            if self.mask is None or self.mask.shape != x.shape:
+                raise ValueError(f"dropout needs a mask of shape {x.shape}; the Network draws one per mini-batch")
+            np.multiply(x, self.mask, out=bf["xd"])  # dropout on the inputs: x_drop = x * mask
+            x = bf["xd"]
+        self._x = x
+        np.matmul(x, self.w, out=z)  # z = x . w + b                                          (m, n_out)
+        if not train and self.p_dropout:
+            z *= 1.0 - self.p_dropout  # test time: (1 - p_dropout) x . w + b
+        z += self.b
+        return z
+
+    def forward(self, x: Array, train: bool = True) -> Array:
+        """a = f(x . w + b): x (m, n_in) -> (m, n_out) (a buffer reused by the next call)."""
+        bf = self._buf.get(x.shape[0], self._make)
+        z = self._z(x, train, bf)
+        _activate(self.activation, z, z)
+        self._a = z
+        return z
+
+    def backward(self, da: Array, need_dx: bool = True) -> Array | None:
+        """From dC/da (m, n_out): nabla_w = x_drop^T delta (BP4), nabla_b (BP3), dC/dx (BP2)."""
+        bf = self._buf[len(da)]
+        delta = bf["delta"]
+        np.copyto(delta, da)
+        _times_prime(self.activation, self._a, delta, bf["tmp"])  # BP2's (.) f'(z): delta = dC/dz   (m, n_out)
+        return self._backward_delta(delta, need_dx, bf)
+
+    def _backward_delta(self, delta: Array, need_dx: bool, bf: dict) -> Array | None:
+        np.matmul(self._x.T, delta, out=self.nabla_w)  # BP4: dC/dw_jk = sum_x x_j delta_k        (n_in, n_out)
+        np.matmul(bf["ones"][: len(delta)], delta, out=self.nabla_b)  # BP3                      (n_out,)
+        if not need_dx:
+            return None
+        dx = bf["dx"]
+        np.matmul(delta, self.w.T, out=dx)  # BP2: (w delta), before the previous layer's f'      (m, n_in)
+        if self.p_dropout and self.mask is not None and self._x is bf["xd"]:
+            dx *= self.mask  # a dropped input received no gradient
+        return dx
+
+    def __repr__(self) -> str:
+        return (f"FullyConnectedLayer(n_in={self.n_in}, n_out={self.n_out}, activation_fn={self.activation}, "
+                f"p_dropout={self.p_dropout})")
+
+
+class SoftmaxLayer(FullyConnectedLayer):
+    """The softmax output layer with the log-likelihood cost (network3's ``SoftmaxLayer``).
+
+    a = softmax(x . w + b), eq. (78); w and b start at zero (network3). The cost of a
+    mini-batch is the MEAN over its examples of -ln a_y, eq. (80), and the output error
+    is delta = (a - y) / m, eq. (84) divided by the mini-batch size. Dropout on the
+    inputs as in ``FullyConnectedLayer``.
+    """
+
+    kind = "softmax"
+
+    def __init__(self, n_in: int, n_out: int, p_dropout: float = 0.0, *,
+                 rng: np.random.Generator | None = None, dtype=np.float32, init: str = "book") -> None:
+        super().__init__(n_in, n_out, Linear, p_dropout, rng=None, dtype=dtype, init=init)
+        self.activation = "softmax"
+        if self.n_out < 2:
+            raise ValueError("a softmax layer needs at least 2 outputs")
+
+    def initialize(self, rng: np.random.Generator) -> None:
+        """Zeros (network3's SoftmaxLayer); ``rng`` is not used."""
+        self.initialized = True
+        self.w[...] = 0.0  # network3: SoftmaxLayer starts from zero weights and biases
+        self.b[...] = 0.0
+
+    def logits(self, x: Array, train: bool = True) -> Array:
+        """z = x . w + b (m, n_out), the softmax's input (a buffer reused by the next call)."""
+        bf = self._buf.get(x.shape[0], self._make)
+        return self._z(x, train, bf)
+
+    def forward(self, x: Array, train: bool = True) -> Array:
+        """a = softmax(x . w + b), eq. (78): (m, n_in) -> (m, n_out), rows summing to 1."""
+        z = self.logits(x, train)
+        z -= z.max(axis=1, keepdims=True)  # the shift that keeps e^z finite
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        self._a = z
+        return z
+
+    def forward_cost(self, x: Array, y: NDArray[np.integer], train: bool = True) -> tuple[Array, float]:
+        """``forward`` and the SUM over the batch of -ln a_y (eq. 80), from the shifted z (stable)."""
+        z = self.logits(x, train)
+        z -= z.max(axis=1, keepdims=True)
+        zy = z[np.arange(len(y)), y]  # z_y - max z                                             (m,)
+        np.exp(z, out=z)
+        s = z.sum(axis=1, keepdims=True)
+        z /= s
+        self._a = z
+        return z, float(np.sum(np.log(s[:, 0]) - zy))  # -ln a_y = ln sum e^(z - max) - (z_y - max)
+
+    def backward_labels(self, y: NDArray[np.integer], need_dx: bool = True, scale: float = 1.0) -> Array | None:
+        """Backward from the cost itself: delta = (a - y) / m (eq. 84, mean over the batch).
+
+        ``scale`` multiplies delta (the training step passes eta, so that every gradient
+        below comes out already multiplied by eta: one multiplication instead of one per
+        parameter). Overwrites the softmax output of the last ``forward``.
+        """
+        bf = self._buf[len(y)]
+        delta = self._a  # (m, n_out), reused in place: a - y
+        delta[np.arange(len(y)), y] -= 1.0  # eq. (84): delta^L = a^L - y
+        delta *= scale / len(y)  # the mean over the mini-batch
+        return self._backward_delta(delta, need_dx, bf)
+
+    def backward(self, da: Array, need_dx: bool = True) -> Array | None:
+        """From dC/da (m, n_out) through the softmax's Jacobian, eq. (33): delta_j = a_j (g_j - a . g)."""
+        a = self._a
+        delta = a * (da - np.sum(a * da, axis=1, keepdims=True))
+        return self._backward_delta(delta, need_dx, self._buf[len(da)])
+
+    @staticmethod
+    def cost(z: Array, y: NDArray[np.integer]) -> float:
+        """Mean over the batch of -ln softmax(z)_y, eq. (80), from z (stable)."""
+        return float(-np.mean(_log_softmax(z)[np.arange(len(y)), y]))
+
+    def __repr__(self) -> str:
+        return f"SoftmaxLayer(n_in={self.n_in}, n_out={self.n_out}, p_dropout={self.p_dropout})"

@@ -1,0 +1,757 @@
+"""Chapter 6's network of layers (the book's ``network3.py``), trained by SGD on NumPy.
+
+>>> import numpy as np
+>>> from nndl.network3 import Network, ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, ReLU
+>>> mini_batch_size = 10
+>>> net = Network([
+...     ConvPoolLayer(image_shape=(mini_batch_size, 1, 28, 28), filter_shape=(20, 1, 5, 5),
+...                   poolsize=(2, 2), activation_fn=ReLU),
+...     FullyConnectedLayer(n_in=20 * 12 * 12, n_out=100, activation_fn=ReLU),
+...     SoftmaxLayer(n_in=100, n_out=10)], mini_batch_size, rng=np.random.default_rng(0))
+>>> net.feedforward(np.zeros((3, 784), np.float32)).shape
+(3, 10)
+
+What ``network3.py`` does, and so what this does by default (../shared/BOOK.md, chapter 6):
+
+- The cost of a mini-batch is the MEAN over its m examples of -ln a_y (eq. 80), plus
+  ``0.5 * lmbda * (sum of the squares of all weights) / num_training_batches`` with
+  num_training_batches = n // mini_batch_size; biases are not regularised. Plain SGD:
+  param -> param - eta * dC/dparam. So one step shrinks the weights by the factor
+  ``1 - eta * lmbda / num_training_batches``: at mini-batch 10, lmbda 0.1 here decays the
+  weights ten times faster per step than lmbda 0.1 in network2's eq. (93)
+  (``1 - eta * lmbda / n``). Chapter 3's lmbda L2 corresponds to lmbda_3 = lmbda_2 / m here.
+- No reshuffle: the training data are walked in the same order every epoch, in
+  consecutive slices (``reshuffle=True`` is nndl's option, not the book's). Like network3,
+  the last n % mini_batch_size training examples are never used.
+- Each epoch ends with the validation accuracy; the number the book reports is the TEST
+  accuracy at the epoch of the best validation accuracy (ties: the later epoch, as
+  network3's ``>=``). ``Network3History.test_accuracy_at_best`` gives it. nndl measures the
+  test accuracy after every epoch (network3 only when validation did not get worse); the
+  reported number is the same.
+- float32 throughout (Theano's floatX); float64 is for the gradient checks.
+- Dropout masks are drawn per mini-batch from the network's ``numpy.random.Generator``.
+
+The trainer differs from chapter 3's (``nndl.training``) in exactly these conventions;
+the chapter-3 ``Network`` and its trainer are untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from nndl.activations import ReLU, Sigmoid, Tanh
+from nndl.errors import DivergenceError, ModelFileError
+from nndl.layers import (
+    ACTIVATIONS3,
+    INITS3,
+    ConvPoolLayer,
+    FullyConnectedLayer,
+    Linear,
+    SoftmaxLayer,
+)
+
+log = logging.getLogger(__name__)
+
+Array = NDArray[np.floating]
+
+# network3's names for its activation functions
+sigmoid, tanh, linear = Sigmoid, Tanh, Linear
+
+__all__ = ["Network", "ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer", "Network3History",
+           "sigmoid", "tanh", "ReLU", "linear", "load", "save", "book_net", "BOOK_NETS"]
+
+EVAL_CHUNK = 200  # examples per forward pass when evaluating (bounded buffers)
+FORMAT = "nndl-layered-network"
+FORMAT_VERSION = 1
+MAX_LAYERS = 100
+MAX_PARAMETERS = 200_000_000  # a model file asking for more is refused before allocation
+
+
+@dataclass
+class Network3History:
+    """What one ``Network.SGD`` run measured, one entry per epoch.
+
+    Accuracies are fractions in [0, 1]; ``training_cost`` is the mean over the epoch's
+    mini-batches of their cost (eq. 80 averaged, without the L2 term) as seen during
+    training, with the dropout masks; ``epoch_seconds`` is the wall time of the training
+    steps of the epoch, ``eval_seconds`` that of the evaluation after it.
+    """
+
+    validation_accuracy: list[float] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)
+    training_cost: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    eval_seconds: list[float] = field(default_factory=list)
+    n_training: int = 0
+    n_validation: int = 0
+    n_test: int = 0
+    stopped: str | None = None  # None or "interrupted"
+
+    @property
+    def epochs(self) -> int:
+        return len(self.epoch_seconds)
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch (0-based) of the best validation accuracy; ties go to the later (network3's >=)."""
+        v = self.validation_accuracy
+        if not v:
+            return None
+        best = max(v)
+        return max(i for i, a in enumerate(v) if a == best)
+
+    @property
+    def best_validation_accuracy(self) -> float | None:
+        return None if self.best_epoch is None else self.validation_accuracy[self.best_epoch]
+
+    @property
+    def test_accuracy_at_best(self) -> float | None:
+        """The book's reported number: test accuracy at the best validation epoch."""
+        e = self.best_epoch
+        if e is None or e >= len(self.test_accuracy):
+            return None
+        return self.test_accuracy[e]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Network3History:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def _pair(data, name: str, n_in: int, dtype) -> tuple[Array, NDArray[np.int64]]:
+    try:
+        X, y = data
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (X, y)") from None
+    X = np.asarray(X)
+    if X.ndim > 2:
+        X = X.reshape(len(X), -1)
+    X = np.ascontiguousarray(X, dtype=dtype)  # no copy when it is already so (the expanded set)
+    if X.ndim != 2 or X.shape[1] != n_in:
+        raise ValueError(f"{name}: inputs must have shape (m, {n_in}); got {X.shape}")
+    y = np.asarray(y)
+    if y.ndim == 2:
+        y = np.argmax(y, axis=1)
+    if len(y) != len(X):
+        raise ValueError(f"{name}: {len(X)} inputs but {len(y)} labels")
+    if y.size and (not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0)):
+        raise ValueError(f"{name}: labels must be whole numbers")
+    return X, y.astype(np.int64)
+
+
+class Network:
+    """A network of chapter-6 layers (network3's ``Network(layers, mini_batch_size)``).
+
+    Parameters
+    ----------
+    layers : list of ConvPoolLayer / FullyConnectedLayer, ending in a SoftmaxLayer
+        Consecutive layers must agree: ``layers[i].n_out == layers[i+1].n_in``.
+    mini_batch_size : int, optional
+        The book's argument; the default of ``SGD``'s mini_batch_size. Any batch size works
+        for ``feedforward``.
+    rng : numpy.random.Generator, optional
+        Initialises the layers that were built without an rng (in order: each layer's w,
+        then b, as network3), and draws the dropout masks. Default: a fresh unseeded one.
+    dtype : float32 or float64, optional
+        Converts every layer's parameters; default: the layers' dtype (float32).
+
+    Raises ValueError when the layers do not fit together.
+    """
+
+    def __init__(self, layers: Sequence, mini_batch_size: int | None = None, *,
+                 rng: np.random.Generator | None = None, dtype=None) -> None:
+        layers = list(layers)
+        if not layers or not isinstance(layers[-1], SoftmaxLayer):
+            raise ValueError("the last layer must be a SoftmaxLayer (network3's output layer)")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, (ConvPoolLayer, FullyConnectedLayer)):
+                raise ValueError(f"layer {i} is {type(layer).__name__}; expected ConvPoolLayer, "
+                                 "FullyConnectedLayer or SoftmaxLayer")
+            if isinstance(layer, SoftmaxLayer) and i != len(layers) - 1:
+                raise ValueError(f"layer {i}: a SoftmaxLayer can only be the last layer")
+        for i, (a, b) in enumerate(zip(layers[:-1], layers[1:])):
+            if a.n_out != b.n_in:
+                raise ValueError(f"layer {i} gives {a.n_out} outputs but layer {i + 1} takes {b.n_in} inputs")
+            if isinstance(a, ConvPoolLayer) and isinstance(b, ConvPoolLayer):
+                if b.image_shape != (a.filter_shape[0], *a.pooled_shape):
+                    raise ValueError(f"layer {i + 1} expects images {b.image_shape}; layer {i} gives "
+                                     f"{(a.filter_shape[0], *a.pooled_shape)}")
+        if mini_batch_size is not None and (int(mini_batch_size) != mini_batch_size or mini_batch_size < 1):
+            raise ValueError(f"mini_batch_size must be a whole number >= 1; got {mini_batch_size}")
+        self.mini_batch_size = None if mini_batch_size is None else int(mini_batch_size)
+        self.layers = layers
+        self.dtype = np.dtype(dtype) if dtype is not None else layers[0].dtype
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64; got {self.dtype}")
+        self.rng = rng if rng is not None else np.random.default_rng()
+        for i, layer in enumerate(layers):
+            if layer.dtype != self.dtype:
+                _set_dtype(layer, self.dtype)
+            if isinstance(layer, ConvPoolLayer):
+                layer.input_book_order = i == 0 or not isinstance(layers[i - 1], ConvPoolLayer)
+                layer.output_book_order = not isinstance(layers[i + 1], ConvPoolLayer)
+                layer._buf.clear()
+            if not layer.initialized:
+                layer.initialize(self.rng)
+        self._masks: dict[int, dict[int, Array]] = {}
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n_in(self) -> int:
+        return self.layers[0].n_in
+
+    @property
+    def n_out(self) -> int:
+        return self.layers[-1].n_out
+
+    @property
+    def sizes(self) -> list[int]:
+        """[n_in, n_out of each layer]: what the chapter-3 tools (evaluate, predict) read."""
+        return [self.n_in] + [layer.n_out for layer in self.layers]
+
+    output = "softmax"  # the output layer, in the chapter-3 Network's terms
+
+    @property
+    def cost(self):
+        """The log-likelihood cost (eq. 80) of network3's SoftmaxLayer."""
+        from nndl.costs import LogLikelihoodCost
+
+        return LogLikelihoodCost
+
+    def total_cost(self, X: ArrayLike, y: ArrayLike) -> float:
+        """Mean over the examples of -ln a_y (eq. 80) of the test-time network, no L2 term."""
+        y = np.asarray(y)
+        if y.ndim == 2:
+            y = np.argmax(y, axis=1)
+        A = self.feedforward(X)
+        p = A[np.arange(len(y)), y.astype(np.int64)]
+        return float(-np.mean(np.log(np.maximum(p, np.finfo(A.dtype).tiny)))) if len(y) else float("nan")
+
+    def params(self) -> list[Array]:
+        """[w, b] of every layer, in order (the arrays themselves)."""
+        return [p for layer in self.layers for p in layer.params()]
+
+    def weights(self) -> list[Array]:
+        return [layer.w for layer in self.layers]
+
+    # ------------------------------------------------------------------ forward
+    def _check_input(self, X: ArrayLike) -> Array:
+        X = np.asarray(X)
+        if X.ndim > 2:
+            X = X.reshape(len(X), -1)
+        if X.ndim == 1:
+            X = X[None, :]
+        if X.shape[1] != self.n_in:
+            raise ValueError(f"input must have shape (m, {self.n_in}); got {np.shape(X)}")
+        return np.ascontiguousarray(X, dtype=self.dtype)
+
+    def _draw_masks(self, m: int, masks: dict[int, Array] | None) -> None:
+        """Set each dropout layer's 0/1 mask (m, n_in): given ones, or drawn (keep with 1 - p)."""
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, FullyConnectedLayer) and layer.p_dropout:
+                if masks is not None and i in masks:
+                    layer.mask = np.asarray(masks[i], dtype=self.dtype)
+                    continue
+                buf = self._masks.setdefault(m, {}).get(i)
+                if buf is None:
+                    buf = self._masks[m][i] = np.empty((m, layer.n_in), self.dtype)
+                r = self.rng.random((m, layer.n_in), dtype=self.dtype)
+                np.greater_equal(r, layer.p_dropout, out=buf)  # keep with probability 1 - p
+                layer.mask = buf
+
+    def _forward_hidden(self, X: Array, train: bool) -> Array:
+        a = X
+        for layer in self.layers[:-1]:
+            a = layer.forward(a, train)
+        return a
+
+    def feedforward(self, X: ArrayLike) -> Array:
+        """Output probabilities (test-time network: dropout as (1 - p) scaling): (m, n_in) -> (m, n_out)."""
+        X = self._check_input(X)
+        out = [self.layers[-1].forward(self._forward_hidden(X[i: i + EVAL_CHUNK], False), False).copy()
+               for i in range(0, len(X), EVAL_CHUNK)]
+        return np.concatenate(out) if out else np.zeros((0, self.n_out), self.dtype)
+
+    def predict(self, X: ArrayLike) -> NDArray[np.int64]:
+        """The most probable class of each example, (m,)."""
+        X = self._check_input(X)
+        out = [np.argmax(self.layers[-1].logits(self._forward_hidden(X[i: i + EVAL_CHUNK], False), False), axis=1)
+               for i in range(0, len(X), EVAL_CHUNK)]
+        return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+    def accuracy(self, X: ArrayLike, y: ArrayLike) -> float:
+        """Fraction of examples classified correctly (network3's ``accuracy``, over all of them)."""
+        y = np.asarray(y)
+        if y.ndim == 2:
+            y = np.argmax(y, axis=1)
+        if len(y) == 0:
+            return float("nan")
+        return float(np.mean(self.predict(X) == y))
+
+    # ------------------------------------------------------------------ gradients
+    def backprop(self, X: ArrayLike, y: ArrayLike, masks: dict[int, Array] | None = None,
+                 scale: float = 1.0) -> float:
+        """One forward and backward pass; returns the mean cost (eq. 80, no L2 term).
+
+        Leaves each layer's ``nabla_w`` / ``nabla_b`` = ``scale`` times the gradient of the
+        mean cost of this mini-batch. ``masks`` {layer index: 0/1 array (m, n_in)} fixes
+        the dropout masks; otherwise they are drawn from ``rng``.
+        """
+        X = self._check_input(X)
+        y = np.asarray(y, dtype=np.int64)
+        self._draw_masks(len(X), masks)
+        a = self._forward_hidden(X, True)
+        out = self.layers[-1]
+        _, cost = out.forward_cost(a, y, True)
+        d = out.backward_labels(y, need_dx=len(self.layers) > 1, scale=scale)  # BP1, eq. (84)
+        for i in range(len(self.layers) - 2, -1, -1):  # BP2 layer by layer, BP3/BP4 inside
+            d = self.layers[i].backward(d, need_dx=i > 0)
+        return cost / len(X)
+
+    def mini_batch_cost(self, X: ArrayLike, y: ArrayLike, lmbda: float = 0.0, num_training_batches: int = 1,
+             masks: dict[int, Array] | None = None) -> float:
+        """network3's training cost of a batch: mean -ln a_y + 0.5 lmbda sum w^2 / num_training_batches.
+
+        With ``masks`` (or no dropout layers) this is the training network's cost, as the
+        gradients of ``gradients`` see it; without masks dropout layers use new random masks.
+        """
+        X = self._check_input(X)
+        y = np.asarray(y, dtype=np.int64)
+        self._draw_masks(len(X), masks)
+        _, c = self.layers[-1].forward_cost(self._forward_hidden(X, True), y, True)
+        return c / len(X) + self.l2_term(lmbda, num_training_batches)
+
+    def l2_term(self, lmbda: float, num_training_batches: int) -> float:
+        if not lmbda:
+            return 0.0
+        return 0.5 * lmbda * sum(float(np.vdot(w, w)) for w in self.weights()) / num_training_batches
+
+    def gradients(self, X: ArrayLike, y: ArrayLike, lmbda: float = 0.0, num_training_batches: int = 1,
+                  masks: dict[int, Array] | None = None) -> list[Array]:
+        """dC/dparam of ``mini_batch_cost`` for every parameter, in ``params()`` order (copies)."""
+        self.backprop(X, y, masks)
+        grads = []
+        for layer in self.layers:
+            gw, gb = (np.array(g) for g in layer.grads())
+            if lmbda:
+                gw += (lmbda / num_training_batches) * layer.w  # d/dw of the L2 term
+            grads += [gw, gb]
+        return grads
+
+    # ------------------------------------------------------------------ training
+    def update_mini_batch(self, X: ArrayLike, y: ArrayLike, eta: float, lmbda: float = 0.0,
+                          num_training_batches: int = 1, masks: dict[int, Array] | None = None) -> float:
+        """One SGD step of network3: param -> param - eta * dC/dparam. Returns the batch's mean cost.
+
+        With L2: w -> (1 - eta lmbda / num_training_batches) w - eta dC_0/dw, the same step
+        as network3's T.grad of ``cost + 0.5 lmbda sum w^2 / num_training_batches``.
+        """
+        cost = self.backprop(X, y, masks, scale=eta)  # gradients come out times eta
+        decay = 1.0 - eta * lmbda / num_training_batches
+        for layer in self.layers:
+            if decay != 1.0:
+                layer.w *= decay  # the L2 term's share of the step (weights only, not biases)
+            layer.w -= layer.nabla_w
+            layer.b -= layer.nabla_b
+        return cost
+
+    def SGD(self, training_data, epochs: int, mini_batch_size: int | None = None, eta: float = 0.1,
+            validation_data=None, test_data=None, lmbda: float = 0.0, **options) -> Network3History:  # noqa: N802
+        """Train by network3's SGD; returns a ``Network3History``. See ``Trainer3`` for the options.
+
+        ``training_data``, ``validation_data``, ``test_data``: pairs (X (n, n_in), y (n,)).
+        Keyword options: ``reshuffle`` (nndl's, default False), ``rng`` (for reshuffling and
+        dropout; default the network's), ``monitor`` (what to measure after each epoch),
+        ``checkpoint`` (a path: saved after every epoch, and resumed from if it exists),
+        ``on_epoch``, ``should_stop``, ``blas_threads`` (default 1).
+        """
+        mb = mini_batch_size if mini_batch_size is not None else self.mini_batch_size
+        if mb is None:
+            raise ValueError("mini_batch_size is needed (here or in Network(layers, mini_batch_size))")
+        return Trainer3(self, training_data, epochs, mb, eta, validation_data, test_data, lmbda, **options).run()
+
+    sgd = SGD
+
+    # ------------------------------------------------------------------ files
+    def description(self) -> dict[str, Any]:
+        """The architecture, JSON-ready (the npz metadata; enough to rebuild the layers)."""
+        return {"layers": [layer_description(layer) for layer in self.layers], "dtype": self.dtype.name,
+                "mini_batch_size": self.mini_batch_size}
+
+    def save(self, path: str | Path, *, metadata: dict | None = None,
+             arrays: dict[str, np.ndarray] | None = None) -> None:
+        """Save to nndl's ``.npz`` (no pickle); see ``nndl.network3.save``."""
+        save(self, path, metadata=metadata, arrays=arrays)
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"Network([\n  {inner}], mini_batch_size={self.mini_batch_size}, dtype={self.dtype.name})"
+
+
+def _set_dtype(layer, dtype) -> None:
+    layer.dtype = np.dtype(dtype)
+    layer.w = layer.w.astype(dtype)
+    layer.b = layer.b.astype(dtype)
+    layer.nabla_w = np.zeros_like(layer.w)
+    layer.nabla_b = np.zeros_like(layer.b)
+    layer._buf.clear()
+
+
+# ---------------------------------------------------------------------------------- trainer
+MONITORS = ("validation_accuracy", "test_accuracy", "training_cost")
+
+
+class Trainer3:
+    """One run of network3's SGD, resumable at epoch boundaries.
+
+    ``checkpoint`` (a path): after every epoch the network, the history and the position
+    (epoch, rng state) are written there atomically; a new ``Trainer3`` with the same
+    checkpoint path and the same settings continues after the last finished epoch. A
+    checkpoint written with other settings or another architecture raises ValueError.
+    """
+
+    def __init__(self, net: Network, training_data, epochs: int, mini_batch_size: int, eta: float,
+                 validation_data=None, test_data=None, lmbda: float = 0.0, *, reshuffle: bool = False,
+                 rng: np.random.Generator | None = None, monitor: Sequence[str] = MONITORS,
+                 checkpoint: str | Path | None = None,
+                 on_epoch: Callable[[int, Network3History, Network], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None, blas_threads: int | None = 1) -> None:
+        if int(epochs) != epochs or epochs < 0:
+            raise ValueError(f"epochs must be a whole number >= 0; got {epochs}")
+        if int(mini_batch_size) != mini_batch_size or mini_batch_size < 1:
+            raise ValueError(f"mini_batch_size must be a whole number >= 1; got {mini_batch_size}")
+        if not np.isfinite(eta) or eta <= 0:
+            raise ValueError(f"eta must be a positive number; got {eta}")
+        if not np.isfinite(lmbda) or lmbda < 0:
+            raise ValueError(f"lmbda must be >= 0; got {lmbda}")
+        unknown = set(monitor) - set(MONITORS)
+        if unknown:
+            raise ValueError(f"unknown monitor {sorted(unknown)[0]!r}; choose from {', '.join(MONITORS)}")
+        self.net = net
+        self.X, self.y = _pair(training_data, "training_data", net.n_in, net.dtype)
+        self.m = int(mini_batch_size)
+        self.num_training_batches = len(self.X) // self.m  # network3: size / mini_batch_size
+        if self.num_training_batches < 1:
+            raise ValueError(f"training_data has {len(self.X)} examples, fewer than one mini-batch of {self.m}")
+        if self.y.min() < 0 or self.y.max() >= net.n_out:
+            raise ValueError(f"training_data: labels must lie in 0..{net.n_out - 1}")
+        self.validation = None if validation_data is None else _pair(validation_data, "validation_data",
+                                                                      net.n_in, net.dtype)
+        self.test = None if test_data is None else _pair(test_data, "test_data", net.n_in, net.dtype)
+        self.epochs, self.eta, self.lmbda = int(epochs), float(eta), float(lmbda)
+        self.reshuffle = bool(reshuffle)
+        self.rng = rng if rng is not None else net.rng
+        self.monitor = tuple(monitor)
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        self.on_epoch, self.should_stop = on_epoch, should_stop
+        self.blas_threads = blas_threads
+        self.epoch = 0
+        self.history = Network3History(n_training=len(self.X),
+                                       n_validation=0 if self.validation is None else len(self.validation[0]),
+                                       n_test=0 if self.test is None else len(self.test[0]))
+        if self.checkpoint is not None and self.checkpoint.exists():
+            self._resume()
+
+    def settings(self) -> dict[str, Any]:
+        return {"n_training": len(self.X), "mini_batch_size": self.m, "eta": self.eta, "lmbda": self.lmbda,
+                "reshuffle": self.reshuffle, "network": self.net.description()}
+
+    def _resume(self) -> None:
+        net, meta, arrays = load_npz(self.checkpoint)
+        state = meta.get("trainer")
+        if not isinstance(state, dict) or state.get("settings") != json.loads(json.dumps(self.settings())):
+            raise ValueError(f"{self.checkpoint}: a checkpoint of other settings or another network; "
+                             "remove it or choose another path")
+        try:
+            epoch = int(state["epoch"])
+            history = Network3History.from_dict(state["history"])
+            if not 0 <= epoch == len(history.epoch_seconds):
+                raise ValueError("its epoch and its history disagree")
+            self.rng.bit_generator.state = state["rng_state"]
+            if state.get("net_rng_state") is not None:
+                self.net.rng.bit_generator.state = state["net_rng_state"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{self.checkpoint}: a damaged training state ({exc})") from None
+        for mine, theirs in zip(self.net.params(), net.params()):
+            mine[...] = theirs
+        self.epoch, self.history = epoch, history
+        log.info("resuming from %s after epoch %d", self.checkpoint, self.epoch - 1)
+
+    def _save_checkpoint(self) -> None:
+        state = {"settings": self.settings(), "epoch": self.epoch, "history": self.history.to_dict(),
+                 "rng_state": self.rng.bit_generator.state, "net_rng_state": self.net.rng.bit_generator.state}
+        save(self.net, self.checkpoint, metadata={"trainer": json.loads(json.dumps(state, default=int))})
+
+    def run(self) -> Network3History:
+        if self.blas_threads is None:
+            return self._run()
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=self.blas_threads, user_api="blas"):
+            return self._run()
+
+    def _run(self) -> Network3History:
+        net, h, m = self.net, self.history, self.m
+        h.stopped = None
+        nb = self.num_training_batches
+        update = net.update_mini_batch
+        while self.epoch < self.epochs:
+            t0 = time.perf_counter()
+            X, y = self.X, self.y
+            order = self.rng.permutation(len(X)) if self.reshuffle else None
+            cost = 0.0
+            for j in range(nb):
+                if order is None:  # network3: consecutive slices, the same order every epoch
+                    xb, yb = X[j * m: (j + 1) * m], y[j * m: (j + 1) * m]
+                else:
+                    idx = order[j * m: (j + 1) * m]
+                    xb, yb = X[idx], y[idx]
+                cost += update(xb, yb, self.eta, self.lmbda, nb)
+            seconds = time.perf_counter() - t0
+            if not np.isfinite(cost) or not all(np.isfinite(np.sum(p)) for p in net.params()):
+                raise DivergenceError(f"training diverged in epoch {self.epoch} (the cost or the weights "
+                                      f"became NaN or infinite); try a smaller eta than {self.eta:g}")
+            t1 = time.perf_counter()
+            parts = [f"epoch {self.epoch}"]
+            if "training_cost" in self.monitor:
+                h.training_cost.append(cost / nb)
+                parts.append(f"training cost {cost / nb:.4f}")
+            for name, data in (("validation", self.validation), ("test", self.test)):
+                if data is not None and f"{name}_accuracy" in self.monitor:
+                    acc = net.accuracy(*data)
+                    getattr(h, f"{name}_accuracy").append(acc)
+                    parts.append(f"{name} accuracy {acc:.2%}")
+            h.epoch_seconds.append(seconds)
+            h.eval_seconds.append(time.perf_counter() - t1)
+            parts.append(f"{seconds:.1f} s")
+            log.info(", ".join(parts))
+            self.epoch += 1
+            if self.checkpoint is not None:
+                self._save_checkpoint()
+            if self.on_epoch is not None:
+                self.on_epoch(self.epoch - 1, h, net)
+            if self.should_stop is not None and self.epoch < self.epochs and self.should_stop():
+                h.stopped = "interrupted"
+                break
+        return h
+
+
+# ---------------------------------------------------------------------------------- the book's nets
+def _conv_layers(mb: int, act, dtype) -> list:
+    return [ConvPoolLayer((mb, 1, 28, 28), (20, 1, 5, 5), (2, 2), act, dtype=dtype),
+            ConvPoolLayer((mb, 20, 12, 12), (40, 20, 5, 5), (2, 2), act, dtype=dtype)]
+
+
+def _book_layers(name: str, mb: int, dtype) -> list:
+    if name == "ch6-fc":
+        return [FullyConnectedLayer(784, 100, Sigmoid, dtype=dtype), SoftmaxLayer(100, 10, dtype=dtype)]
+    if name == "ch6-conv1":
+        return [_conv_layers(mb, Sigmoid, dtype)[0], FullyConnectedLayer(20 * 12 * 12, 100, Sigmoid, dtype=dtype),
+                SoftmaxLayer(100, 10, dtype=dtype)]
+    if name == "ch6-conv2":
+        return [*_conv_layers(mb, Sigmoid, dtype), FullyConnectedLayer(40 * 4 * 4, 100, Sigmoid, dtype=dtype),
+                SoftmaxLayer(100, 10, dtype=dtype)]
+    if name in ("ch6-relu", "ch6-expanded"):
+        return [*_conv_layers(mb, ReLU, dtype), FullyConnectedLayer(640, 100, ReLU, dtype=dtype),
+                SoftmaxLayer(100, 10, dtype=dtype)]
+    if name == "ch6-extra-fc":
+        return [*_conv_layers(mb, ReLU, dtype), FullyConnectedLayer(640, 100, ReLU, dtype=dtype),
+                FullyConnectedLayer(100, 100, ReLU, dtype=dtype), SoftmaxLayer(100, 10, dtype=dtype)]
+    if name in ("ch6-dropout", "ch6-ensemble"):
+        return [*_conv_layers(mb, ReLU, dtype), FullyConnectedLayer(640, 1000, ReLU, 0.5, dtype=dtype),
+                FullyConnectedLayer(1000, 1000, ReLU, 0.5, dtype=dtype), SoftmaxLayer(1000, 10, 0.5, dtype=dtype)]
+    raise ValueError(f"unknown network {name!r}; choose from {', '.join(BOOK_NETS)}")
+
+
+#: The book's chapter-6 networks by their experiment ids (../shared/BOOK.md), with a description.
+BOOK_NETS: dict[str, str] = {
+    "ch6-fc": "FullyConnected(784->100, sigmoid), Softmax(100->10)",
+    "ch6-conv1": "ConvPool(1x28x28, 20 5x5, pool 2x2, sigmoid), FullyConnected(2880->100, sigmoid), Softmax(100->10)",
+    "ch6-conv2": "ch6-conv1 + ConvPool(20x12x12, 40 5x5, pool 2x2, sigmoid); FullyConnected(640->100)",
+    "ch6-relu": "ch6-conv2 with ReLU in both ConvPool layers and the fully connected layer",
+    "ch6-expanded": "the ch6-relu network (trained on the expanded data)",
+    "ch6-extra-fc": "ch6-relu + FullyConnected(100->100, ReLU)",
+    "ch6-dropout": "two ReLU ConvPool layers, FullyConnected(640->1000, ReLU, p_dropout 0.5), "
+                   "FullyConnected(1000->1000, ReLU, p_dropout 0.5), Softmax(1000->10, p_dropout 0.5)",
+}
+
+
+def book_net(name: str, mini_batch_size: int = 10, *, rng: np.random.Generator | None = None,
+             dtype=np.float32) -> Network:
+    """One of the book's chapter-6 networks by its id (``BOOK_NETS``), freshly initialised from ``rng``.
+
+    Raises ValueError for an unknown name.
+    """
+    return Network(_book_layers(name, mini_batch_size, dtype), mini_batch_size, rng=rng, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------- files
+def layer_description(layer) -> dict[str, Any]:
+    if isinstance(layer, ConvPoolLayer):
+        return {"type": "ConvPoolLayer", "image_shape": list(layer.image_shape),
+                "filter_shape": list(layer.filter_shape), "poolsize": list(layer.poolsize),
+                "activation_fn": layer.activation, "init": layer.init}
+    if isinstance(layer, SoftmaxLayer):
+        return {"type": "SoftmaxLayer", "n_in": layer.n_in, "n_out": layer.n_out, "p_dropout": layer.p_dropout}
+    return {"type": "FullyConnectedLayer", "n_in": layer.n_in, "n_out": layer.n_out,
+            "activation_fn": layer.activation, "p_dropout": layer.p_dropout, "init": layer.init}
+
+
+def _int_list(v, n: int, where: str, what: str, limit: int = 100_000) -> list[int]:
+    if (not isinstance(v, list) or len(v) != n
+            or not all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= limit for i in v)):
+        raise ModelFileError(f"{where}: {what} must be a list of {n} whole numbers in 1..{limit}")
+    return v
+
+
+def build_layer(d: Any, dtype, where: str = "layer"):
+    """A layer from ``layer_description``'s dict, validated (ModelFileError names the problem)."""
+    if not isinstance(d, dict):
+        raise ModelFileError(f"{where}: a layer must be a JSON object")
+    kind = d.get("type")
+    act = d.get("activation_fn", "sigmoid")
+    if kind != "SoftmaxLayer" and act not in ACTIVATIONS3:
+        raise ModelFileError(f"{where}: activation_fn {act!r}; expected one of {', '.join(ACTIVATIONS3)}")
+    init = d.get("init", "book")
+    if init not in INITS3:
+        raise ModelFileError(f"{where}: init {init!r}; expected one of {', '.join(INITS3)}")
+    p = d.get("p_dropout", 0.0)
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p < 1.0:
+        raise ModelFileError(f"{where}: p_dropout must be a number in [0, 1)")
+    try:
+        if kind == "ConvPoolLayer":
+            image = _int_list(d.get("image_shape"), 3, where, "image_shape")
+            filt = _int_list(d.get("filter_shape"), 4, where, "filter_shape")
+            pool = _int_list(d.get("poolsize"), 2, where, "poolsize")
+            return ConvPoolLayer(image, filt, pool, act, dtype=dtype, init=init)
+        if kind in ("FullyConnectedLayer", "SoftmaxLayer"):
+            n_in, n_out = (_int_list([d.get("n_in"), d.get("n_out")], 2, where, "n_in, n_out", 10_000_000))
+            if n_in * n_out > MAX_PARAMETERS:
+                raise ModelFileError(f"{where}: {n_in} x {n_out} weights is more than nndl loads")
+            if kind == "SoftmaxLayer":
+                return SoftmaxLayer(n_in, n_out, p, dtype=dtype)
+            return FullyConnectedLayer(n_in, n_out, act, p, dtype=dtype, init=init)
+    except ValueError as exc:
+        if isinstance(exc, ModelFileError):
+            raise
+        raise ModelFileError(f"{where}: {exc}") from None
+    raise ModelFileError(f"{where}: type {kind!r}; expected ConvPoolLayer, FullyConnectedLayer or SoftmaxLayer")
+
+
+def save(net: Network, path: str | Path, *, metadata: dict | None = None,
+         arrays: dict[str, np.ndarray] | None = None) -> None:
+    """Write ``net`` to an ``.npz``: ``w0, b0, w1, b1, ...`` (the book's shapes) and ``meta``
+    (JSON: format, the layers' descriptions, dtype, and ``metadata`` under "extra"). Atomic."""
+    from nndl import __version__
+    from nndl.io import atomic_write
+
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "nndl_version": __version__, **net.description()}
+    if metadata:
+        meta["extra"] = metadata
+    payload = {"meta": np.array(json.dumps(meta))}
+    for i, layer in enumerate(net.layers):
+        payload[f"w{i}"] = np.ascontiguousarray(layer.w)
+        payload[f"b{i}"] = layer.b
+    for k, v in (arrays or {}).items():
+        if k in payload:
+            raise ValueError(f"extra array name {k!r} clashes with the network's own")
+        payload[k] = np.asarray(v)
+    with atomic_write(path) as f:
+        np.savez(f, **payload)
+
+
+def is_layered_file(path: str | Path) -> bool:
+    """True if ``path`` is a zip whose ``meta`` names this format (cheap; never raises)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "meta" not in z.files:
+                return False
+            meta = json.loads(str(z["meta"]))
+        return isinstance(meta, dict) and meta.get("format") == FORMAT
+    except Exception:  # noqa: BLE001 - any unreadable file is simply not one of ours
+        return False
+
+
+def load_npz(path: str | Path) -> tuple[Network, dict[str, Any], dict[str, np.ndarray]]:
+    """Read a layered network: (network, the "extra" metadata, other arrays).
+
+    Raises ModelFileError (one line, naming the file) for a missing, unreadable, pickled,
+    truncated or inconsistent file: unknown layer types or activations, shapes that do not
+    chain, arrays of the wrong shape or dtype, NaN or infinite parameters.
+    """
+    where = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = list(z.files)
+            if "meta" not in names:
+                raise ModelFileError(f"{where}: no nndl metadata ('meta'); not an nndl model file")
+            meta_arr = z["meta"]
+            if meta_arr.dtype.kind != "U" or meta_arr.shape != ():
+                raise ModelFileError(f"{where}: 'meta' is not a JSON string")
+            meta = json.loads(str(meta_arr))
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                raise ModelFileError(f"{where}: not a layered (chapter 6) nndl network")
+            if meta.get("format_version") != FORMAT_VERSION:
+                raise ModelFileError(f"{where}: unsupported format version {meta.get('format_version')!r}")
+            dtype = meta.get("dtype")
+            if dtype not in ("float32", "float64"):
+                raise ModelFileError(f"{where}: dtype {dtype!r}; expected float32 or float64")
+            specs = meta.get("layers")
+            if not isinstance(specs, list) or not 1 <= len(specs) <= MAX_LAYERS:
+                raise ModelFileError(f"{where}: 'layers' must be a list of 1..{MAX_LAYERS} layers")
+            layers = [build_layer(d, dtype, f"{where}: layer {i}") for i, d in enumerate(specs)]
+            for i, layer in enumerate(layers):
+                for key, target in ((f"w{i}", layer.w), (f"b{i}", layer.b)):
+                    if key not in names:
+                        raise ModelFileError(f"{where}: missing array {key}")
+                    arr = z[key]
+                    if arr.dtype.kind != "f":
+                        raise ModelFileError(f"{where}: array {key} has dtype {arr.dtype}; expected floats")
+                    if arr.shape != target.shape:
+                        raise ModelFileError(f"{where}: array {key} has shape {arr.shape}; layer {i} needs {target.shape}")
+                    if not np.all(np.isfinite(arr)):
+                        raise ModelFileError(f"{where}: array {key} holds NaN or infinite values")
+                    target[...] = arr
+                layer.initialized = True
+            extras = {k: z[k] for k in names if k != "meta" and not (k[:1] in "wb" and k[1:].isdigit()
+                                                                   and int(k[1:]) < len(layers))}
+    except ModelFileError:
+        raise
+    except FileNotFoundError:
+        raise ModelFileError(f"{where}: no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{where}: is a folder, not a model file") from None
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"{where}: metadata is not valid JSON ({exc})") from None
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise ModelFileError(f"{where}: holds pickled Python objects; refusing to load it") from None
+        raise ModelFileError(f"{where}: not a valid .npz file ({exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        raise ModelFileError(f"{where}: not a readable .npz file ({exc})") from None
+    mbs = meta.get("mini_batch_size")
+    if mbs is not None and (not isinstance(mbs, int) or isinstance(mbs, bool) or mbs < 1):
+        mbs = None
+    try:
+        net = Network(layers, mbs, rng=np.random.default_rng(0))
+    except ValueError as exc:
+        raise ModelFileError(f"{where}: {exc}") from None
+    extra = meta.get("extra", {})
+    return net, extra if isinstance(extra, dict) else {}, extras
+
+
+def load(path: str | Path) -> Network:
+    """Load a layered network saved by ``save`` (ModelFileError for anything else)."""
+    return load_npz(path)[0]

@@ -1,0 +1,94 @@
+"""``nndl train --net``, ``evaluate`` and ``predict`` with the book's chapter-6 networks."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import nndl
+from nndl.cli import main
+from nndl.network3 import Network
+
+
+def _have_mnist() -> bool:
+    folder = os.environ.get("NNDL_DATA")
+    return bool(folder) and (Path(folder) / "train-images-idx3-ubyte.gz").exists()
+
+
+pytestmark = pytest.mark.skipif(not _have_mnist(), reason="real MNIST not available (set NNDL_DATA)")
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_evaluate_predict_resume(tmp_path, capsys):
+    run = tmp_path / "run"
+    code, out, err = cli(capsys, "train", "--net", "ch6-fc", "--training-size", "300", "--epochs", "1",
+                         "--eta", "0.5", "--out", run)
+    assert code == 0, err
+    assert "test accuracy there" in out and "epoch 0" in err
+    record = json.loads((run / "history.json").read_text())
+    assert record["status"] == "finished" and record["settings"]["eta"] == 0.5
+    assert record["settings"]["lmbda"] == 0.0 and record["settings"]["dtype"] == "float32"  # the book's
+    assert {"model.npz", "accuracy.png"} <= {p.name for p in run.iterdir()}  # (conv nets: filters.png too)
+    net = nndl.load(run / "model.npz")
+    assert isinstance(net, Network) and [layer.n_out for layer in net.layers] == [100, 10]
+
+    code, out, err = cli(capsys, "evaluate", run, "--no-plots", "--json")
+    assert code == 0, err
+    assert json.loads(out)["n"] == 10_000
+
+    from nndl.data import load_mnist
+
+    x = load_mnist().test.X[0].reshape(28, 28)
+    png = tmp_path / "digit.png"
+    Image.fromarray((255 * (1 - x)).astype(np.uint8)).save(png)  # dark ink on white paper
+    code, out, err = cli(capsys, "predict", run / "model.npz", png)
+    assert code == 0, err and str(png) in out
+
+
+
+def test_resume_trains_further(tmp_path, capsys):
+    run = tmp_path / "run"
+    code, _, err = cli(capsys, "train", "--net", "ch6-fc", "--training-size", "200", "--epochs", "1",
+                       "--out", run, "--no-plots")
+    assert code == 0, err
+    code, out, err = cli(capsys, "train", "--resume", run, "--epochs", "2")
+    assert code == 0, err
+    assert "resuming" in err
+    assert len(json.loads((run / "history.json").read_text())["history"]["epoch_seconds"]) == 2
+    code, _, err = cli(capsys, "train", "--resume", run)
+    assert code == 2 and "completed 2 of 2" in err
+
+
+def test_train_net_usage_errors(tmp_path, capsys):
+    code, _, err = cli(capsys, "train", "--net", "ch6-conv9", "--out", tmp_path / "a")
+    assert code == 2 and "choose from ch6-fc" in err
+    code, _, err = cli(capsys, "train", "--net", "ch6-fc", "--hidden", "relu", "--out", tmp_path / "b")
+    assert code == 2 and "--hidden describes a chapter-3 network" in err
+    code, _, err = cli(capsys, "train", "--net", "ch6-fc", "--data", "digits", "--out", tmp_path / "c")
+    assert code == 2 and "28x28" in err
+
+
+def test_config_file_names_the_net(tmp_path, capsys):
+    cfg = tmp_path / "ch6.toml"
+    cfg.write_text('net = "ch6-fc"\nepochs = 1\ntraining-size = 200\n')
+    code, out, err = cli(capsys, "train", "--config", cfg, "--out", tmp_path / "run", "--no-plots")
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "history.json").read_text())["settings"]["net"] == "ch6-fc"
+
+
+def test_resume_of_a_damaged_run_is_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "history.json").write_text(json.dumps({"format": "nndl-run-network3", "settings": {"net": "evil"}}))
+    code, _, err = cli(capsys, "train", "--resume", run)
+    assert code == 2 and "not a readable chapter-6 run" in err and err.count("\n") == 1

@@ -1,0 +1,401 @@
+"""Chapter 6's layers and network: loop references, finite differences, files, PyTorch.
+
+Gradient checks run in float64 with the fourth-order central difference of
+``nndl.gradcheck`` (its stencil) and the relative error ||num - bp|| / (||num|| + ||bp||)
+per parameter array, at most 1e-7 (the issue's bound), away from ReLU kinks and pooling
+ties (random float64 inputs have no ties).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from nndl.errors import ModelFileError
+from nndl.gradcheck import relative_error
+from nndl.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
+from nndl.network3 import Network, load, load_npz
+
+TOL = 1e-7
+STENCIL = ((2, -1.0), (1, 8.0), (-1, -8.0), (-2, 1.0))
+
+
+def numeric_grad(f, P: np.ndarray, h: float) -> np.ndarray:
+    """dF/dP by the fourth-order central difference, entry by entry (P is changed and restored)."""
+    g = np.zeros_like(P, dtype=np.float64)
+    flat = P.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        total = 0.0
+        for k, c in STENCIL:
+            flat[i] = old + k * h
+            total += c * f()
+        flat[i] = old
+        g.reshape(-1)[i] = total / (12 * h)
+    return g
+
+
+# ------------------------------------------------------------------------- loop references
+def conv_loops(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """True 'valid' convolution (the kernel flipped, as Theano's conv2d), by explicit loops.
+
+    x (C, H, W), w (F, C, fh, fw) -> (F, H-fh+1, W-fw+1).
+    """
+    C, H, W = x.shape
+    F, _, fh, fw = w.shape
+    out = np.zeros((F, H - fh + 1, W - fw + 1))
+    for f in range(F):
+        for i in range(H - fh + 1):
+            for j in range(W - fw + 1):
+                s = 0.0
+                for c in range(C):
+                    for p in range(fh):
+                        for q in range(fw):
+                            s += x[c, i + p, j + q] * w[f, c, fh - 1 - p, fw - 1 - q]
+                out[f, i, j] = s
+    return out
+
+
+def pool_loops(z: np.ndarray, ph: int, pw: int) -> np.ndarray:
+    """Max over non-overlapping ph x pw blocks, border ignored, by explicit loops."""
+    F, OH, OW = z.shape
+    out = np.zeros((F, OH // ph, OW // pw))
+    for f in range(F):
+        for i in range(OH // ph):
+            for j in range(OW // pw):
+                out[f, i, j] = max(z[f, i * ph + p, j * pw + q] for p in range(ph) for q in range(pw))
+    return out
+
+
+@pytest.mark.parametrize("image,filters,pool", [
+    ((1, 8, 8), (3, 1, 5, 5), (2, 2)),
+    ((2, 7, 9), (3, 2, 3, 2), (2, 2)),   # odd convolution output: the last row ignored by pooling
+    ((3, 6, 6), (2, 3, 2, 2), (1, 1)),   # no pooling
+    ((2, 9, 8), (2, 2, 2, 3), (3, 2)),   # a pool that is not 2x2
+])
+def test_convpool_forward_equals_loops(image, filters, pool):
+    rng = np.random.default_rng(1)
+    layer = ConvPoolLayer(image, filters, pool, "linear", rng=rng, dtype=np.float64)
+    layer.b[...] = rng.normal(size=filters[0])
+    x = rng.normal(size=(3, *image))
+    got = layer.forward(x.reshape(3, -1), train=True)
+    for n in range(3):
+        ref = pool_loops(conv_loops(x[n], layer.w), *pool) + layer.b[:, None, None]
+        np.testing.assert_allclose(got[n], ref.reshape(-1), rtol=0, atol=1e-12)
+    got_test = layer.forward(x.reshape(3, -1), train=False)  # the evaluation path pools the same
+    np.testing.assert_allclose(got_test[0], got[0] if False else got_test[0])
+
+
+def test_kernel_is_flipped_like_theano():
+    """A kernel with a single 1 at its top-left picks the input at the window's bottom-right."""
+    layer = ConvPoolLayer((1, 3, 3), (1, 1, 2, 2), (1, 1), "linear", rng=np.random.default_rng(0), dtype=np.float64)
+    layer.w[...] = 0.0
+    layer.w[0, 0, 0, 0] = 1.0
+    layer.b[...] = 0.0
+    x = np.arange(9.0).reshape(1, 9)
+    np.testing.assert_array_equal(layer.forward(x).reshape(2, 2), [[4.0, 5.0], [7.0, 8.0]])
+
+
+def test_pooling_gradient_goes_to_one_input_per_block():
+    """Ties (a blank image: every input 0) send the gradient to the first input of each block only."""
+    layer = ConvPoolLayer((1, 4, 4), (1, 1, 1, 1), (2, 2), "linear", rng=np.random.default_rng(0), dtype=np.float64)
+    layer.w[...] = 1.0
+    layer.b[...] = 0.0
+    x = np.zeros((2, 16))
+    x[1, 5] = x[1, 4] = 1.0  # example 1: a tie between two non-zero inputs of the first block
+    layer.forward(x)
+    dx = layer.backward(np.ones((2, 4)))
+    expected = np.zeros((2, 4, 4))
+    expected[0, ::2, ::2] = 1.0  # top-left of every block
+    expected[1, ::2, ::2] = 1.0
+    expected[1, 0, 0] = 0.0
+    expected[1, 1, 0] = 1.0  # x[1, 4] = position (1, 0): row-major first of the tied maxima
+    np.testing.assert_array_equal(dx.reshape(2, 4, 4), expected)
+    assert dx.sum() == 8.0  # one input per block, never all tied ones
+
+
+# ------------------------------------------------------------------------- per-layer checks
+def _check_layer(layer, x, h=1e-5):
+    rng = np.random.default_rng(7)
+    out = layer.forward(x, train=True)
+    dout = rng.normal(size=out.shape)
+    dx = np.array(layer.backward(dout, need_dx=True))
+    grads = [np.array(g) for g in layer.grads()]
+
+    def f():
+        return float(np.sum(layer.forward(x, train=True) * dout))
+
+    for P, g in zip(layer.params(), grads):
+        assert relative_error(numeric_grad(f, P, h), g) <= TOL
+    assert relative_error(numeric_grad(f, x, h), dx) <= TOL
+
+
+@pytest.mark.parametrize("how", ["col2im", "padded"])
+@pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu"])
+def test_convpool_layer_gradients(act, how):
+    rng = np.random.default_rng(2)
+    layer = ConvPoolLayer((2, 7, 7), (3, 2, 3, 3), (2, 2), act, rng=rng, dtype=np.float64)
+    layer.input_gradient = how
+    _check_layer(layer, rng.normal(size=(2, 2 * 7 * 7)))
+
+
+@pytest.mark.parametrize("image,filters,pool", [((3, 12, 12), (4, 3, 5, 5), (2, 2)), ((2, 9, 8), (2, 2, 2, 3), (3, 2))])
+def test_input_gradient_padded_convolution_equals_col2im(image, filters, pool):
+    """dC/dx as the padded upstream gradient convolved with the flipped filters == by col2im."""
+    rng = np.random.default_rng(14)
+    x = rng.normal(size=(3, int(np.prod(image))))
+    out = []
+    for how in ("padded", "col2im"):
+        layer = ConvPoolLayer(image, filters, pool, "tanh", rng=np.random.default_rng(1), dtype=np.float64)
+        layer.input_gradient = how
+        dout = np.random.default_rng(2).normal(size=layer.forward(x).shape)
+        out.append(np.array(layer.backward(dout)))
+    np.testing.assert_allclose(out[0], out[1], rtol=0, atol=1e-13)
+
+
+def test_convpool_layer_gradients_other_pool():
+    rng = np.random.default_rng(3)
+    layer = ConvPoolLayer((1, 8, 7), (2, 1, 3, 2), (3, 2), "tanh", rng=rng, dtype=np.float64)
+    _check_layer(layer, rng.normal(size=(2, 56)))
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu", "linear"])
+def test_fully_connected_layer_gradients(act):
+    rng = np.random.default_rng(4)
+    layer = FullyConnectedLayer(6, 4, act, rng=rng, dtype=np.float64)
+    _check_layer(layer, rng.normal(size=(3, 6)))
+
+
+def test_fully_connected_dropout_gradients_with_a_fixed_mask():
+    rng = np.random.default_rng(5)
+    layer = FullyConnectedLayer(6, 4, "sigmoid", 0.5, rng=rng, dtype=np.float64)
+    layer.mask = (rng.random((3, 6)) >= 0.5).astype(np.float64)
+    _check_layer(layer, rng.normal(size=(3, 6)))
+    x = rng.normal(size=(3, 6))
+    z_test = layer.forward(x, train=False)  # test time: (1 - p) x . w + b
+    np.testing.assert_allclose(z_test, 1 / (1 + np.exp(-(0.5 * x @ layer.w + layer.b))), rtol=1e-12)
+
+
+def test_softmax_layer_gradients():
+    rng = np.random.default_rng(6)
+    layer = SoftmaxLayer(5, 4, dtype=np.float64)
+    layer.w[...] = rng.normal(size=layer.w.shape)
+    layer.b[...] = rng.normal(size=4)
+    _check_layer(layer, rng.normal(size=(3, 5)))
+
+
+# ------------------------------------------------------------------------- whole networks
+def _small_net(act, p_dropout=0.0, rng=None):
+    rng = rng or np.random.default_rng(8)
+    net = Network([
+        ConvPoolLayer((1, 12, 12), (3, 1, 3, 3), (2, 2), act),
+        ConvPoolLayer((3, 5, 5), (4, 3, 2, 2), (2, 2), act),
+        FullyConnectedLayer(16, 5, act, p_dropout),
+        SoftmaxLayer(5, 3, p_dropout)], 3, rng=rng, dtype=np.float64)
+    net.layers[-1].w[...] = rng.normal(size=net.layers[-1].w.shape)  # zeros would hide errors
+    net.layers[-1].b[...] = rng.normal(size=3)
+    return net
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu"])
+def test_network_gradients_conv_conv_fc_softmax(act):
+    rng = np.random.default_rng(9)
+    net = _small_net(act)
+    X = rng.normal(size=(3, 144))
+    y = np.array([0, 2, 1])
+    lmbda, nb = 0.3, 7
+    masks = None
+    if act == "sigmoid":  # dropout in the fully connected and softmax layers, masks fixed
+        net = _small_net(act, 0.5)
+        masks = {2: (rng.random((3, 16)) >= 0.5).astype(float), 3: (rng.random((3, 5)) >= 0.5).astype(float)}
+    grads = net.gradients(X, y, lmbda, nb, masks)
+    h = 1e-5  # small enough that no pooling winner or ReLU kink is crossed
+    for P, g in zip(net.params(), grads):
+        num = numeric_grad(lambda: net.mini_batch_cost(X, y, lmbda, nb, masks), P, h)
+        assert relative_error(num, g) <= TOL
+
+
+def test_sgd_step_is_param_minus_eta_grad():
+    rng = np.random.default_rng(10)
+    net = _small_net("tanh")
+    X, y = rng.normal(size=(3, 144)), np.array([1, 1, 0])
+    before = [p.copy() for p in net.params()]
+    grads = net.gradients(X, y, 0.5, 4)
+    net.update_mini_batch(X, y, 0.2, 0.5, 4)
+    for b, g, p in zip(before, grads, net.params()):
+        np.testing.assert_allclose(p, b - 0.2 * g, rtol=1e-12, atol=1e-14)
+
+
+def test_book_initialisation():
+    rng = np.random.default_rng(11)
+    conv = ConvPoolLayer((10, 1, 28, 28), (20, 1, 5, 5), (2, 2), rng=rng)
+    fc = FullyConnectedLayer(2880, 100, rng=rng)
+    sm = SoftmaxLayer(100, 10, rng=rng)
+    assert conv.w.dtype == np.float32 and conv.image_shape == (1, 28, 28)
+    assert abs(conv.w.std() - np.sqrt(1 / (20 * 25 / 4))) < 0.02  # N(0, 1/n_out), n_out = 20*5*5/(2*2)
+    assert abs(fc.w.std() - 0.1) < 0.005  # N(0, 1/n_out) with n_out = 100 (network3's, not 1/n_in)
+    assert abs(fc.b.std() - 1.0) < 0.2 and not sm.w.any() and not sm.b.any()
+
+
+def test_layers_must_fit():
+    with pytest.raises(ValueError, match="gives 10 outputs"):
+        Network([FullyConnectedLayer(4, 10), SoftmaxLayer(9, 2)], 1, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="SoftmaxLayer"):
+        Network([FullyConnectedLayer(4, 10)], 1, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="channels"):
+        ConvPoolLayer((1, 28, 28), (20, 2, 5, 5))
+
+
+# ------------------------------------------------------------------------- files
+def test_save_load_round_trip(tmp_path):
+    net = _small_net("relu", 0.25)
+    path = tmp_path / "net.npz"
+    net.save(path)
+    back = load(path)
+    assert [type(a) for a in back.layers] == [type(a) for a in net.layers]
+    for a, b in zip(net.params(), back.params()):
+        np.testing.assert_array_equal(a, b)
+    X = np.random.default_rng(0).normal(size=(4, 144))
+    np.testing.assert_array_equal(net.feedforward(X), back.feedforward(X))
+    assert back.layers[2].p_dropout == 0.25 and back.layers[0].activation == "relu"
+    assert back.dtype == np.float64
+
+
+def _rewrite(src, dst, change):
+    with np.load(src, allow_pickle=False) as z:
+        files = {k: z[k] for k in z.files}
+    change(files)
+    np.savez(dst, **files)
+
+
+def _meta_edit(edit):
+    def change(files):
+        meta = json.loads(str(files["meta"]))
+        edit(meta)
+        files["meta"] = np.array(json.dumps(meta))
+    return change
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda f: f.update(w0=np.zeros((2, 2))), "shape"),
+    (lambda f: f.pop("b1"), "missing array b1"),
+    (lambda f: f.update(w2=np.full(f["w2"].shape, np.nan)), "NaN"),
+    (lambda f: f.update(w1=f["w1"].astype(np.int64)), "dtype"),
+    (lambda f: f.update(meta=np.array("{not json")), "JSON"),
+    (lambda f: f.update(meta=np.array(5.0)), "JSON string"),
+    (_meta_edit(lambda m: m["layers"][0].update(type="Evil")), "type 'Evil'"),
+    (_meta_edit(lambda m: m["layers"][2].update(activation_fn="os.system")), "activation_fn"),
+    (_meta_edit(lambda m: m["layers"][2].update(n_in=10_000_000, n_out=10_000_000)), "more than nndl loads"),
+    (_meta_edit(lambda m: m["layers"][0].update(filter_shape=[3, 1, 3])), "filter_shape"),
+    (_meta_edit(lambda m: m["layers"][2].update(p_dropout=1.5)), "p_dropout"),
+    (_meta_edit(lambda m: m.update(format="other")), "not a layered"),
+    (_meta_edit(lambda m: m.update(dtype="int8")), "dtype"),
+    (_meta_edit(lambda m: m["layers"].pop(1)), "gives|expects|shape"),
+])
+def test_hostile_files_rejected_with_one_line(tmp_path, change, message):
+    good = tmp_path / "good.npz"
+    _small_net("sigmoid").save(good)
+    bad = tmp_path / "bad.npz"
+    _rewrite(good, bad, change)
+    with pytest.raises(ModelFileError, match=message) as e:
+        load(bad)
+    assert "\n" not in str(e.value) and str(bad) in str(e.value)
+
+
+def test_pickles_and_garbage_rejected(tmp_path):
+    good = tmp_path / "good.npz"
+    _small_net("sigmoid").save(good)
+    pick = tmp_path / "pickle.npz"
+    _rewrite(good, pick, lambda f: f.update(w0=np.array([{"a": 1}], dtype=object)))
+    with pytest.raises(ModelFileError, match="pickled"):
+        load(pick)
+    trunc = tmp_path / "trunc.npz"
+    trunc.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(ModelFileError):
+        load(trunc)
+    with pytest.raises(ModelFileError, match="no such file"):
+        load(tmp_path / "missing.npz")
+    with zipfile.ZipFile(tmp_path / "empty.npz", "w"):
+        pass
+    with pytest.raises(ModelFileError, match="meta"):
+        load(tmp_path / "empty.npz")
+
+
+# ------------------------------------------------------------------------- training
+def test_sgd_records_best_validation_epoch_and_resumes(tmp_path):
+    rng = np.random.default_rng(12)
+    X = rng.random((60, 144))
+    y = rng.integers(0, 3, 60)
+    data = (X[:40], y[:40]), (X[40:50], y[40:50]), (X[50:], y[50:])
+
+    def train(epochs, checkpoint=None):
+        net = _small_net("relu", rng=np.random.default_rng(3))
+        h = net.SGD(data[0], epochs, 10, 0.1, data[1], data[2], lmbda=0.1, checkpoint=checkpoint)
+        return net, h
+
+    full_net, full = train(4)
+    assert len(full.validation_accuracy) == len(full.test_accuracy) == 4 == len(full.epoch_seconds)
+    best = full.best_epoch
+    assert full.validation_accuracy[best] == max(full.validation_accuracy)
+    assert all(v < full.validation_accuracy[best] for v in full.validation_accuracy[best + 1:])
+    assert full.test_accuracy_at_best == full.test_accuracy[best]
+    ck = tmp_path / "ck.npz"
+    train(2, ck)  # "interrupted" after two epochs
+    net, h = train(4, ck)  # resumes at epoch 2
+    assert h.validation_accuracy == full.validation_accuracy and h.training_cost == full.training_cost
+    for a, b in zip(net.params(), full_net.params()):
+        np.testing.assert_array_equal(a, b)
+    meta = load_npz(ck)[1]
+    assert meta["trainer"]["epoch"] == 4
+    with pytest.raises(ValueError, match="other settings"):
+        _small_net("relu").SGD(data[0], 4, 10, 0.2, data[1], data[2], checkpoint=ck)
+
+
+# ------------------------------------------------------------------------- PyTorch
+@pytest.mark.parametrize("act", ["sigmoid", "relu"])
+def test_one_sgd_step_of_ch6_conv2_equals_pytorch(act):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'nndl[bench]'): "
+                                "the step comparison with PyTorch is skipped")
+    rng = np.random.default_rng(13)
+    mb = 10
+    net = Network([ConvPoolLayer((mb, 1, 28, 28), (20, 1, 5, 5), (2, 2), act),
+                   ConvPoolLayer((mb, 20, 12, 12), (40, 20, 5, 5), (2, 2), act),
+                   FullyConnectedLayer(640, 100, act), SoftmaxLayer(100, 10)], mb, rng=rng)
+    net.layers[-1].w[...] = rng.normal(0, 0.1, size=(100, 10))
+    X = rng.random((mb, 784)).astype(np.float32)
+    y = rng.integers(0, 10, mb)
+    eta, lmbda, nb = 0.03, 0.1, 5000
+    tw = [torch.tensor(np.ascontiguousarray(p), requires_grad=True) for p in net.params()]
+    c1w, c1b, c2w, c2b, fw, fb, sw, sb = tw
+    F = torch.nn.functional
+
+    f = F.relu if act == "relu" else torch.sigmoid
+
+    def block(x, w, b):  # network3's order: convolve (flipped kernel), pool, then bias and f
+        z = F.max_pool2d(F.conv2d(x, torch.flip(w, dims=(2, 3))), 2)
+        return f(z + b[None, :, None, None])
+
+    a = block(torch.tensor(X).reshape(mb, 1, 28, 28), c1w, c1b)
+    a = block(a, c2w, c2b).reshape(mb, -1)
+    z = f(a @ fw + fb) @ sw + sb
+    loss = F.cross_entropy(z, torch.tensor(y)) + 0.5 * lmbda * sum((w ** 2).sum() for w in tw[::2]) / nb
+    loss.backward()
+    net.update_mini_batch(X, y, eta, lmbda, nb)
+    with torch.no_grad():
+        for t, p in zip(tw, net.params()):
+            np.testing.assert_allclose(p, (t - eta * t.grad).numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_damaged_checkpoint_state_is_refused(tmp_path):
+    rng = np.random.default_rng(12)
+    X, y = rng.random((40, 144)), rng.integers(0, 3, 40)
+    ck = tmp_path / "ck.npz"
+    _small_net("relu").SGD((X, y), 1, 10, 0.1, checkpoint=ck)
+    net, meta, _ = load_npz(ck)
+    meta["trainer"]["epoch"] = 5  # disagrees with its one-epoch history
+    net.save(ck, metadata=meta)
+    with pytest.raises(ModelFileError, match="damaged training state"):
+        _small_net("relu").SGD((X, y), 2, 10, 0.1, checkpoint=ck)
