@@ -83,6 +83,53 @@ def net(run_page):
     return nndl.load(run_page[0] / "model.npz")
 
 
+def mnist_strokes(image) -> list[tuple]:
+    """Mouse operations that trace an MNIST digit, 10 canvas pixels per MNIST pixel.
+
+    ``("move", x, y)`` (canvas CSS pixels), ``("down",)``, ``("up",)``. The pen is 20 pixels
+    wide (two MNIST rows), so one horizontal segment covers each run of inked pixels
+    (> 0.5) in a pair of rows, its round caps (radius 10) reaching the run's outer edges.
+    A run that overlaps the previous segment's columns continues the same stroke (as a
+    hand would, down the digit); any other starts a new stroke.
+    """
+    ink = image.reshape(28, 28) > 0.5
+    ops: list[tuple] = []
+    last = None  # (c0, c1, x) of the segment the pen is on, while it is down
+    for r in range(0, 28, 2):
+        row = ink[r] | ink[r + 1]
+        cols = np.flatnonzero(row)
+        runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1) if len(cols) else []
+        y = 10 * r + 10
+        segments = []
+        for run in runs:
+            c0, c1 = int(run[0]), int(run[-1])
+            x0, x1 = 10 * c0 + 10, max(10 * c0 + 10, 10 * c1)
+            if last is not None and c0 <= last[1] and c1 >= last[0]:  # overlaps: go on
+                a, b = (x0, x1) if abs(last[2] - x0) <= abs(last[2] - x1) else (x1, x0)
+                ops += [("move", a, y), ("move", b, y)]
+            else:
+                if last is not None:
+                    ops.append(("up",))
+                ops += [("move", x0, y), ("down",), ("move", x1, y)]
+                b = x1
+            last = (c0, c1, b)
+            segments.append(last)
+        if not segments and last is not None:
+            ops.append(("up",))
+            last = None
+    if last is not None:
+        ops.append(("up",))
+    return ops
+
+
+STATE_JS = """() => { const s = nndl.state; return s.input === null ? null : {
+    input: Array.from(s.input),
+    activations: s.pass.as.slice(1).map((a) => Array.from(a)),
+    deltas: s.deltas === null ? null : s.deltas.map((d) => Array.from(d)),
+    predicted: document.getElementById('predicted').textContent } }"""
+CANVAS_JS = "document.getElementById('pad').toDataURL('image/png')"
+
+
 class Page:
     """One opened report with its console messages and every request the page made."""
 
@@ -130,59 +177,21 @@ class Page:
         m.up()
 
     def draw_mnist(self, image):
-        """Trace an MNIST digit with the mouse, 10 canvas pixels per MNIST pixel.
-
-        The pen is 20 pixels wide (two MNIST rows), so one horizontal segment covers each
-        run of inked pixels (> 0.5) in a pair of rows, its round caps (radius 10) reaching
-        the run's outer edges. A run that overlaps the previous segment's columns continues
-        the same stroke (as a hand would, down the digit); any other starts a new stroke.
-        """
-        ink = image.reshape(28, 28) > 0.5
         m = self.page.mouse
-        at = lambda x, y: (self.x0 + x * self.scale, self.y0 + y * self.scale)  # noqa: E731
-        last = None  # (c0, c1, x) of the segment the pen is on, while it is down
-        for r in range(0, 28, 2):
-            row = ink[r] | ink[r + 1]
-            cols = np.flatnonzero(row)
-            runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1) if len(cols) else []
-            y = 10 * r + 10
-            current = []
-            for run in runs:
-                c0, c1 = int(run[0]), int(run[-1])
-                x0, x1 = 10 * c0 + 10, max(10 * c0 + 10, 10 * c1)
-                if last is not None and c0 <= last[1] and c1 >= last[0]:  # overlaps: go on
-                    a, b = (x0, x1) if abs(last[2] - x0) <= abs(last[2] - x1) else (x1, x0)
-                    m.move(*at(a, y))
-                    m.move(*at(b, y))
-                else:
-                    if last is not None:
-                        m.up()
-                    m.move(*at(x0, y))
-                    m.down()
-                    m.move(*at(x1, y))
-                    b = x1
-                last = (c0, c1, b)
-                current.append(last)
-            if not current and last is not None:
-                m.up()
-                last = None
-        if last is not None:
-            m.up()
+        for op, *xy in mnist_strokes(image):
+            if op == "move":
+                m.move(self.x0 + xy[0] * self.scale, self.y0 + xy[1] * self.scale)
+            else:
+                getattr(m, op)()
 
     def canvas_png(self, folder: Path, name: str) -> Path:
-        data = self.page.evaluate("document.getElementById('pad').toDataURL('image/png')")
+        data = self.page.evaluate(CANVAS_JS)
         path = folder / name
         path.write_bytes(base64.b64decode(data.split(",", 1)[1]))
         return path
 
     def state(self):
-        return self.page.evaluate(
-            """() => { const s = nndl.state; return s.input === null ? null : {
-                input: Array.from(s.input),
-                activations: s.pass.as.slice(1).map((a) => Array.from(a)),
-                deltas: s.deltas === null ? null : s.deltas.map((d) => Array.from(d)),
-                predicted: document.getElementById('predicted').textContent } }"""
-        )
+        return self.page.evaluate(STATE_JS)
 
     def choose_label(self, label: int):
         self.page.locator(f"#labels button[data-label='{label}']").click()
@@ -204,11 +213,10 @@ def _screenshot(page, path: Path, **options):
         shutil.copy(path, Path(SCREENSHOTS) / path.name)
 
 
-def _compare(net, page, png: Path, agreement: dict):
+def _compare(net, state, png: Path, agreement: dict):
     """The page's input, outputs and hidden activations against nndl's Python."""
     from nndl.images import digit_input
 
-    state = page.state()
     assert state is not None, "the page found no digit in the drawing"
     x_page = np.array(state["input"])
     x_python = digit_input(png)
@@ -266,7 +274,7 @@ def test_mnist_digits_drawn_with_the_mouse_agree_with_nndl_predict(page, net, tm
     for i in range(N_MNIST):
         page.clear()
         page.draw_mnist(test.X[i])
-        state, _ = _compare(net, page, page.canvas_png(tmp_path, f"mnist-{i}.png"), agreement)
+        state, _ = _compare(net, page.state(), page.canvas_png(tmp_path, f"mnist-{i}.png"), agreement)
         agreement.setdefault("read", []).append(int(state["predicted"]) == int(test.y[i]))
     print(
         f"\n{N_MNIST} MNIST digits ({sum(agreement['read'])} read as their label): max pixel difference {max(agreement['pixel']):.2e}, "
@@ -291,7 +299,7 @@ def test_hand_drawn_strokes_agree_and_a_drawn_seven_reads_seven(page, net, tmp_p
         page.clear()
         for s in strokes:
             page.stroke(s)
-        state, _ = _compare(net, page, page.canvas_png(tmp_path, f"hand-{digit}.png"), agreement)
+        state, _ = _compare(net, page.state(), page.canvas_png(tmp_path, f"hand-{digit}.png"), agreement)
         if digit == 7:
             assert state["predicted"] == "7"
     print(
@@ -362,3 +370,41 @@ def test_other_networks_are_told_the_features_are_for_chapter_3(browser, run_pag
         assert errors == []
     finally:
         context.close()
+
+
+CONFIGURATIONS = [  # (cost, output layer, hidden neurons, dropout): every branch of page.js
+    ("quadratic", "sigmoid", "sigmoid", 0.0),
+    ("quadratic", "softmax", "tanh", 0.0),
+    ("cross-entropy", "sigmoid", "sigmoid", 0.3),
+    ("cross-entropy", "softmax", "relu", 0.0),
+    ("log-likelihood", "softmax", "sigmoid", 0.5),
+    ("log-likelihood", "sigmoid", "tanh", 0.0),
+]
+EXACT_TOL = 1e-12  # same float32 weights on both sides: only the order of float64 sums differs
+
+
+@pytest.mark.parametrize("cost,output,hidden,dropout", CONFIGURATIONS)
+def test_the_page_network_is_nndl_network_for_every_cost_and_layer(page, cost, output, hidden, dropout):
+    import nndl
+    from nndl import report
+
+    rng = np.random.default_rng(7)
+    net = nndl.Network([9, 7, 5, 4], cost, output=output, hidden=hidden, dropout=dropout, rng=rng)
+    net.weights = [W.astype(np.float32).astype(np.float64) for W in net.weights]  # as in the page
+    net.biases = [b.astype(np.float32).astype(np.float64) for b in net.biases]
+    X = rng.random((4, 9)) * 3 - 1
+    labels = [0, 3, 2, 1]
+    got = page.page.evaluate(
+        """([N, xs, labels]) => { const m = nndl.chapter3Network(N);
+             return xs.map((x, i) => { const p = m.forward(x);
+               return { as: p.as.slice(1).map((a) => Array.from(a)),
+                        deltas: m.deltas(p, labels[i]).map((d) => Array.from(d)) }; }); }""",
+        [report.page_network(net), X.tolist(), labels],
+    )
+    _, activations = net.forward_pass(X)
+    deltas = net.deltas(X, labels)
+    for i, g in enumerate(got):
+        for a, want in zip(g["as"], activations[1:]):
+            np.testing.assert_allclose(a, want[i], rtol=0, atol=EXACT_TOL)
+        for d, want in zip(g["deltas"], deltas):
+            np.testing.assert_allclose(d, want[i], rtol=0, atol=EXACT_TOL)

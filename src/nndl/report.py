@@ -218,7 +218,7 @@ def book_match(settings: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]
                 "title": exp.title,
                 "book": metric.book,
                 "book_text": metric.book_text,
-                "metric": metric.name,
+                "metric": metric.name.replace(" (%)", ""),
                 "differences": differences,
             }
     return best
@@ -340,9 +340,9 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _table(rows: list[tuple[str, Any]]) -> str:
+def _table(title: str, rows: list[tuple[str, Any]]) -> str:
     return (
-        '<table class="kv">'
+        f'<table class="kv"><caption>{_e(title)}</caption>'
         + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
         + "</table>"
     )
@@ -352,34 +352,40 @@ def _run_section(record: dict[str, Any], folder: Path, book: dict[str, Any] | No
     s, d, n, env = record["settings"], record["data"], record["network"], record["environment"]
     h = record.get("history", {})
     seconds = h.get("epoch_seconds") or []
-    rows = [
-        ("run folder", folder.name),
-        ("status", record.get("status")),
-        ("started", record.get("started")),
-        ("data", d.get("description")),
-        ("training examples", f"{d.get('n_training', 0):,}"),
-        ("evaluation set", f"{d.get('evaluate_on')} ({d.get('n_evaluation', 0):,} examples)"),
-        ("network", "-".join(str(k) for k in n["sizes"])),
-        ("cost", n.get("cost")),
-        ("hidden neurons", n.get("hidden")),
-        ("output layer", n.get("output")),
-        ("initial weights", n.get("init")),
-        ("dtype", n.get("dtype")),
-    ]
-    rows += [(f"setting: {k.replace('_', '-')}", v) for k, v in s.items() if k not in ("data_dir",)]
-    rows += [
-        ("seed", record.get("seed")),
-        ("epochs completed", record.get("epochs_completed")),
-        ("training time", f"{sum(seconds):.2f} s ({len(seconds)} epochs)"),
-        (
-            "seconds per epoch",
-            ", ".join(f"{t:.2f}" for t in seconds[:10]) + (" ..." if len(seconds) > 10 else ""),
-        ),
-    ]
     best = record.get("best_evaluation_accuracy")
-    if best is not None:
-        rows.append(("best accuracy", f"{100 * best:.2f} % after epoch {record.get('best_epoch')}"))
-    rows += [(f"version: {k}", v) for k, v in env.items()]
+    shown = {"sizes", "cost", "output", "hidden", "init", "dtype", "dropout", "data", "data_dir",
+             "evaluate_on", "seed"}
+    tables = [
+        _table("Data", [
+            ("data set", d.get("description")),
+            ("training examples", f"{d.get('n_training', 0):,}"),
+            ("evaluated on", f"the {d.get('evaluate_on')} set ({d.get('n_evaluation', 0):,} examples)"),
+        ]),
+        _table("Network", [
+            ("layers", "-".join(str(k) for k in n["sizes"])),
+            ("cost", n.get("cost")),
+            ("hidden neurons", n.get("hidden")),
+            ("output layer", n.get("output")),
+            ("initial weights", n.get("init")),
+            ("dropout", n.get("dropout")),
+            ("dtype", n.get("dtype")),
+        ]),
+        _table("Training", [("seed", record.get("seed"))] + [
+            (k.replace("_", "-"), "-" if v is None else v) for k, v in s.items() if k not in shown
+        ]),
+        _table("Result and timings", [
+            ("status", record.get("status")),
+            ("started", record.get("started")),
+            ("epochs completed", record.get("epochs_completed")),
+            ("best accuracy", "-" if best is None
+             else f"{100 * best:.2f} % after epoch {record.get('best_epoch')}"),
+            ("training time", f"{sum(seconds):.2f} s"),
+            ("seconds per epoch",
+             ", ".join(f"{t:.2f}" for t in seconds[:10]) + (" ..." if len(seconds) > 10 else "")),
+            ("run folder", folder.name),
+        ]),
+        _table("Versions", list(env.items())),
+    ]
     if book is None:
         book_html = (
             "<p>The book gives no number for this kind of run (its numbers are for MNIST's "
@@ -392,28 +398,32 @@ def _run_section(record: dict[str, Any], folder: Path, book: dict[str, Any] | No
             f"<b>{_e(book['book_text'] or book['book'])}</b> ({_e(book['metric'])}).</p>"
         )
     else:
-        diffs = "; ".join(f"{k.replace('_', '-')} {_e(a)} here, {_e(b)} there" for k, a, b in book["differences"])
+        diffs = "; ".join(
+            f"{k.replace('_', '-')} {_e(a)} here, {_e(b)} there" for k, a, b in book["differences"]
+        )
         book_html = (
             f'<p class="book">No book number for exactly this configuration. The closest '
             f"experiment with one is <code>nndl experiment {_e(book['id'])}</code> "
             f"({_e(book['title'])}): {_e(book['book_text'] or book['book'])} "
             f"({_e(book['metric'])}); it differs in {diffs}.</p>"
         )
-    return _table(rows) + book_html
+    return book_html + '<div class="kv-grid">' + "".join(tables) + "</div>"
 
 
 def _confusion_html(ev: dict[str, Any]) -> str:
     matrix = ev["confusion"]
     k = len(matrix)
     top = max((max(row) for row in matrix), default=0) or 1
+    errors = max((v for i, row in enumerate(matrix) for j, v in enumerate(row) if i != j), default=0)
     head = "<tr><th>true \\ predicted</th>" + "".join(f"<th>{j}</th>" for j in range(k)) + "<th>accuracy</th></tr>"
     body = []
     for i, row in enumerate(matrix):
         total = sum(row)
-        cells = "".join(
-            f'<td style="background:rgba(31,119,180,{v / top:.3f});'
-            f'{"color:#fff;" if v > 0.6 * top else ""}">{v}</td>'
-            for v in row
+        cells = "".join(  # right answers in blue (share of the largest), mistakes in red
+            f'<td style="background:rgba(31,119,180,{v / top:.3f});{"color:#fff;" if v > 0.6 * top else ""}">{v}</td>'
+            if i == j
+            else f'<td style="background:rgba(214,39,40,{0.8 * v / errors if errors else 0:.3f})">{v}</td>'
+            for j, v in enumerate(row)
         )
         share = f"{100 * row[i] / total:.1f} %" if total else "-"
         body.append(f"<tr><th>{i}</th>{cells}<td>{share}</td></tr>")

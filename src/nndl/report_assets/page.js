@@ -28,11 +28,6 @@
     return Float64Array.from(new Float32Array(bytes.buffer));  // little-endian float32 -> float64
   }
 
-  const NET = DATA.network;
-  const chapter3 = NET.kind === "chapter3";
-  const W = chapter3 ? NET.weights.map(decodeF32) : [];
-  const B = chapter3 ? NET.biases.map(decodeF32) : [];
-
   const sigmoid = (z) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
   const HIDDEN = {  // f(z) and f'(z) from a = f(z), as nndl.activations
     sigmoid: { fn: sigmoid, primeFromA: (a) => a * (1 - a) },
@@ -40,86 +35,101 @@
     relu: { fn: (z) => (z > 0 ? z : 0), primeFromA: (a) => (a > 0 ? 1 : 0) },
   };
 
-  /* Weighted inputs and activations of every layer for one input x (eq. 25):
-     zs[l] = z^{l+2}, as[0] = x, as[l+1] = f(zs[l]); hidden activations scaled by 1 - dropout
-     (the test-time rule of nndl.Network.forward_pass). */
-  function forward(x) {
-    const zs = [], as = [Float64Array.from(x)];
-    const last = W.length - 1;
-    let a = as[0];
-    for (let l = 0; l < W.length; l++) {
-      const nOut = B[l].length, nIn = a.length, w = W[l];
-      const z = new Float64Array(nOut);
-      for (let j = 0; j < nOut; j++) {
-        let s = 0;
-        const row = j * nIn;
-        for (let k = 0; k < nIn; k++) s += w[row + k] * a[k];
-        z[j] = s + B[l][j];  // eq. (25): z^l = w^l a^{l-1} + b^l
-      }
-      let next = new Float64Array(nOut);
-      if (l === last) {
-        if (NET.output === "softmax") {  // eq. (78)
-          const m = Math.max(...z);
-          let sum = 0;
-          for (let j = 0; j < nOut; j++) { next[j] = Math.exp(z[j] - m); sum += next[j]; }
-          for (let j = 0; j < nOut; j++) next[j] /= sum;
-        } else {
-          for (let j = 0; j < nOut; j++) next[j] = sigmoid(z[j]);
+  /* A chapter-3 network (nndl.Network) from the page's data: N = {sizes, cost, hidden,
+     output, dropout, weights, biases} with weights and biases as base64 float32. */
+  function chapter3Network(N) {
+    const W = N.weights.map(decodeF32);
+    const B = N.biases.map(decodeF32);
+    /* Weighted inputs and activations of every layer for one input x (eq. 25):
+       zs[l] = z^{l+2}, as[0] = x, as[l+1] = f(zs[l]); hidden activations scaled by 1 - dropout
+       (the test-time rule of nndl.Network.forward_pass). */
+    function forward(x) {
+      const zs = [], as = [Float64Array.from(x)];
+      const last = W.length - 1;
+      let a = as[0];
+      for (let l = 0; l < W.length; l++) {
+        const nOut = B[l].length, nIn = a.length, w = W[l];
+        const z = new Float64Array(nOut);
+        for (let j = 0; j < nOut; j++) {
+          let s = 0;
+          const row = j * nIn;
+          for (let k = 0; k < nIn; k++) s += w[row + k] * a[k];
+          z[j] = s + B[l][j];  // eq. (25): z^l = w^l a^{l-1} + b^l
         }
-      } else {
-        const f = HIDDEN[NET.hidden].fn, scale = 1 - NET.dropout;
-        for (let j = 0; j < nOut; j++) next[j] = f(z[j]) * scale;
+        let next = new Float64Array(nOut);
+        if (l === last) {
+          if (N.output === "softmax") {  // eq. (78)
+            const m = Math.max(...z);
+            let sum = 0;
+            for (let j = 0; j < nOut; j++) { next[j] = Math.exp(z[j] - m); sum += next[j]; }
+            for (let j = 0; j < nOut; j++) next[j] /= sum;
+          } else {
+            for (let j = 0; j < nOut; j++) next[j] = sigmoid(z[j]);
+          }
+        } else {
+          const f = HIDDEN[N.hidden].fn, scale = 1 - N.dropout;
+          for (let j = 0; j < nOut; j++) next[j] = f(z[j]) * scale;
+        }
+        zs.push(z);
+        as.push(next);
+        a = next;
       }
-      zs.push(z);
-      as.push(next);
-      a = next;
+      return { zs, as };
     }
-    return { zs, as };
+
+    /* delta^l = dC_x/dz^l of every layer for the target `label` (nndl.Network.deltas):
+       BP1 for the output layer with the network's cost, then BP2 layer by layer.
+       Returns a list parallel to the weights: deltas[l] is the error of layer l+2. */
+    function deltas(pass, label) {
+      const { zs, as } = pass;
+      const L = W.length - 1;
+      const a = as[L + 1], n = a.length;
+      const y = new Float64Array(n);
+      y[label] = 1;
+      let d = new Float64Array(n);
+      if (N.output === "sigmoid") {
+        for (let j = 0; j < n; j++) {
+          const s = a[j] * sigmoid(-zs[L][j]);  // sigma'(z) = sigma(z) sigma(-z)
+          if (N.cost === "cross-entropy") d[j] = a[j] - y[j];  // BP1 with eq. (66)
+          else if (N.cost === "quadratic") d[j] = (a[j] - y[j]) * s;  // BP1, eq. (30)
+          else d[j] = -y[j] * sigmoid(-zs[L][j]);  // log-likelihood of a sigmoid output
+        }
+      } else if (N.cost === "log-likelihood") {
+        for (let j = 0; j < n; j++) d[j] = a[j] - y[j];  // BP1 with eq. (84)
+      } else {  // softmax output: delta_j = a_j (g_j - sum_k a_k g_k), g = nabla_a C (eq. 33)
+        const g = new Float64Array(n);
+        for (let j = 0; j < n; j++) {
+          g[j] = N.cost === "quadratic" ? a[j] - y[j] : (a[j] - y[j]) / (a[j] * (1 - a[j]));
+        }
+        let ag = 0;
+        for (let j = 0; j < n; j++) ag += a[j] * g[j];
+        for (let j = 0; j < n; j++) d[j] = a[j] * (g[j] - ag);
+      }
+      const out = [d];
+      const prime = HIDDEN[N.hidden].primeFromA, s = 1 - N.dropout;
+      for (let l = L; l >= 1; l--) {  // BP2: delta^l = ((w^{l+1})^T delta^{l+1}) (.) f'(z^l)
+        const h = as[l], nIn = h.length, w = W[l];
+        const next = new Float64Array(nIn);
+        for (let j = 0; j < d.length; j++) {
+          const row = j * nIn, dj = d[j];
+          for (let k = 0; k < nIn; k++) next[k] += w[row + k] * dj;
+        }
+        for (let k = 0; k < nIn; k++) next[k] *= prime(h[k] / s) * s;
+        d = next;
+        out.unshift(d);
+      }
+      return out;
+    }
+    return { W, B, forward, deltas };
   }
 
-  /* delta^l = dC_x/dz^l of every layer for the target `label` (nndl.Network.deltas):
-     BP1 for the output layer with the network's cost, then BP2 layer by layer.
-     Returns a list parallel to the weights: deltas[l] is the error of layer l+2. */
-  function deltas(pass, label) {
-    const { zs, as } = pass;
-    const L = W.length - 1;
-    const a = as[L + 1], n = a.length;
-    const y = new Float64Array(n);
-    y[label] = 1;
-    let d = new Float64Array(n);
-    if (NET.output === "sigmoid") {
-      for (let j = 0; j < n; j++) {
-        const s = a[j] * sigmoid(-zs[L][j]);  // sigma'(z) = sigma(z) sigma(-z)
-        if (NET.cost === "cross-entropy") d[j] = a[j] - y[j];  // BP1 with eq. (66)
-        else if (NET.cost === "quadratic") d[j] = (a[j] - y[j]) * s;  // BP1, eq. (30)
-        else d[j] = -y[j] * sigmoid(-zs[L][j]);  // log-likelihood of a sigmoid output
-      }
-    } else if (NET.cost === "log-likelihood") {
-      for (let j = 0; j < n; j++) d[j] = a[j] - y[j];  // BP1 with eq. (84)
-    } else {  // softmax output: delta_j = a_j (g_j - sum_k a_k g_k), g = nabla_a C (eq. 33)
-      const g = new Float64Array(n);
-      for (let j = 0; j < n; j++) {
-        g[j] = NET.cost === "quadratic" ? a[j] - y[j] : (a[j] - y[j]) / (a[j] * (1 - a[j]));
-      }
-      let ag = 0;
-      for (let j = 0; j < n; j++) ag += a[j] * g[j];
-      for (let j = 0; j < n; j++) d[j] = a[j] * (g[j] - ag);
-    }
-    const out = [d];
-    const prime = HIDDEN[NET.hidden].primeFromA, s = 1 - NET.dropout;
-    for (let l = L; l >= 1; l--) {  // BP2: delta^l = ((w^{l+1})^T delta^{l+1}) (.) f'(z^l)
-      const h = as[l], nIn = h.length, w = W[l];
-      const next = new Float64Array(nIn);
-      for (let j = 0; j < d.length; j++) {
-        const row = j * nIn, dj = d[j];
-        for (let k = 0; k < nIn; k++) next[k] += w[row + k] * dj;
-      }
-      for (let k = 0; k < nIn; k++) next[k] *= prime(h[k] / s) * s;
-      d = next;
-      out.unshift(d);
-    }
-    return out;
-  }
+  const NET = DATA.network;
+  const chapter3 = NET.kind === "chapter3";
+  const MODEL = chapter3 ? chapter3Network(NET) : null;
+  const W = chapter3 ? MODEL.W : [];
+  const B = chapter3 ? MODEL.B : [];
+  const forward = chapter3 ? MODEL.forward : null;
+  const deltas = chapter3 ? MODEL.deltas : null;
 
   // ------------------------------------------------------------------ preprocessing
   const INK = 0.2;           // nndl.images.INK: after stretching, pixels above this are the digit
@@ -402,6 +412,8 @@
     renderMath(hidden);
   }
 
+  const LIVE_EVERY = 100;  // ms between updates while a stroke is being drawn (and one at its end)
+
   function setupPad() {
     const pad = document.getElementById("pad");
     const ctx = pad.getContext("2d", { willReadFrequently: true });
@@ -420,7 +432,7 @@
       showActivations();
       showDeltas();
     };
-    let last = null, pending = false;
+    let last = null, timer = null;
     const point = (e) => {
       const r = pad.getBoundingClientRect();
       return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
@@ -429,7 +441,7 @@
       ctx.strokeStyle = "#000"; ctx.lineWidth = penWidth; ctx.lineCap = "round"; ctx.lineJoin = "round";
       ctx.beginPath(); ctx.moveTo(last[0], last[1]); ctx.lineTo(p[0], p[1]); ctx.stroke();
       last = p;
-      if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; if (last !== null) update(); }); }
+      if (timer === null) timer = setTimeout(() => { timer = null; if (last !== null) update(); }, LIVE_EVERY);
     };
     pad.addEventListener("pointerdown", (e) => {
       e.preventDefault();
@@ -438,7 +450,10 @@
       stroke(last);
     });
     pad.addEventListener("pointermove", (e) => { if (last !== null) stroke(point(e)); });
-    const end = () => { if (last !== null) { last = null; update(); } };
+    const end = () => {
+      if (timer !== null) { clearTimeout(timer); timer = null; }
+      if (last !== null) { last = null; update(); }
+    };
     pad.addEventListener("pointerup", end);
     pad.addEventListener("pointercancel", end);
     document.getElementById("clear").addEventListener("click", clear);
@@ -483,7 +498,7 @@
 
   // For the tests and the curious: the page's functions and its current state.
   window.nndl = {
-    forward, deltas, mnistInput, greyFromRGBA, renderMath, state, pad, network: NET,
+    forward, deltas, mnistInput, greyFromRGBA, renderMath, state, pad, network: NET, chapter3Network,
     ready: true,
   };
 })();
