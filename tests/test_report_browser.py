@@ -294,14 +294,25 @@ HAND = {  # strokes in canvas pixels, as a learner might draw them
 
 
 def test_hand_drawn_strokes_agree_and_a_drawn_seven_reads_seven(page, net, tmp_path):
+    from nndl.images import digit_input
+
     agreement: dict = {}
     for digit, strokes in HAND.items():
         page.clear()
         for s in strokes:
             page.stroke(s)
-        state, _ = _compare(net, page.state(), page.canvas_png(tmp_path, f"hand-{digit}.png"), agreement)
+        png = page.canvas_png(tmp_path, f"hand-{digit}.png")
+        state, _ = _compare(net, page.state(), png, agreement)
         if digit == 7:
             assert state["predicted"] == "7"
+        # the same drawing for a 64-input network (the bundled 8x8 digits): frame 8, box 8
+        small = page.page.evaluate(
+            """() => { const pad = document.getElementById('pad');
+                 const rgba = pad.getContext('2d').getImageData(0, 0, pad.width, pad.height).data;
+                 return Array.from(nndl.mnistInput(nndl.greyFromRGBA(rgba), pad.width, pad.height,
+                                                   {side: 8, box: 8, centre: 3.5})); }"""
+        )
+        assert np.abs(np.array(small) - digit_input(png, 64)).max() <= PIXEL_TOL
     print(
         f"\nhand-drawn: max pixel difference {max(agreement['pixel']):.2e}, max activation "
         f"difference {max(agreement['output']):.2e}"
@@ -327,6 +338,22 @@ def test_deltas_for_a_chosen_label_are_network_deltas(page, net, tmp_path):
     assert (tmp_path / "report-desktop.png").stat().st_size > 10_000
 
 
+def test_a_pen_draws_too(page):
+    page.clear()
+    cdp = page.context.new_cdp_session(page.page)
+    try:
+        at = lambda x, y: {"x": page.x0 + x * page.scale, "y": page.y0 + y * page.scale}  # noqa: E731
+        pen = {"pointerType": "pen", "button": "left", "clickCount": 1, "force": 0.5}
+        cdp.send("Input.dispatchMouseEvent", {"type": "mousePressed", **at(140, 40), **pen})
+        for y in range(60, 260, 20):
+            cdp.send("Input.dispatchMouseEvent", {"type": "mouseMoved", **at(140, y), **pen, "buttons": 1})
+        cdp.send("Input.dispatchMouseEvent", {"type": "mouseReleased", **at(140, 250), **pen})
+        assert page.state() is not None  # a vertical bar: the page found a digit
+        assert page.page.evaluate("nndl.lastPointerType") == "pen"
+    finally:
+        cdp.detach()
+
+
 def test_a_finger_draws_on_a_phone_sized_screen(browser, run_page, tmp_path):
     phone = Page(browser, run_page[1], viewport={"width": 390, "height": 844},
                  device_scale_factor=1, is_mobile=True, has_touch=True)
@@ -338,6 +365,7 @@ def test_a_finger_draws_on_a_phone_sized_screen(browser, run_page, tmp_path):
             cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": at(x, y)})
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
         phone.page.wait_for_function("nndl.state.input !== null")
+        assert phone.page.evaluate("nndl.lastPointerType") == "touch"
         assert phone.page.evaluate("window.scrollY") > 0  # the page did not scroll while drawing
         phone.choose_label(7)
         _screenshot(phone.page.locator("#draw"), tmp_path / "report-phone.png")

@@ -208,7 +208,8 @@ def book_match(settings: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]
             "mini_batch_size": cfg.mini_batch_size,
             "epochs": cfg.epochs,
         }
-        ours = {k: (list(settings[k]) if k == "sizes" else settings.get(k)) for k in BOOK_FIELDS}
+        ours = {k: settings.get(k) for k in BOOK_FIELDS}
+        ours["sizes"] = list(ours["sizes"] or [])
         differences = [(k, ours[k], theirs[k]) for k in BOOK_FIELDS if ours[k] != theirs[k]]
         if cfg.evaluation != settings.get("evaluate_on"):
             differences.append(("evaluate_on", settings.get("evaluate_on"), cfg.evaluation))
@@ -305,10 +306,11 @@ def _evaluation(net, record: dict[str, Any], folder: Path) -> dict[str, Any] | N
     except (DataError, UsageError, OSError, KeyError) as exc:
         log.warning("no confusion matrix in the report: cannot load the run's data (%s)", exc)
         return None
-    if evaluation.X.shape[1] != net.sizes[0]:
-        log.warning("no confusion matrix in the report: the data do not fit the network")
+    try:
+        result = evaluate(net, evaluation.X, evaluation.y)
+    except (AttributeError, TypeError, ValueError) as exc:  # data that do not fit, another kind of net
+        log.warning("no confusion matrix in the report: %s", exc)
         return None
-    result = evaluate(net, evaluation.X, evaluation.y)
     side = math.isqrt(evaluation.X.shape[1])
     square = side * side == evaluation.X.shape[1]
     wrong = [
@@ -362,7 +364,7 @@ def _run_section(record: dict[str, Any], folder: Path, book: dict[str, Any] | No
             ("evaluated on", f"the {d.get('evaluate_on')} set ({d.get('n_evaluation', 0):,} examples)"),
         ]),
         _table("Network", [
-            ("layers", "-".join(str(k) for k in n["sizes"])),
+            ("layers", "-".join(str(k) for k in n.get("sizes", []))),
             ("cost", n.get("cost")),
             ("hidden neurons", n.get("hidden")),
             ("output layer", n.get("output")),
@@ -458,7 +460,7 @@ def build(folder: str | Path, *, answers: bool = True) -> str:
     net, _, model_file = runs.load_model(folder)
     history = record.get("history", {})
     book = book_match(
-        {**record.get("settings", {}), "sizes": record["network"]["sizes"]}, record.get("data", {})
+        {**record.get("settings", {}), "sizes": record["network"].get("sizes")}, record.get("data", {})
     )
     evaluation = _evaluation(net, record, folder)
     network = page_network(net)
@@ -502,8 +504,8 @@ def build(folder: str | Path, *, answers: bool = True) -> str:
         "TITLE": _e(f"nndl run {folder.name}"),
         "HEADING": _e(f"Run {folder.name}"),
         "SUBTITLE": _e(
-            f"{'-'.join(map(str, record['network']['sizes']))} network, "
-            f"{record['network']['cost']} cost, {record['data'].get('name')}; "
+            f"{'-'.join(map(str, record['network'].get('sizes', [])))} network, "
+            f"{record['network'].get('cost')} cost, {record['data'].get('name')}; "
             f"nndl {__version__}"
         ),
         "KATEX_CSS": _script_safe(katex_css()),

@@ -445,6 +445,7 @@
     };
     pad.addEventListener("pointerdown", (e) => {
       e.preventDefault();
+      window.nndl.lastPointerType = e.pointerType;  // mouse, pen or touch
       pad.setPointerCapture(e.pointerId);
       last = point(e);
       stroke(last);
