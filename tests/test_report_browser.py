@@ -56,7 +56,7 @@ def browser():
     if why:
         if REQUIRED:
             pytest.fail(f"browser tests are required here (NNDL_BROWSER_TESTS=required) but {why}")
-        pytest.skip(f"browser tests skipped: {why}; install both to run them")
+        pytest.skip(f"browser tests skipped: {why}; NNDL_BROWSER_TESTS=required makes this a failure")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -239,6 +239,9 @@ def test_the_page_is_one_file_within_size_that_loads_offline_without_errors(page
     assert size <= MAX_BYTES, f"the 784-100-10 page is {size:,} bytes"
     assert page.requests == [run_page[1].as_uri()], page.requests  # nothing but the page itself
     assert page.errors() == []
+    assert page.page.locator("#neuron-grid canvas").count() == 100  # one image per hidden neuron
+    assert page.page.locator("#training svg.chart").count() == 3
+    assert page.page.locator(".mistakes img").count() == 12
     timing = page.page.evaluate("performance.getEntriesByType('navigation')[0].toJSON()")
     print(f"\npage: {size / 1e6:.2f} MB, load event after {timing['loadEventEnd']:.0f} ms")
 

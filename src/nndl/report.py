@@ -497,6 +497,7 @@ def build(folder: str | Path, *, answers: bool = True) -> str:
     data = {
         "network": network,
         "model": model_file.name,
+        "max_neurons": MAX_NEURON_IMAGES,
         "nndl": __version__,
     }
     template = _text_asset("page.html")

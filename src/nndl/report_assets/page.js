@@ -300,7 +300,7 @@
       return;
     }
     const side = frame.side, nIn = side * side, w = W[0];
-    const n = Math.min(B[0].length, 400);
+    const n = Math.min(B[0].length, DATA.max_neurons);
     for (let j = 0; j < n; j++) {
       const c = el("canvas", { width: side, height: side, title: `hidden neuron ${j}` });
       const ctx = c.getContext("2d");
