@@ -92,3 +92,43 @@ def test_the_book_number_for_the_same_configuration():
 def test_katex_licence_ships_with_the_package():
     text = report._asset("katex", "LICENSE").read_text(encoding="utf-8")
     assert "MIT" in text and "Khan Academy" in text
+
+
+def _json_values():
+    from hypothesis import strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats() | st.text(max_size=8)
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                        | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=10)
+
+
+def test_a_damaged_history_is_one_error_naming_the_file(digits_run):
+    """Fuzz: any JSON in history.json's parts gives a page or a ModelFileError, nothing else."""
+    import json
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from nndl.errors import ModelFileError
+
+    base = json.loads((digits_run / "history.json").read_text())
+    parts = ("settings", "data", "network", "environment", "history", "best_evaluation_accuracy")
+    nested = ("sizes", "epoch_seconds", "n_training", "name", "eta", "momentum", "evaluate_on")
+
+    @settings(max_examples=30)  # each example renders the run section (~0.07 s)
+    @given(st.dictionaries(st.sampled_from(parts), _json_values(), max_size=3),
+           st.dictionaries(st.sampled_from(nested), _json_values(), max_size=3))
+    def check(top, inner):
+        record = json.loads(json.dumps(base))
+        record.update(top)
+        for part in ("settings", "data", "network", "history"):
+            if isinstance(record.get(part), dict):
+                record[part].update(inner)
+        try:
+            html, subtitle = report.run_summary(record, digits_run)
+        except ModelFileError as exc:
+            assert "history.json" in str(exc)
+        else:
+            assert "<table" in html and isinstance(subtitle, str)
+
+    check()

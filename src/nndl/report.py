@@ -445,6 +445,30 @@ def _wrong_html(ev: dict[str, Any]) -> str:
     return '<div class="mistakes">' + "".join(items) + "</div>"
 
 
+def run_summary(record: dict[str, Any], folder: Path) -> tuple[str, str]:
+    """``(html, subtitle)``: the run section of the page and a one-line description.
+
+    ``record`` is a parsed ``history.json``; a damaged one (keys missing, values of the
+    wrong type) raises ``ModelFileError`` naming the file, never another exception.
+    """
+    from nndl.runs import HISTORY
+
+    try:
+        for key in ("settings", "data", "network", "environment"):
+            if not isinstance(record.get(key), dict):
+                raise TypeError(f"{key!r} is not a mapping")
+        sizes = record["network"].get("sizes")
+        book = book_match({**record["settings"], "sizes": sizes}, record["data"])
+        html_ = _run_section(record, folder, book)
+        subtitle = (
+            f"{'-'.join(map(str, sizes or []))} network, {record['network'].get('cost')} cost, "
+            f"{record['data'].get('name')}"
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{folder / HISTORY}: incomplete or damaged run history ({exc})") from None
+    return html_, subtitle
+
+
 def build(folder: str | Path, *, answers: bool = True) -> str:
     """The report page of the run in ``folder``, as one HTML string.
 
@@ -458,20 +482,22 @@ def build(folder: str | Path, *, answers: bool = True) -> str:
         raise ModelFileError(f"{folder}: no such run folder")
     record = runs.read_history(folder)
     net, _, model_file = runs.load_model(folder)
-    history = record.get("history", {})
-    book = book_match(
-        {**record.get("settings", {}), "sizes": record["network"].get("sizes")}, record.get("data", {})
-    )
+    run_html, subtitle = run_summary(record, folder)
+    history = record.get("history")
+    try:
+        charts = "".join(
+            f"<figure>{_svg(draw, history, name)}</figure>"
+            for name, draw in (
+                ("cost per epoch", plots.plot_cost),
+                ("accuracy per epoch", plots.plot_accuracy),
+                ("speed of learning per hidden layer", plots.plot_speed),
+            )
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a damaged history
+        log.warning("no charts in the report: %s: unreadable histories (%s)", folder / runs.HISTORY, exc)
+        charts = "<p>The run's histories are unreadable: no charts.</p>"
     evaluation = _evaluation(net, record, folder)
     network = page_network(net)
-    charts = "".join(
-        f"<figure>{_svg(draw, history, name)}</figure>"
-        for name, draw in (
-            ("cost per epoch", plots.plot_cost),
-            ("accuracy per epoch", plots.plot_accuracy),
-            ("speed of learning per hidden layer", plots.plot_speed),
-        )
-    )
     if evaluation is None:
         evaluation_html = "<p>The run's data are not on this machine: no confusion matrix.</p>"
     else:
@@ -504,14 +530,10 @@ def build(folder: str | Path, *, answers: bool = True) -> str:
     replacements = {
         "TITLE": _e(f"nndl run {folder.name}"),
         "HEADING": _e(f"Run {folder.name}"),
-        "SUBTITLE": _e(
-            f"{'-'.join(map(str, record['network'].get('sizes', [])))} network, "
-            f"{record['network'].get('cost')} cost, {record['data'].get('name')}; "
-            f"nndl {__version__}"
-        ),
+        "SUBTITLE": _e(f"{subtitle}; nndl {__version__}"),
         "KATEX_CSS": _script_safe(katex_css()),
         "PAGE_CSS": _script_safe(_text_asset("page.css")),
-        "RUN": _run_section(record, folder, book),
+        "RUN": run_html,
         "CHARTS": charts,
         "EVALUATION": evaluation_html,
         "ANSWERS": answers_html,
