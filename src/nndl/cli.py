@@ -28,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "train", "evaluate", "predict", "info", "experiment", "derive", "explain", "gradcheck",
     "exercise",
     "explain_ch6",
+    "report",
 )
 
 

@@ -148,6 +148,10 @@ def add_parser(subparsers) -> None:
     run_.add_argument(
         "--no-plots", action="store_true", help="do not draw cost.png, accuracy.png, speed.png"
     )
+    run_.add_argument(
+        "--report", action="store_true",
+        help="also write the run's HTML page, RUN/report.html (as nndl report RUN)",
+    )
     p.set_defaults(func=run)
 
 
@@ -280,7 +284,7 @@ def run(args: argparse.Namespace) -> int:
         runs.check_new_run_folder(folder)  # again, now that no other process can start one
         runs.remove_stale_temporaries(folder)  # a run killed before its first file
         session = runs.Session.start(settings, splits, folder)
-        return _train(session, plots=not args.no_plots)
+        return _train(session, plots=not args.no_plots, report=args.report)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -361,10 +365,10 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> int:
     name = record.data.get("name") if record.data else None
     splits = runs.load_data(settings, name=name)
     session = runs.Session.resume(record, settings, splits, net, state)
-    return _train(session, plots=not args.no_plots)
+    return _train(session, plots=not args.no_plots, report=args.report)
 
 
-def _train(session, plots: bool = True) -> int:
+def _train(session, plots: bool = True, report: bool = False) -> int:
     """Run the session's trainer with signal handling and progress; write the results."""
     import numpy as np
 
@@ -408,4 +412,8 @@ def _train(session, plots: bool = True) -> int:
         return INTERRUPTED
     session.finished()
     print(session.summary())
+    if report:
+        from nndl.commands.report import write
+
+        write(session.folder)
     return 0

@@ -1,0 +1,555 @@
+"""One self-contained HTML page per run: ``nndl report RUN`` and ``nndl train --report``.
+
+The page is a single file that works from ``file://`` with no network and no server:
+every script, style, font and image is inside it, and its Content-Security-Policy forbids
+the browser to fetch anything else. It shows
+
+- the run: data, network, every setting, the seed, versions, timings, and the book's
+  number for the same configuration where the book gives one (``book_match``);
+- the monitored histories and the per-layer speed of learning ||dC/db^l|| as charts
+  (``nndl.plots``, drawn as inline SVG);
+- the confusion matrix and the most confidently wrong examples, with their images
+  (``nndl.commands.evaluate.evaluate`` on the run's evaluation set);
+- for square image inputs, each first-layer neuron's weights as an image;
+- the draw-a-digit panel: the run's own weights (base64 float32, row-major, book
+  orientation ``weights[l][j, k] = w^{l+2}_{jk}``) in JavaScript (``report_assets/page.js``),
+  with the same preprocessing as ``nndl predict`` (``nndl.images``), the activations of
+  every layer and, for a chosen label, delta^L (BP1) and each delta^l (BP2);
+- the five seed questions' answers, as ``nndl derive TOPIC --format markdown`` and
+  ``nndl explain TOPIC --format markdown`` print them, with the mathematics rendered by
+  KaTeX (vendored from its npm release in ``report_assets/katex``, MIT licence).
+
+The JavaScript's forward pass, deltas and preprocessing are tested against this package's
+Python in a real browser (tests/test_report_browser.py).
+
+Features that read a chapter-3 ``nndl.Network``'s weights (the canvas, the first-layer
+images, the deltas) are listed in ``page_network``; for any other kind of network the page
+says that they are for chapter-3 networks only. A layered (chapter-6) network would add its
+own entry there (its conv layers drawn as feature maps) without touching the rest.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import html
+import io
+import json
+import logging
+import math
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from nndl.errors import DataError, ModelFileError, NndlError
+
+log = logging.getLogger(__name__)
+
+REPORT = "report.html"  # the page's name in the run folder
+N_WRONG = 12  # most confidently wrong examples shown
+MAX_NEURON_IMAGES = 400  # first-layer neurons drawn (a 784-400-10 network shows all of them)
+#: The five seed questions and the command that answers each (``nndl derive/explain TOPIC``).
+SEED_ANSWERS = (
+    ("derive", "cross-entropy"),
+    ("derive", "softmax-log-likelihood"),
+    ("explain", "shapes"),
+    ("explain", "hidden-layers"),
+    ("explain", "earlier-layers"),
+)
+#: KaTeX fonts the page embeds (what the answers and the page's own formulas use); the
+#: others' @font-face rules are dropped, so the browser never looks for a missing file.
+KATEX_FONTS = (
+    "AMS-Regular",
+    "Main-Bold",
+    "Main-Italic",
+    "Main-Regular",
+    "Math-Italic",
+    "Size1-Regular",
+    "Size2-Regular",
+    "Size3-Regular",
+    "Size4-Regular",
+)
+#: Settings compared with the book's experiments (``nndl.experiments``) to find its number.
+BOOK_FIELDS = ("sizes", "cost", "init", "eta", "lmbda", "mini_batch_size", "epochs")
+
+
+def _asset(*parts: str) -> resources.abc.Traversable:
+    return resources.files("nndl").joinpath("report_assets", *parts)
+
+
+def _text_asset(*parts: str) -> str:
+    return _asset(*parts).read_text(encoding="utf-8")
+
+
+def _script_safe(text: str) -> str:
+    """Text that cannot end the ``<script>`` or ``<style>`` element it is put in."""
+    return re.sub(r"</(?=(script|style))", r"<\\/", text, flags=re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1)
+def katex_css() -> str:
+    """KaTeX's stylesheet with the embedded fonts as data URLs and the other fonts' rules dropped."""
+    css = _text_asset("katex", "katex.min.css")
+
+    def font_face(match: re.Match) -> str:
+        rule = match.group(0)
+        name = re.search(r"fonts/KaTeX_([A-Za-z0-9-]+)\.woff2", rule)
+        if name is None or name.group(1) not in KATEX_FONTS:
+            return ""
+        data = _asset("katex", "fonts", f"KaTeX_{name.group(1)}.woff2").read_bytes()
+        url = "data:font/woff2;base64," + base64.b64encode(data).decode("ascii")
+        return re.sub(r"src:[^}]*", f'src:url({url}) format("woff2")', rule)
+
+    return re.sub(r"@font-face\{[^}]*\}", font_face, css)
+
+
+# ---------------------------------------------------------------------- markdown with maths
+
+_MATH = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$", re.DOTALL)
+
+
+def markdown_html(text: str) -> str:
+    """Markdown with ``$...$`` / ``$$...$$`` LaTeX -> HTML; maths left for KaTeX in the page.
+
+    The maths is taken out before the Markdown parser sees it (so ``_`` and ``\\`` in it
+    stay LaTeX) and put back as ``<span class="math">`` elements that page.js renders.
+    """
+    from markdown_it import MarkdownIt
+
+    maths: list[str] = []
+
+    def stash(match: re.Match) -> str:
+        display = match.group(1) is not None
+        tex = (match.group(1) if display else match.group(2)).strip()
+        cls = "math display" if display else "math"
+        maths.append(f'<span class="{cls}">{html.escape(tex)}</span>')
+        return f"MATHPLACEHOLDER{len(maths) - 1}X"
+
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(_MATH.sub(stash, text))
+    return re.sub(r"MATHPLACEHOLDER(\d+)X", lambda m: maths[int(m.group(1))], body)
+
+
+@functools.lru_cache(maxsize=1)
+def seed_answers() -> tuple[tuple[str, str, str], ...]:
+    """``(command, title, html)`` of each seed answer, from the commands' markdown output.
+
+    Runs ``nndl derive TOPIC --format markdown`` / ``nndl explain TOPIC --format markdown``
+    (their public command functions, in this process; about 10 s in all).
+    """
+    from nndl.cli import build_parser
+
+    out = []
+    for command, topic in SEED_ANSWERS:
+        args = build_parser().parse_args([command, topic, "--format", "markdown"])
+        buffer = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(buffer):
+                status = args.func(args)
+        except (ImportError, NndlError) as exc:  # e.g. SymPy (the derive extra) not installed
+            log.warning("the report leaves out nndl %s %s: %s", command, topic, exc)
+            note = f"<p>Not computed here: {html.escape(str(exc))} (pip install 'nndl[derive]').</p>"
+            out.append((f"nndl {command} {topic}", f"{command} {topic}", note))
+            continue
+        text = buffer.getvalue()
+        if status != 0:
+            log.warning("nndl %s %s reported a failed check; the page shows it", command, topic)
+        first = text.lstrip().splitlines()[0] if text.strip() else topic
+        title = first.lstrip("#").strip()
+        body = text.lstrip().split("\n", 1)[1] if "\n" in text.lstrip() else ""
+        out.append((f"nndl {command} {topic}", title, markdown_html(body)))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------- the run
+
+
+def book_match(settings: dict[str, Any], data: dict[str, Any]) -> dict[str, Any] | None:
+    """The book's experiment closest to a run's settings, and its published number.
+
+    ``settings``: a run's ``TrainSettings.to_dict()`` with ``sizes`` filled in; ``data``:
+    its ``history.json`` data record (``name``, ``n_training``).
+
+    Returns ``{"id", "title", "book", "book_text", "metric", "differences"}`` where
+    ``differences`` lists ``(setting, run's value, book's value)`` (empty: the same
+    configuration), or None if the run is not on MNIST's 50,000 training images with
+    plain sigmoid SGD (no momentum, dropout, expansion), where no book number applies.
+    """
+    if data.get("name") != "mnist" or data.get("n_training") != 50_000:
+        return None
+    plain = (
+        settings.get("momentum", 0) == 0
+        and settings.get("dropout", 0) == 0
+        and settings.get("expand", 0) == 0
+        and settings.get("hidden", "sigmoid") == "sigmoid"
+        and settings.get("output") in (None, "sigmoid")
+        and settings.get("regularization", "l2") == "l2"
+    )
+    if not plain:
+        return None
+    from nndl.experiments.common import Net
+    from nndl.experiments.registry import REGISTRY
+
+    best = None
+    for exp in REGISTRY.values():
+        cfg = exp.config
+        if not isinstance(cfg, Net) or cfg.n_train != 50_000:
+            continue
+        metric = next((m for m in exp.metrics if m.book is not None and not m.once), None)
+        if metric is None:
+            continue
+        theirs = {
+            "sizes": list(cfg.sizes),
+            "cost": cfg.cost,
+            "init": cfg.init,
+            "eta": cfg.eta,
+            "lmbda": cfg.lmbda,
+            "mini_batch_size": cfg.mini_batch_size,
+            "epochs": cfg.epochs,
+        }
+        ours = {k: settings.get(k) for k in BOOK_FIELDS}
+        ours["sizes"] = list(ours["sizes"] or [])
+        differences = [(k, ours[k], theirs[k]) for k in BOOK_FIELDS if ours[k] != theirs[k]]
+        if cfg.evaluation != settings.get("evaluate_on"):
+            differences.append(("evaluate_on", settings.get("evaluate_on"), cfg.evaluation))
+        if best is None or len(differences) < len(best["differences"]):
+            best = {
+                "id": exp.id,
+                "title": exp.title,
+                "book": metric.book,
+                "book_text": metric.book_text,
+                "metric": metric.name.replace(" (%)", ""),
+                "differences": differences,
+            }
+    return best
+
+
+def _b64_f32(array) -> str:
+    import numpy as np
+
+    return base64.b64encode(np.ascontiguousarray(array, dtype="<f4").tobytes()).decode("ascii")
+
+
+def page_network(net) -> dict[str, Any]:
+    """What page.js needs to run ``net``: kind, sizes, activations, cost and float32 weights.
+
+    For a chapter-3 ``nndl.Network`` (``kind`` "chapter3"): weights as base64 little-endian
+    float32, ``weights[l]`` row-major (n_out, n_in) as in the book. Any other network gets
+    ``kind`` "unsupported" and the page says its features are for chapter-3 networks only.
+    """
+    from nndl.costs import cost_name
+    from nndl.images import frame_for
+    from nndl.network import Network
+
+    if not isinstance(net, Network):
+        return {"kind": "unsupported", "type": type(net).__name__}
+    out: dict[str, Any] = {
+        "kind": "chapter3",
+        "sizes": list(net.sizes),
+        "cost": cost_name(net.cost),
+        "hidden": net.hidden,
+        "output": net.output,
+        "dropout": net.dropout,
+        "weights": [_b64_f32(W) for W in net.weights],
+        "biases": [_b64_f32(b) for b in net.biases],
+        "frame": None,
+    }
+    with contextlib.suppress(Exception):  # not a square image: no canvas, no neuron images
+        side, box, centre = frame_for(net.sizes[0])
+        out["frame"] = {"side": side, "box": box, "centre": centre}
+    return out
+
+
+def _svg(draw, data, salt: str) -> str:
+    """A chart drawn by ``nndl.plots`` as inline SVG that scales with the page."""
+    import matplotlib
+
+    from nndl import plots
+
+    fig = plots.new_figure(6.4, 4.0)
+    draw(fig.add_subplot(), data)
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
+        fig.savefig(buffer, format="svg")
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]
+    return re.sub(
+        r'<svg([^>]*?) width="[^"]*" height="[^"]*"',
+        r'<svg\1 class="chart" role="img" aria-label="' + html.escape(salt) + '"',
+        svg,
+        count=1,
+    )
+
+
+def _png_data_url(image, side: int) -> str:
+    """A grey image (side*side,) in [0, 1], ink dark on white, as a PNG data URL."""
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.round(255 * (1.0 - np.clip(image, 0.0, 1.0))).astype(np.uint8).reshape(side, side)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _evaluation(net, record: dict[str, Any], folder: Path) -> dict[str, Any] | None:
+    """Confusion matrix and worst mistakes on the run's evaluation set, or None without data."""
+    from nndl import runs
+    from nndl.commands.evaluate import evaluate
+    from nndl.errors import UsageError
+
+    try:
+        settings = runs.TrainSettings.from_dict(record["settings"], str(folder / runs.HISTORY))
+        splits = runs.load_data(settings, name=record.get("data", {}).get("name"))
+        _, evaluation = runs.prepare_data(settings, splits)
+    except (DataError, UsageError, OSError, KeyError) as exc:
+        log.warning("no confusion matrix in the report: cannot load the run's data (%s)", exc)
+        return None
+    try:
+        result = evaluate(net, evaluation.X, evaluation.y)
+    except (AttributeError, TypeError, ValueError) as exc:  # data that do not fit, another kind of net
+        log.warning("no confusion matrix in the report: %s", exc)
+        return None
+    side = math.isqrt(evaluation.X.shape[1])
+    square = side * side == evaluation.X.shape[1]
+    wrong = [
+        {
+            "index": int(i),
+            "label": int(evaluation.y[i]),
+            "predicted": int(result["predicted"][i]),
+            "confidence": float(result["confidence"][i]),
+            "image": _png_data_url(evaluation.X[i], side) if square else None,
+        }
+        for i in result["wrong"][:N_WRONG]
+    ]
+    return {
+        "set": settings.evaluate_on,
+        "description": splits.description,
+        "n": result["n"],
+        "correct": result["correct"],
+        "accuracy": result["accuracy"],
+        "cost": result["cost"],
+        "confusion": result["confusion"].tolist(),
+        "wrong": wrong,
+    }
+
+
+# ---------------------------------------------------------------------- HTML
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _table(title: str, rows: list[tuple[str, Any]]) -> str:
+    return (
+        f'<table class="kv"><caption>{_e(title)}</caption>'
+        + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+        + "</table>"
+    )
+
+
+def _run_section(record: dict[str, Any], folder: Path, book: dict[str, Any] | None) -> str:
+    s, d, n, env = record["settings"], record["data"], record["network"], record["environment"]
+    h = record.get("history", {})
+    seconds = h.get("epoch_seconds") or []
+    best = record.get("best_evaluation_accuracy")
+    shown = {"sizes", "cost", "output", "hidden", "init", "dtype", "dropout", "data", "data_dir",
+             "evaluate_on", "seed"}
+    tables = [
+        _table("Data", [
+            ("data set", d.get("description")),
+            ("training examples", f"{d.get('n_training', 0):,}"),
+            ("evaluated on", f"the {d.get('evaluate_on')} set ({d.get('n_evaluation', 0):,} examples)"),
+        ]),
+        _table("Network", [
+            ("layers", "-".join(str(k) for k in n.get("sizes", []))),
+            ("cost", n.get("cost")),
+            ("hidden neurons", n.get("hidden")),
+            ("output layer", n.get("output")),
+            ("initial weights", n.get("init")),
+            ("dropout", n.get("dropout")),
+            ("dtype", n.get("dtype")),
+        ]),
+        _table("Training", [("seed", record.get("seed"))] + [
+            (k.replace("_", "-"), "-" if v is None else v) for k, v in s.items() if k not in shown
+        ]),
+        _table("Result and timings", [
+            ("status", record.get("status")),
+            ("started", record.get("started")),
+            ("epochs completed", record.get("epochs_completed")),
+            ("best accuracy", "-" if best is None
+             else f"{100 * best:.2f} % after epoch {record.get('best_epoch')}"),
+            ("training time", f"{sum(seconds):.2f} s"),
+            ("seconds per epoch",
+             ", ".join(f"{t:.2f}" for t in seconds[:10]) + (" ..." if len(seconds) > 10 else "")),
+            ("run folder", folder.name),
+        ]),
+        _table("Versions", list(env.items())),
+    ]
+    if book is None:
+        book_html = (
+            "<p>The book gives no number for this kind of run (its numbers are for MNIST's "
+            "50,000 training images and plain sigmoid SGD).</p>"
+        )
+    elif not book["differences"]:
+        book_html = (
+            f'<p class="book">The book\'s number for this configuration '
+            f"(<code>nndl experiment {_e(book['id'])}</code>, {_e(book['title'])}): "
+            f"<b>{_e(book['book_text'] or book['book'])}</b> ({_e(book['metric'])}).</p>"
+        )
+    else:
+        diffs = "; ".join(
+            f"{k.replace('_', '-')} {_e(a)} here, {_e(b)} there" for k, a, b in book["differences"]
+        )
+        book_html = (
+            f'<p class="book">No book number for exactly this configuration. The closest '
+            f"experiment with one is <code>nndl experiment {_e(book['id'])}</code> "
+            f"({_e(book['title'])}): {_e(book['book_text'] or book['book'])} "
+            f"({_e(book['metric'])}); it differs in {diffs}.</p>"
+        )
+    return book_html + '<div class="kv-grid">' + "".join(tables) + "</div>"
+
+
+def _confusion_html(ev: dict[str, Any]) -> str:
+    matrix = ev["confusion"]
+    k = len(matrix)
+    top = max((max(row) for row in matrix), default=0) or 1
+    errors = max((v for i, row in enumerate(matrix) for j, v in enumerate(row) if i != j), default=0)
+    head = "<tr><th>true \\ predicted</th>" + "".join(f"<th>{j}</th>" for j in range(k)) + "<th>accuracy</th></tr>"
+    body = []
+    for i, row in enumerate(matrix):
+        total = sum(row)
+        cells = "".join(  # right answers in blue (share of the largest), mistakes in red
+            f'<td style="background:rgba(31,119,180,{v / top:.3f});{"color:#fff;" if v > 0.6 * top else ""}">{v}</td>'
+            if i == j
+            else f'<td style="background:rgba(214,39,40,{0.8 * v / errors if errors else 0:.3f})">{v}</td>'
+            for j, v in enumerate(row)
+        )
+        share = f"{100 * row[i] / total:.1f} %" if total else "-"
+        body.append(f"<tr><th>{i}</th>{cells}<td>{share}</td></tr>")
+    return f'<div class="scroll"><table class="confusion">{head}{"".join(body)}</table></div>'
+
+
+def _wrong_html(ev: dict[str, Any]) -> str:
+    if not ev["wrong"]:
+        return "<p>No mistakes on this set.</p>"
+    items = []
+    for w in ev["wrong"]:
+        img = f'<img src="{w["image"]}" alt="example {w["index"]}">' if w["image"] else ""
+        items.append(
+            f"<figure>{img}<figcaption>#{w['index']}: a {w['label']} taken for a "
+            f"<b>{w['predicted']}</b> ({w['confidence']:.2f})</figcaption></figure>"
+        )
+    return '<div class="mistakes">' + "".join(items) + "</div>"
+
+
+def run_summary(record: dict[str, Any], folder: Path) -> tuple[str, str]:
+    """``(html, subtitle)``: the run section of the page and a one-line description.
+
+    ``record`` is a parsed ``history.json``; a damaged one (keys missing, values of the
+    wrong type) raises ``ModelFileError`` naming the file, never another exception.
+    """
+    from nndl.runs import HISTORY
+
+    try:
+        for key in ("settings", "data", "network", "environment"):
+            if not isinstance(record.get(key), dict):
+                raise TypeError(f"{key!r} is not a mapping")
+        sizes = record["network"].get("sizes")
+        book = book_match({**record["settings"], "sizes": sizes}, record["data"])
+        html_ = _run_section(record, folder, book)
+        subtitle = (
+            f"{'-'.join(map(str, sizes or []))} network, {record['network'].get('cost')} cost, "
+            f"{record['data'].get('name')}"
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{folder / HISTORY}: incomplete or damaged run history ({exc})") from None
+    return html_, subtitle
+
+
+def build(folder: str | Path, *, answers: bool = True) -> str:
+    """The report page of the run in ``folder``, as one HTML string.
+
+    Raises ``ModelFileError`` if ``folder`` is not a run folder (no ``history.json`` or
+    no model). ``answers=False`` leaves out the seed answers (they take about 10 s).
+    """
+    from nndl import __version__, plots, runs
+
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise ModelFileError(f"{folder}: no such run folder")
+    record = runs.read_history(folder)
+    net, _, model_file = runs.load_model(folder)
+    run_html, subtitle = run_summary(record, folder)
+    history = record.get("history")
+    try:
+        charts = "".join(
+            f"<figure>{_svg(draw, history, name)}</figure>"
+            for name, draw in (
+                ("cost per epoch", plots.plot_cost),
+                ("accuracy per epoch", plots.plot_accuracy),
+                ("speed of learning per hidden layer", plots.plot_speed),
+            )
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a damaged history
+        log.warning("no charts in the report: %s: unreadable histories (%s)", folder / runs.HISTORY, exc)
+        charts = "<p>The run's histories are unreadable: no charts.</p>"
+    evaluation = _evaluation(net, record, folder)
+    network = page_network(net)
+    if evaluation is None:
+        evaluation_html = "<p>The run's data are not on this machine: no confusion matrix.</p>"
+    else:
+        evaluation_html = (
+            f"<p>{_e(evaluation['description'])}; the {_e(evaluation['set'])} set: "
+            f"<b>{100 * evaluation['accuracy']:.2f} %</b> ({evaluation['correct']:,} / "
+            f"{evaluation['n']:,}), mean cost {evaluation['cost']:.4f}. Rows are the true digits, "
+            "columns the network's answers.</p>"
+            + _confusion_html(evaluation)
+            + "<h3>Most confidently wrong</h3><p>True digit, the network's answer and its "
+            "confidence (that output's share of all outputs).</p>"
+            + _wrong_html(evaluation)
+        )
+    if answers:
+        log.info("computing the learners' questions (nndl derive, nndl explain)...")
+        answers_html = "".join(
+            f'<details class="answer"><summary>{_e(title)} <code>{_e(cmd)}</code></summary>'
+            f"{body}</details>"
+            for cmd, title, body in seed_answers()
+        )
+    else:
+        answers_html = "<p>Left out (<code>--no-answers</code>).</p>"
+    data = {
+        "network": network,
+        "model": model_file.name,
+        "max_neurons": MAX_NEURON_IMAGES,
+        "nndl": __version__,
+    }
+    template = _text_asset("page.html")
+    replacements = {
+        "TITLE": _e(f"nndl run {folder.name}"),
+        "HEADING": _e(f"Run {folder.name}"),
+        "SUBTITLE": _e(f"{subtitle}; nndl {__version__}"),
+        "KATEX_CSS": _script_safe(katex_css()),
+        "PAGE_CSS": _script_safe(_text_asset("page.css")),
+        "RUN": run_html,
+        "CHARTS": charts,
+        "EVALUATION": evaluation_html,
+        "ANSWERS": answers_html,
+        "DATA": _script_safe(json.dumps(data, separators=(",", ":"))),
+        "KATEX_JS": _script_safe(_text_asset("katex", "katex.min.js")),
+        "PAGE_JS": _script_safe(_text_asset("page.js")),
+    }
+    return re.sub(r"<!--@(\w+)@-->", lambda m: replacements[m.group(1)], template)
+
+
+def write(folder: str | Path, out: str | Path | None = None, *, answers: bool = True) -> Path:
+    """Write the report of the run in ``folder`` to ``out`` (default ``folder/report.html``)."""
+    from nndl.io import atomic_write
+
+    page = build(folder, answers=answers)
+    path = Path(out).expanduser() if out is not None else Path(folder).expanduser() / REPORT
+    with atomic_write(path, "wb") as f:
+        f.write(page.encode("utf-8"))
+    return path

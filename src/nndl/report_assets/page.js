@@ -1,0 +1,505 @@
+/* nndl run report: the draw-a-digit canvas, the network in JavaScript, maths by KaTeX.
+ *
+ * Everything here computes what nndl's Python computes, and tests/test_report_browser.py
+ * checks it in Chromium: mnistInput() against nndl.images.digit_input (1/255 per pixel),
+ * forward() against Network.feedforward and deltas() against Network.deltas (1e-6).
+ * Index conventions follow nndl.network: weights[l] is the book's w^{l+2}, shape
+ * (n_out, n_in) stored row-major, so z_j = sum_k w_jk a_k + b_j.
+ */
+"use strict";
+(function () {
+  const DATA = JSON.parse(document.getElementById("nndl-data").textContent);
+
+  // ------------------------------------------------------------------ maths typesetting
+  function renderMath(root) {
+    for (const el of root.querySelectorAll("span.math:not([data-done])")) {
+      katex.render(el.textContent, el, {
+        displayMode: el.classList.contains("display"), throwOnError: false, output: "html",
+      });
+      el.setAttribute("data-done", "");
+    }
+  }
+
+  // ------------------------------------------------------------------ the network
+  function decodeF32(b64) {
+    const bin = atob(b64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return Float64Array.from(new Float32Array(bytes.buffer));  // little-endian float32 -> float64
+  }
+
+  const sigmoid = (z) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
+  const HIDDEN = {  // f(z) and f'(z) from a = f(z), as nndl.activations
+    sigmoid: { fn: sigmoid, primeFromA: (a) => a * (1 - a) },
+    tanh: { fn: Math.tanh, primeFromA: (a) => 1 - a * a },
+    relu: { fn: (z) => (z > 0 ? z : 0), primeFromA: (a) => (a > 0 ? 1 : 0) },
+  };
+
+  /* A chapter-3 network (nndl.Network) from the page's data: N = {sizes, cost, hidden,
+     output, dropout, weights, biases} with weights and biases as base64 float32. */
+  function chapter3Network(N) {
+    const W = N.weights.map(decodeF32);
+    const B = N.biases.map(decodeF32);
+    /* Weighted inputs and activations of every layer for one input x (eq. 25):
+       zs[l] = z^{l+2}, as[0] = x, as[l+1] = f(zs[l]); hidden activations scaled by 1 - dropout
+       (the test-time rule of nndl.Network.forward_pass). */
+    function forward(x) {
+      const zs = [], as = [Float64Array.from(x)];
+      const last = W.length - 1;
+      let a = as[0];
+      for (let l = 0; l < W.length; l++) {
+        const nOut = B[l].length, nIn = a.length, w = W[l];
+        const z = new Float64Array(nOut);
+        for (let j = 0; j < nOut; j++) {
+          let s = 0;
+          const row = j * nIn;
+          for (let k = 0; k < nIn; k++) s += w[row + k] * a[k];
+          z[j] = s + B[l][j];  // eq. (25): z^l = w^l a^{l-1} + b^l
+        }
+        let next = new Float64Array(nOut);
+        if (l === last) {
+          if (N.output === "softmax") {  // eq. (78)
+            const m = Math.max(...z);
+            let sum = 0;
+            for (let j = 0; j < nOut; j++) { next[j] = Math.exp(z[j] - m); sum += next[j]; }
+            for (let j = 0; j < nOut; j++) next[j] /= sum;
+          } else {
+            for (let j = 0; j < nOut; j++) next[j] = sigmoid(z[j]);
+          }
+        } else {
+          const f = HIDDEN[N.hidden].fn, scale = 1 - N.dropout;
+          for (let j = 0; j < nOut; j++) next[j] = f(z[j]) * scale;
+        }
+        zs.push(z);
+        as.push(next);
+        a = next;
+      }
+      return { zs, as };
+    }
+
+    /* delta^l = dC_x/dz^l of every layer for the target `label` (nndl.Network.deltas):
+       BP1 for the output layer with the network's cost, then BP2 layer by layer.
+       Returns a list parallel to the weights: deltas[l] is the error of layer l+2. */
+    function deltas(pass, label) {
+      const { zs, as } = pass;
+      const L = W.length - 1;
+      const a = as[L + 1], n = a.length;
+      const y = new Float64Array(n);
+      y[label] = 1;
+      let d = new Float64Array(n);
+      if (N.output === "sigmoid") {
+        for (let j = 0; j < n; j++) {
+          const s = a[j] * sigmoid(-zs[L][j]);  // sigma'(z) = sigma(z) sigma(-z)
+          if (N.cost === "cross-entropy") d[j] = a[j] - y[j];  // BP1 with eq. (66)
+          else if (N.cost === "quadratic") d[j] = (a[j] - y[j]) * s;  // BP1, eq. (30)
+          else d[j] = -y[j] * sigmoid(-zs[L][j]);  // log-likelihood of a sigmoid output
+        }
+      } else if (N.cost === "log-likelihood") {
+        for (let j = 0; j < n; j++) d[j] = a[j] - y[j];  // BP1 with eq. (84)
+      } else {  // softmax output: delta_j = a_j (g_j - sum_k a_k g_k), g = nabla_a C (eq. 33)
+        const g = new Float64Array(n);
+        for (let j = 0; j < n; j++) {
+          g[j] = N.cost === "quadratic" ? a[j] - y[j] : (a[j] - y[j]) / (a[j] * (1 - a[j]));
+        }
+        let ag = 0;
+        for (let j = 0; j < n; j++) ag += a[j] * g[j];
+        for (let j = 0; j < n; j++) d[j] = a[j] * (g[j] - ag);
+      }
+      const out = [d];
+      const prime = HIDDEN[N.hidden].primeFromA, s = 1 - N.dropout;
+      for (let l = L; l >= 1; l--) {  // BP2: delta^l = ((w^{l+1})^T delta^{l+1}) (.) f'(z^l)
+        const h = as[l], nIn = h.length, w = W[l];
+        const next = new Float64Array(nIn);
+        for (let j = 0; j < d.length; j++) {
+          const row = j * nIn, dj = d[j];
+          for (let k = 0; k < nIn; k++) next[k] += w[row + k] * dj;
+        }
+        for (let k = 0; k < nIn; k++) next[k] *= prime(h[k] / s) * s;
+        d = next;
+        out.unshift(d);
+      }
+      return out;
+    }
+    return { W, B, forward, deltas };
+  }
+
+  const NET = DATA.network;
+  const chapter3 = NET.kind === "chapter3";
+  const MODEL = chapter3 ? chapter3Network(NET) : null;
+  const W = chapter3 ? MODEL.W : [];
+  const B = chapter3 ? MODEL.B : [];
+  const forward = chapter3 ? MODEL.forward : null;
+  const deltas = chapter3 ? MODEL.deltas : null;
+
+  // ------------------------------------------------------------------ preprocessing
+  const INK = 0.2;           // nndl.images.INK: after stretching, pixels above this are the digit
+  const MIN_CONTRAST = 0.1;  // nndl.images.MIN_CONTRAST: less than this between ink and paper = blank
+
+  function roundHalfEven(x) {  // Python's round()
+    const r = Math.round(x);
+    return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r;
+  }
+
+  function median(values) {  // numpy.median
+    const v = Float64Array.from(values).sort();
+    const m = v.length >> 1;
+    return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+  }
+
+  /* Pillow's Image.resize(..., LANCZOS) of a mode "F" (float32) image, as Pillow's
+     Resample.c computes it: separable, horizontal pass first, each pass skipped if that
+     side keeps its size, double-precision sums stored as float32 after each pass. */
+  function lanczos(x) {
+    const sinc = (t) => (t === 0 ? 1 : Math.sin(Math.PI * t) / (Math.PI * t));
+    return x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0;
+  }
+  function coefficients(inSize, outSize) {
+    const scale = inSize / outSize, filterscale = Math.max(scale, 1);
+    const support = 3 * filterscale, ss = 1 / filterscale;
+    const taps = [];
+    for (let xx = 0; xx < outSize; xx++) {
+      const center = (xx + 0.5) * scale;
+      const xmin = Math.max(0, Math.trunc(center - support + 0.5));
+      const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
+      const k = new Float64Array(Math.max(xmax, 0));
+      let ww = 0;
+      for (let x = 0; x < xmax; x++) { k[x] = lanczos((x + xmin - center + 0.5) * ss); ww += k[x]; }
+      if (ww !== 0) for (let x = 0; x < xmax; x++) k[x] /= ww;
+      taps.push({ xmin, k });
+    }
+    return taps;
+  }
+  function resizeLanczos(src, w, h, newW, newH) {
+    let img = src, cw = w;
+    if (newW !== w) {
+      const taps = coefficients(w, newW), out = new Float32Array(newW * h);
+      for (let y = 0; y < h; y++) {
+        for (let xx = 0; xx < newW; xx++) {
+          const { xmin, k } = taps[xx];
+          let s = 0;
+          for (let x = 0; x < k.length; x++) s += img[y * cw + xmin + x] * k[x];
+          out[y * newW + xx] = s;
+        }
+      }
+      img = out; cw = newW;
+    }
+    if (newH !== h) {
+      const taps = coefficients(h, newH), out = new Float32Array(cw * newH);
+      for (let yy = 0; yy < newH; yy++) {
+        const { xmin, k } = taps[yy];
+        for (let x = 0; x < cw; x++) {
+          let s = 0;
+          for (let y = 0; y < k.length; y++) s += img[(xmin + y) * cw + x] * k[y];
+          out[yy * cw + x] = s;
+        }
+      }
+      img = out;
+    }
+    return img;
+  }
+
+  /* THE PREPROCESSING: a picture -> the network's input, the JavaScript twin of
+     nndl.images.digit_input (ink_image, then normalize) for a picture of ink on paper.
+     grey: Float64Array (h*w, row-major) of grey levels in [0, 1];
+     frame: {side, box, centre} from nndl.images.frame_for (28, 20, 14.0 for MNIST).
+     Returns a Float64Array (side*side) with ink 1 on 0, or null if there is no digit.
+     Keep it in step with src/nndl/images.py; the browser tests catch any divergence. */
+  function mnistInput(grey, w, h, frame) {
+    // ink_image: invert a light background, subtract it, stretch the contrast.
+    const border = [];
+    for (let x = 0; x < w; x++) border.push(grey[x]);
+    for (let x = 0; x < w; x++) border.push(grey[(h - 1) * w + x]);
+    for (let y = 0; y < h; y++) border.push(grey[y * w]);
+    for (let y = 0; y < h; y++) border.push(grey[y * w + w - 1]);
+    let background = median(border);
+    const invert = background > 0.5;
+    if (invert) background = 1 - background;
+    const ink = new Float64Array(w * h);
+    let top = -Infinity;
+    for (let i = 0; i < ink.length; i++) {
+      ink[i] = invert ? 1 - grey[i] : grey[i];
+      if (ink[i] > top) top = ink[i];
+    }
+    const span = top - background;
+    if (span < MIN_CONTRAST) return null;
+    for (let i = 0; i < ink.length; i++) ink[i] = Math.min(1, Math.max(0, (ink[i] - background) / span));
+    // normalize: crop to the pixels above INK, scale into box x box, centre of mass at centre.
+    let r0 = h, r1 = -1, c0 = w, c1 = -1;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (ink[y * w + x] > INK) {
+          if (y < r0) r0 = y;
+          if (y > r1) r1 = y;
+          if (x < c0) c0 = x;
+          if (x > c1) c1 = x;
+        }
+      }
+    }
+    if (r1 < 0) return null;
+    const dh = r1 - r0 + 1, dw = c1 - c0 + 1;
+    const digit = new Float32Array(dh * dw);
+    for (let y = 0; y < dh; y++) for (let x = 0; x < dw; x++) digit[y * dw + x] = ink[(r0 + y) * w + c0 + x];
+    const { side, box, centre } = frame;
+    const scale = box / Math.max(dh, dw);
+    const newH = Math.max(1, roundHalfEven(dh * scale)), newW = Math.max(1, roundHalfEven(dw * scale));
+    const resized = resizeLanczos(digit, dw, dh, newW, newH);
+    const patch = new Float64Array(newW * newH);
+    let mass = 0, mr = 0, mc = 0;
+    for (let y = 0; y < newH; y++) {
+      for (let x = 0; x < newW; x++) {
+        const v = Math.min(1, Math.max(0, resized[y * newW + x]));
+        patch[y * newW + x] = v;
+        mass += v; mr += y * v; mc += x * v;
+      }
+    }
+    if (!(mass > 0)) return null;
+    const clip = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+    const topRow = clip(roundHalfEven(centre - mr / mass), 0, side - newH);
+    const left = clip(roundHalfEven(centre - mc / mass), 0, side - newW);
+    const out = new Float64Array(side * side);
+    for (let y = 0; y < newH; y++) for (let x = 0; x < newW; x++) out[(topRow + y) * side + left + x] = patch[y * newW + x];
+    return out;
+  }
+
+  /* Grey levels of canvas pixels as Pillow's convert("L") makes them (ITU-R 601-2 luma,
+     Pillow's integer rounding), over white where transparent (nndl.images.read_grey). */
+  function greyFromRGBA(rgba) {
+    const n = rgba.length / 4, grey = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const a = rgba[4 * i + 3] / 255;
+      const r = Math.round(rgba[4 * i] * a + 255 * (1 - a));
+      const g = Math.round(rgba[4 * i + 1] * a + 255 * (1 - a));
+      const b = Math.round(rgba[4 * i + 2] * a + 255 * (1 - a));
+      grey[i] = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) / 255;
+    }
+    return grey;
+  }
+
+  // ------------------------------------------------------------------ drawing helpers
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function fmt(v) { return Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(2); }
+  function norm(v) { let s = 0; for (const x of v) s += x * x; return Math.sqrt(s); }
+  function diverging(v, scale) {  // blue (-) white (0) red (+)
+    const t = Math.max(-1, Math.min(1, scale ? v / scale : 0));
+    const c = Math.round(255 * (1 - Math.abs(t)));
+    return t >= 0 ? `rgb(255,${c},${c})` : `rgb(${c},${c},255)`;
+  }
+
+  function drawNeurons() {
+    const grid = document.getElementById("neuron-grid");
+    const frame = NET.frame;
+    if (!chapter3 || !frame || W.length < 2) {
+      grid.replaceWith(el("p", { class: "note" }, chapter3
+        ? "The inputs are not a square image (or there is no hidden layer): no neuron images."
+        : "Neuron images are drawn for chapter-3 networks (nndl.Network) only."));
+      return;
+    }
+    const side = frame.side, nIn = side * side, w = W[0];
+    const n = Math.min(B[0].length, DATA.max_neurons);
+    for (let j = 0; j < n; j++) {
+      const c = el("canvas", { width: side, height: side, title: `hidden neuron ${j}` });
+      const ctx = c.getContext("2d");
+      const img = ctx.createImageData(side, side);
+      let m = 0;
+      for (let k = 0; k < nIn; k++) m = Math.max(m, Math.abs(w[j * nIn + k]));
+      for (let k = 0; k < nIn; k++) {
+        const t = m ? w[j * nIn + k] / m : 0, c8 = Math.round(255 * (1 - Math.abs(t)));
+        img.data.set(t >= 0 ? [255, c8, c8, 255] : [c8, c8, 255, 255], 4 * k);
+      }
+      ctx.putImageData(img, 0, 0);
+      const fig = el("figure");
+      fig.append(c, el("figcaption", {}, String(j)));
+      grid.append(fig);
+    }
+  }
+
+  function bars(container, values, opts) {
+    container.textContent = "";
+    const signed = opts && opts.signed;
+    const top = opts && opts.highlight;
+    const scale = signed ? Math.max(1e-12, ...values.map(Math.abs)) : 1;
+    values.forEach((v, j) => {
+      const row = el("div", { class: "bar" + (j === top ? " top" : "") + (signed ? " signed" : "") });
+      const track = el("div", { class: "track" }), fill = el("div", { class: "fill" });
+      if (signed) {
+        const width = 50 * Math.abs(v) / scale;
+        fill.style.width = width + "%";
+        fill.style.left = (v >= 0 ? 50 : 50 - width) + "%";
+        fill.style.background = v >= 0 ? "#d62728" : "#1f77b4";
+      } else {
+        fill.style.width = Math.max(0, Math.min(1, v)) * 100 + "%";
+      }
+      track.append(fill);
+      row.append(el("span", {}, String(j)), track, el("span", {}, fmt(v)));
+      container.append(row);
+    });
+  }
+
+  function cells(values, scale, signed) {
+    const box = el("div", { class: "cells" });
+    values.forEach((v, j) => {
+      const s = el("span", { title: `neuron ${j}: ${fmt(v)}` });
+      s.style.background = signed ? diverging(v, scale) : `rgb(${Math.round(255 * (1 - v))},${Math.round(255 * (1 - v))},${Math.round(255 * (1 - v))})`;
+      box.append(s);
+    });
+    return box;
+  }
+
+  // ------------------------------------------------------------------ the panel
+  const state = { input: null, pass: null, label: null, deltas: null };
+
+  function showDeltas() {
+    const box = document.getElementById("deltas");
+    box.textContent = "";
+    if (state.pass === null || state.label === null) { state.deltas = null; return; }
+    state.deltas = deltas(state.pass, state.label);
+    const L = state.deltas.length + 1;  // layers 2..L in the book's numbering
+    for (let l = state.deltas.length - 1; l >= 0; l--) {
+      const d = state.deltas[l], layer = l + 2;
+      const div = el("div", { class: "layer" });
+      const rule = layer === L ? "BP1" : "BP2";
+      const h = el("h3", {}, `layer ${layer}${layer === L ? " (output)" : ""}, by ${rule}: `);
+      h.append(el("span", { class: "math" }, `\\|\\delta^{${layer}}\\| = ${fmt(norm(d))}`));
+      div.append(h);
+      if (layer === L) {
+        const b = el("div", { class: "bars" });
+        bars(b, Array.from(d), { signed: true });
+        div.append(b);
+      } else {
+        div.append(cells(Array.from(d), Math.max(1e-12, ...Array.from(d).map(Math.abs)), true));
+      }
+      box.append(div);
+    }
+    renderMath(box);
+  }
+
+  function showActivations() {
+    const verdict = document.getElementById("verdict");
+    const outputs = document.getElementById("output-bars");
+    const hidden = document.getElementById("hidden-activations");
+    const seen = document.getElementById("seen");
+    const sctx = seen.getContext("2d");
+    hidden.textContent = "";
+    if (state.input === null) {
+      sctx.fillStyle = "#000"; sctx.fillRect(0, 0, seen.width, seen.height);
+      verdict.textContent = "Draw a digit.";
+      outputs.textContent = "";
+      return;
+    }
+    const side = NET.frame.side;
+    const img = sctx.createImageData(side, side);
+    state.input.forEach((v, i) => { const g = Math.round(255 * v); img.data.set([g, g, g, 255], 4 * i); });
+    sctx.putImageData(img, 0, 0);
+    const a = state.pass.as[state.pass.as.length - 1];
+    let best = 0;
+    for (let j = 1; j < a.length; j++) if (a[j] > a[best]) best = j;
+    verdict.innerHTML = "";
+    verdict.append("The network reads a ", el("b", { id: "predicted" }, String(best)));
+    bars(outputs, Array.from(a), { highlight: best });
+    for (let l = 1; l < state.pass.as.length - 1; l++) {
+      const div = el("div", { class: "layer" });
+      const h = el("h3", {}, `Hidden layer ${l + 1}: activations `);
+      h.append(el("span", { class: "math" }, `a^{${l + 1}}`), ` (${state.pass.as[l].length} neurons, dark = 1)`);
+      div.append(h);
+      div.append(cells(Array.from(state.pass.as[l]).map((v) => Math.min(1, Math.max(0, v))), 1, false));
+      hidden.append(div);
+    }
+    renderMath(hidden);
+  }
+
+  const LIVE_EVERY = 100;  // ms between updates while a stroke is being drawn (and one at its end)
+
+  function setupPad() {
+    const pad = document.getElementById("pad");
+    const ctx = pad.getContext("2d", { willReadFrequently: true });
+    const penWidth = pad.width / 14;  // strokes about as thick as MNIST's, relative to the digit
+    const clear = () => {
+      ctx.fillStyle = "#fff";
+      ctx.fillRect(0, 0, pad.width, pad.height);
+      state.input = state.pass = state.deltas = null;
+      showActivations();
+      showDeltas();
+    };
+    const update = () => {
+      const rgba = ctx.getImageData(0, 0, pad.width, pad.height).data;
+      state.input = mnistInput(greyFromRGBA(rgba), pad.width, pad.height, NET.frame);
+      state.pass = state.input === null ? null : forward(state.input);
+      showActivations();
+      showDeltas();
+    };
+    let last = null, timer = null;
+    const point = (e) => {
+      const r = pad.getBoundingClientRect();
+      return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
+    };
+    const stroke = (p) => {
+      ctx.strokeStyle = "#000"; ctx.lineWidth = penWidth; ctx.lineCap = "round"; ctx.lineJoin = "round";
+      ctx.beginPath(); ctx.moveTo(last[0], last[1]); ctx.lineTo(p[0], p[1]); ctx.stroke();
+      last = p;
+      if (timer === null) timer = setTimeout(() => { timer = null; if (last !== null) update(); }, LIVE_EVERY);
+    };
+    pad.addEventListener("pointerdown", (e) => {
+      e.preventDefault();
+      window.nndl.lastPointerType = e.pointerType;  // mouse, pen or touch
+      pad.setPointerCapture(e.pointerId);
+      last = point(e);
+      stroke(last);
+    });
+    pad.addEventListener("pointermove", (e) => { if (last !== null) stroke(point(e)); });
+    const end = () => {
+      if (timer !== null) { clearTimeout(timer); timer = null; }
+      if (last !== null) { last = null; update(); }
+    };
+    pad.addEventListener("pointerup", end);
+    pad.addEventListener("pointercancel", end);
+    document.getElementById("clear").addEventListener("click", clear);
+    const labels = document.getElementById("labels");
+    for (let d = 0; d < NET.sizes[NET.sizes.length - 1]; d++) {
+      const b = el("button", { type: "button", "aria-pressed": "false", "data-label": d }, String(d));
+      b.addEventListener("click", () => {
+        state.label = d;
+        for (const other of labels.children) other.setAttribute("aria-pressed", String(other === b));
+        showDeltas();
+      });
+      labels.append(b);
+    }
+    clear();
+    return { pad, ctx, update, clear };
+  }
+
+  function setupDrawing() {
+    if (!chapter3 || !NET.frame) {
+      const why = chapter3
+        ? "The draw-a-digit panel needs a network whose inputs are a square image."
+        : `The draw-a-digit panel, the activations and the deltas are for chapter-3 networks (nndl.Network) only; this is a ${NET.type}.`;
+      document.getElementById("draw-panel").replaceWith(el("p", { class: "note" }, why));
+      document.getElementById("hidden-activations").remove();
+      document.getElementById("deltas-panel").remove();
+      document.getElementById("draw-note").remove();
+      return null;
+    }
+    return setupPad();
+  }
+
+  // ------------------------------------------------------------------ start
+  if (chapter3 && NET.cost === "cross-entropy" && NET.output === "sigmoid") {
+    document.getElementById("bp1-formula").textContent = "\\delta^L = \\nabla_a C \\odot \\sigma'(z^L) = a^L - y";
+  }
+  for (const id of ["run", "training", "neurons", "draw"]) renderMath(document.getElementById(id));
+  for (const d of document.querySelectorAll("details.answer")) {
+    d.addEventListener("toggle", () => { if (d.open) renderMath(d); });
+  }
+  drawNeurons();
+  const pad = setupDrawing();
+
+  // For the tests and the curious: the page's functions and its current state.
+  window.nndl = {
+    forward, deltas, mnistInput, greyFromRGBA, renderMath, state, pad, network: NET, chapter3Network,
+    ready: true,
+  };
+})();
