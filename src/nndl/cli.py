@@ -26,6 +26,7 @@ from nndl.errors import NndlError, UsageError
 # Subcommand modules, in the order `nndl --help` lists them.
 COMMANDS: tuple[str, ...] = (
     "train", "evaluate", "predict", "info", "experiment", "derive", "explain", "gradcheck",
+    "sweep",
 )
 
 
