@@ -333,6 +333,26 @@ def share_locally(splits, folder: Path) -> SharedData:
     return SharedData(str(folder), splits.name, splits.description)
 
 
+def _aligned(splits):
+    """``splits`` with every array aligned to its item size: one copy per worker process, if needed.
+
+    Dask can hand a worker arrays that start at any byte of a received message (pickle-5
+    buffers); NumPy's gather and BLAS on such unaligned arrays made a cell 10x slower
+    (measured: 3.0 s vs 0.3 s for one epoch of 5,000 MNIST images).
+    """
+    parts = ("training", "validation", "test")
+    if all(a.flags.aligned for p in parts for a in getattr(splits, p)):
+        return splits
+    cached = _SHARED.get("aligned")
+    if cached is not None and cached[0] is splits:
+        return cached[1]
+    from nndl.data import Dataset
+
+    fixed = replace(splits, **{p: Dataset(*(a.copy() for a in getattr(splits, p))) for p in parts})
+    _SHARED["aligned"] = (splits, fixed)
+    return fixed
+
+
 def run_cell(task: dict[str, Any], data) -> dict[str, Any]:
     """Train one cell; return its results row. Never raises for a failure of the cell itself:
     any exception (divergence, NaN, MemoryError, bad settings) becomes ``status="error"``.
@@ -349,7 +369,7 @@ def run_cell(task: dict[str, Any], data) -> dict[str, Any]:
     row: dict[str, Any] = {"key": task["key"], "varied": task["varied"], "seed": settings.seed,
                            "status": "ok", "error": None}
     try:
-        splits = data.open() if isinstance(data, SharedData) else data
+        splits = data.open() if isinstance(data, SharedData) else _aligned(data)
         training, evaluation = runs.prepare_data(settings, splits)
         net = runs.build_network(settings, splits.name, training, evaluation)
         start_cost = runs.initial_cost(net, training, settings)
@@ -520,6 +540,15 @@ def data_id(splits) -> str:
     return json.dumps({"name": splits.name, "checksums": dict(sorted(splits.checksums.items()))}, sort_keys=True)
 
 
+def _needed(splits, evaluate_on: str):
+    """The data the cells use: the unused evaluation set left out (less to ship to workers)."""
+    from nndl.data import Dataset
+
+    unused = "test" if evaluate_on == "validation" else "validation"
+    data = getattr(splits, unused)
+    return replace(splits, **{unused: Dataset(data.X[:0], data.y[:0])})
+
+
 def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int = 1, scheduler: str | None = None,
               splits=None, retry_failed: bool = False,
               on_start: Callable[[int, int], None] | None = None,
@@ -586,6 +615,7 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int = 1,
                 on_row(row)
 
         if todo:
+            splits = _needed(splits, spec.base.evaluate_on)
             if scheduler:
                 _run_dask(todo, splits, scheduler, record)
             elif jobs == 1 or len(todo) == 1:
