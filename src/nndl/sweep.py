@@ -662,10 +662,13 @@ def groups(result: SweepResult) -> list[Group]:
                                                      if g.accuracies else 0.0))
 
 
-def _value_text(v: Any) -> str:
+def _value_text(v: Any, exact: bool = False) -> str:
+    """A value as short text; ``exact``: text that reads back as the same value (for commands)."""
     if isinstance(v, (list, tuple)):
         return ",".join(str(x) for x in v)
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        return f"{v:g}" if not exact or float(f"{v:g}") == v else repr(v)
+    return str(v)
 
 
 def train_command(settings: TrainSettings) -> str:
@@ -677,7 +680,7 @@ def train_command(settings: TrainSettings) -> str:
     for name in TrainSettings.names():
         value = getattr(settings, name)
         if value != getattr(default, name) and value is not None:
-            parts += [_flag(name), _value_text(value)]
+            parts += [_flag(name), _value_text(value, exact=True)]
     return " ".join(shlex.quote(p) for p in parts)
 
 
