@@ -158,7 +158,7 @@ def test_random_search_and_toml(tmp_path):
     assert spec.base.epochs == 3 and spec.base.evaluate_on == "validation" and spec.seeds == (0, 1, 2)
     assert len(spec.cells()) == 6
     command = sweep.train_command(TrainSettings(lmbda=0.2048677123456789, eta=0.25))
-    assert "--lmbda 0.2048677123456789 " in command and "--eta 0.25" in command  # reads back exactly
+    assert command == "nndl train --eta 0.25 --lmbda 0.2048677123456789"  # reads back exactly
 
 
 @pytest.mark.parametrize("argv, message", [
