@@ -14,7 +14,8 @@ from nndl import Network, sgd
 from nndl.cli import main
 from nndl.data import load_digits
 from nndl.io import load
-from nndl.sklearn import NetworkClassifier, seed_generators
+from nndl.runs import seed_generators
+from nndl.sklearn import NetworkClassifier
 
 
 @parametrize_with_checks([NetworkClassifier(random_state=0)])

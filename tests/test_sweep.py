@@ -4,6 +4,7 @@ an interrupted sweep and a failing cell; the summary's command reproduces the be
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import signal
@@ -175,3 +176,38 @@ def test_usage_errors(tmp_path, capsys, argv, message):
     assert err.startswith("nndl: error: ") and message in err
     with pytest.raises(UsageError):
         sweep.spec_from_options({"data": "digits", "eta": "x"}, None, None, None)
+
+
+def test_a_local_worker_process_killed_and_the_sweep_completes(tmp_path, digits, caplog, monkeypatch):
+    monkeypatch.setattr(logging.getLogger("nndl"), "propagate", True)  # the CLI's tests turn it off
+    spec = _spec(axes={"eta": [0.5, 1.0, 3.0]}, base=TrainSettings(data="digits", evaluate_on="validation",
+                                                                          epochs=40))
+    killed = []
+
+    def kill_worker(row):
+        if not killed:
+            os.kill(row["pid"], signal.SIGKILL)  # the worker that has just finished a cell
+            killed.append(row["pid"])
+
+    result = sweep.run_sweep(spec, tmp_path / "local", jobs=2, splits=digits, on_row=kill_worker)
+    assert killed and len(result.rows) == 6 and all(r["status"] == "ok" for r in result.rows)
+    assert "a worker process died; restarting the pool" in caplog.text
+    assert _comparable(result) == _comparable(sweep.run_sweep(spec, tmp_path / "here", splits=digits))
+
+
+def test_progress_bar_on_a_terminal():
+    import io
+
+    from nndl.commands.sweep import _Bar
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    bar = _Bar(Tty())
+    bar.start(3, 5)
+    bar.row({"status": "ok", "varied": {}, "seed": 0, "best_accuracy": 0.9, "best_epoch": 1, "seconds": 1.0})
+    bar.row({"status": "error", "varied": {}, "seed": 1, "error": "x", "seconds": 1.0})
+    assert "sweep [####################..........] 2/3 cells, 1 failed" in bar.stream.getvalue()
+    bar.clear()
+    assert bar.stream.getvalue().endswith("\r\x1b[K")

@@ -468,11 +468,16 @@ def load_data(settings: TrainSettings, name: str | None = None):
     return load_dataset(which, data_dir=settings.data_dir, dtype=np.dtype(settings.dtype))
 
 
-def _seeds(settings: TrainSettings):
-    """Independent generators for the initial weights, the shuffling/dropout and the expansion."""
+def seed_generators(seed: int):
+    """Three independent generators from one seed: [0] the initial weights, [1] the shuffling
+    and dropout masks, [2] the data expansion (``numpy.random.SeedSequence.spawn``)."""
     import numpy as np
 
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(settings.seed).spawn(3)]
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
+
+
+def _seeds(settings: TrainSettings):
+    return seed_generators(settings.seed)
 
 
 def prepare_data(settings: TrainSettings, splits):

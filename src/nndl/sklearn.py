@@ -31,18 +31,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nndl.network import Network
+from nndl.runs import seed_generators
 from nndl.training import Trainer, TrainingHistory
 
-__all__ = ["NetworkClassifier", "seed_generators"]
-
-
-def seed_generators(seed: int) -> list[np.random.Generator]:
-    """The three independent generators ``nndl train --seed seed`` uses.
-
-    [0] draws the initial weights, [1] the shuffles and dropout masks, [2] the data
-    expansion (here: the early-stopping hold-out). ``numpy.random.SeedSequence.spawn``.
-    """
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
+__all__ = ["NetworkClassifier"]
 
 
 def _seed_of(random_state) -> int:

@@ -377,7 +377,7 @@ def run_cell(task: dict[str, Any], data) -> dict[str, Any]:
                           settings.lmbda, evaluation, regularization=settings.regularization,
                           momentum=settings.momentum, monitor_evaluation_cost=True,
                           monitor_evaluation_accuracy=True, early_stopping=settings.early_stopping,
-                          eta_schedule=settings.eta_schedule, rng=runs._seeds(settings)[1],
+                          eta_schedule=settings.eta_schedule, rng=runs.seed_generators(settings.seed)[1],
                           on_epoch=lambda e, h, n: runs.check_divergence(e, h, start_cost, trainer.eta))
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported
             h = trainer.run()
