@@ -58,7 +58,7 @@ SHARED_DATA = ".data"  # memory-mapped arrays for joblib workers (removed after 
 FIXED = ("data", "data_dir", "evaluate_on")
 DISTRIBUTIONS = ("uniform", "loguniform")
 LOCAL_RETRIES = 3  # times a joblib pool whose worker died is restarted for the missing cells
-TIMING_FIELDS = ("seconds", "finished", "host", "pid")  # what differs between two runs of a cell
+TIMING_FIELDS = ("seconds", "cpu_seconds", "finished", "host", "pid")  # what differs between two runs of a cell
 
 
 @dataclass(frozen=True)
@@ -364,7 +364,7 @@ def run_cell(task: dict[str, Any], data) -> dict[str, Any]:
     from nndl import runs
     from nndl.training import Trainer
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     settings = TrainSettings.from_dict(task["settings"], "sweep cell")
     row: dict[str, Any] = {"key": task["key"], "varied": task["varied"], "seed": settings.seed,
                            "status": "ok", "error": None}
@@ -405,6 +405,7 @@ def run_cell(task: dict[str, Any], data) -> dict[str, Any]:
         "evaluate_on": settings.evaluate_on,
         "settings": {k: v for k, v in settings.to_dict().items() if k != "data_dir"},
         "seconds": round(time.perf_counter() - started, 4),
+        "cpu_seconds": round(time.process_time() - cpu_started, 4),  # < seconds: the cell waited for a core
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "host": socket.gethostname(),
         "pid": os.getpid(),
@@ -417,7 +418,8 @@ def error_row(cell: Cell, exc: BaseException) -> dict[str, Any]:
     return {"key": cell.key, "varied": cell.varied, "seed": cell.settings.seed, "status": "error",
             "error": f"{type(exc).__name__}: {exc}", "evaluate_on": cell.settings.evaluate_on,
             "settings": {k: v for k, v in cell.settings.to_dict().items() if k != "data_dir"},
-            "seconds": None, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": None, "pid": None}
+            "seconds": None, "cpu_seconds": None, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": None,
+            "pid": None}
 
 
 # ---------------------------------------------------------------------- executors
