@@ -211,3 +211,12 @@ def test_progress_bar_on_a_terminal():
     assert "sweep [####################..........] 2/3 cells, 1 failed" in bar.stream.getvalue()
     bar.clear()
     assert bar.stream.getvalue().endswith("\r\x1b[K")
+
+
+def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_sweep", interrupted)
+    assert main(["sweep", "--data", "digits", "--eta", "0.5,1", "--out", str(tmp_path)]) == 130
+    assert "the same command resumes the sweep" in capsys.readouterr().err
