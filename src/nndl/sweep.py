@@ -595,8 +595,9 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int = 1,
         raise NndlError(f"{folder} is being written by another nndl sweep (lock {folder / LOCK}); "
                         "wait for it to finish or choose another --out") from None
     try:
-        if splits is None:
-            splits = runs.load_data(spec.base)
+        if splits is None:  # float64 when dtype is swept: a float32 cell casts it, and k/255 rounded
+            # from float64 to float32 equals k/255 computed in float32 for every k in 0..255
+            splits = runs.load_data(replace(spec.base, dtype="float64") if "dtype" in spec.axes else spec.base)
         cells = spec.cells(data_id(splits))
         path = folder / RESULTS
         runs.write_json(folder / DEFINITION, {"format": "nndl-sweep", "version": 1, **spec.to_dict(),
