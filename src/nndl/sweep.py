@@ -473,8 +473,10 @@ def _run_dask(cells: Sequence[Cell], splits, scheduler: str, on_row) -> None:
     except (OSError, TimeoutError) as exc:
         raise NndlError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
     with client:
-        n_workers = len(client.nthreads())
-        log.info("cluster %s: %d workers", scheduler, n_workers)
+        if not client.nthreads():
+            log.warning("the cluster at %s has no workers yet; waiting for one to join", scheduler)
+            client.wait_for_workers(1)
+        log.info("cluster %s: %d workers", scheduler, len(client.nthreads()))
         data = client.scatter(splits, broadcast=True, hash=False)
         by_future = {client.submit(run_cell, c.task(), data, key=f"nndl-cell-{c.key}", pure=False): c
                      for c in cells}
