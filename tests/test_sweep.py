@@ -158,6 +158,7 @@ def test_random_search_and_toml(tmp_path):
     spec = sweep.spec_from_options({"epochs": "3"}, None, None, None, toml, "t.toml")
     assert spec.base.epochs == 3 and spec.base.evaluate_on == "validation" and spec.seeds == (0, 1, 2)
     assert len(spec.cells()) == 6
+    assert len(sweep.spec_from_options({"eta": "0.5,0.5,1"}, "0,1", None, None).cells()) == 4  # one cell each
     command = sweep.train_command(TrainSettings(lmbda=0.2048677123456789, eta=0.25))
     assert command == "nndl train --eta 0.25 --lmbda 0.2048677123456789"  # reads back exactly
 

@@ -218,16 +218,17 @@ class SweepSpec:
         return points
 
     def cells(self, data_id: str = "") -> list[Cell]:
-        """Every cell: each point times each seed; ``data_id`` enters the keys."""
-        out = []
+        """Every cell: each point times each seed, each once; ``data_id`` enters the keys."""
+        out: dict[str, Cell] = {}
         for point in self.points():
             settings = self.base.updated(point, "sweep")
             for seed in self.seeds:
                 s = replace(settings, seed=int(seed))
                 varied = {k: (list(v) if isinstance(v, tuple) else v) for k, v in
                           ((n, getattr(s, n)) for n in self.axes)}
-                out.append(Cell(s, varied, cell_key(s, data_id)))
-        return out
+                key = cell_key(s, data_id)
+                out.setdefault(key, Cell(s, varied, key))  # a value given twice, or drawn twice: one cell
+        return list(out.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
