@@ -37,6 +37,7 @@ _EXPORTS = {
     "NndlError": "nndl.errors",
     "DataError": "nndl.errors",
     "ModelFileError": "nndl.errors",
+    "NetworkClassifier": "nndl.sklearn",
 }
 
 __all__ = ["__version__", *_EXPORTS]

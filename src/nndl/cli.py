@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "exercise",
     "explain_ch6",
     "report",
+    "sweep",
 )
 
 

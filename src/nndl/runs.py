@@ -686,11 +686,16 @@ def load_data(settings: TrainSettings, name: str | None = None):
     return load_dataset(which, data_dir=settings.data_dir, dtype=np.dtype(settings.dtype))
 
 
-def _seeds(settings: TrainSettings):
-    """Independent generators for the initial weights, the shuffling/dropout and the expansion."""
+def seed_generators(seed: int):
+    """Three independent generators from one seed: [0] the initial weights, [1] the shuffling
+    and dropout masks, [2] the data expansion (``numpy.random.SeedSequence.spawn``)."""
     import numpy as np
 
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(settings.seed).spawn(3)]
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
+
+
+def _seeds(settings: TrainSettings):
+    return seed_generators(settings.seed)
 
 
 def prepare_data(settings: TrainSettings, splits):
@@ -750,6 +755,56 @@ def _session_entry(state_epoch: int, state_batch: int) -> dict[str, Any]:
     }
 
 
+def build_network(settings: TrainSettings, data_name: str, training, evaluation):
+    """The untrained network the settings describe, for this data (``UsageError`` if unfit)."""
+    from nndl.network import Network
+
+    n_classes = int(max(training.y.max(), evaluation.y.max())) + 1
+    sizes = settings.check_data(training.X.shape[1], n_classes, data_name)
+    try:
+        return Network(
+            sizes,
+            settings.cost,
+            init=settings.init,
+            hidden=settings.hidden,
+            output=settings.output,
+            dtype=settings.dtype,
+            dropout=settings.dropout,
+            rng=_seeds(settings)[0],
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def initial_cost(net, training, settings: TrainSettings) -> float:
+    """The untrained network's training cost on the first ``COST_SAMPLE`` examples."""
+    k = min(COST_SAMPLE, len(training.y))
+    return net.total_cost(
+        training.X[:k], training.y[:k], settings.lmbda, len(training.y), settings.regularization
+    )
+
+
+def check_divergence(epoch: int, history, start_cost: float | None, eta: float) -> None:
+    """Raise ``DivergenceError`` if the last epoch's costs are not finite, or the training
+    cost rose above ``DIVERGENCE_FACTOR`` times the untrained network's ``start_cost``."""
+    import math
+
+    from nndl.errors import DivergenceError
+
+    for key in ("training_cost", "evaluation_cost"):
+        values = getattr(history, key)
+        if values and not math.isfinite(values[-1]):
+            raise DivergenceError(
+                f"training diverged in epoch {epoch}: the {key.replace('_', ' ')} is "
+                f"{values[-1]}; try a smaller eta than {eta:g}"
+            )
+    if history.training_cost and start_cost and history.training_cost[-1] > DIVERGENCE_FACTOR * start_cost:
+        raise DivergenceError(
+            f"training diverged in epoch {epoch}: the training cost rose from {start_cost:.3g} "
+            f"(untrained) to {history.training_cost[-1]:.3g}; try a smaller eta than {eta:g}"
+        )
+
+
 class Session:
     """One training session of a run: a new run (``start``) or a continued one (``resume``).
 
@@ -760,8 +815,6 @@ class Session:
     def __init__(
         self, record: RunRecord, net, training, evaluation, state: dict | None = None
     ) -> None:
-        import numpy as np
-
         from nndl.training import Trainer
 
         s = record.settings
@@ -795,38 +848,19 @@ class Session:
         if state is not None:
             self.trainer.restore(state)
         elif record.initial_cost is None:
-            k = min(COST_SAMPLE, len(training.y))
-            record.initial_cost = net.total_cost(
-                training.X[:k], training.y[:k], s.lmbda, len(training.y), s.regularization
-            )
+            record.initial_cost = initial_cost(net, training, s)
         self.last_good = (
             self.trainer.history.to_dict()
         )  # the history saved with the last checkpoint
         self.record.sessions.append(_session_entry(self.trainer.epoch, self.trainer.batch))
-        self._finite = np.isfinite
 
     @classmethod
     def start(cls, settings: TrainSettings, splits, folder: Path) -> Session:
         """A new run in ``folder`` (which ``new_run_folder`` made)."""
         from nndl.io import network_description
-        from nndl.network import Network
 
         training, evaluation = prepare_data(settings, splits)
-        n_classes = int(max(training.y.max(), evaluation.y.max())) + 1
-        sizes = settings.check_data(training.X.shape[1], n_classes, splits.name)
-        try:
-            net = Network(
-                sizes,
-                settings.cost,
-                init=settings.init,
-                hidden=settings.hidden,
-                output=settings.output,
-                dtype=settings.dtype,
-                dropout=settings.dropout,
-                rng=_seeds(settings)[0],
-            )
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+        net = build_network(settings, splits.name, training, evaluation)
         record = RunRecord(
             folder, settings, data_info(settings, splits, training, evaluation), network_description(net)
         )
@@ -877,26 +911,7 @@ class Session:
         self.record.write(history)
 
     def _on_epoch(self, epoch: int, history, net) -> None:
-        from nndl.errors import DivergenceError
-
-        eta = self.trainer.eta
-        for key in ("training_cost", "evaluation_cost"):
-            values = getattr(history, key)
-            if values and not self._finite(values[-1]):
-                raise DivergenceError(
-                    f"training diverged in epoch {epoch}: the {key.replace('_', ' ')} is "
-                    f"{values[-1]}; try a smaller eta than {eta:g}"
-                )
-        start = self.record.initial_cost
-        if (
-            history.training_cost
-            and start
-            and history.training_cost[-1] > DIVERGENCE_FACTOR * start
-        ):
-            raise DivergenceError(
-                f"training diverged in epoch {epoch}: the training cost rose from {start:.3g} "
-                f"(untrained) to {history.training_cost[-1]:.3g}; try a smaller eta than {eta:g}"
-            )
+        check_divergence(epoch, history, self.record.initial_cost, self.trainer.eta)
         self.checkpoint()
 
     def plots(self, history: dict[str, Any]) -> None:

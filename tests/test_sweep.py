@@ -1,0 +1,223 @@
+"""nndl sweep: local processes and a Dask LocalCluster give the same rows; a killed worker,
+an interrupted sweep and a failing cell; the summary's command reproduces the best cell."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import signal
+import tomllib
+
+import pytest
+from filelock import FileLock
+
+from nndl import sweep
+from nndl.cli import main
+from nndl.data import load_digits
+from nndl.errors import NndlError, UsageError
+from nndl.runs import TrainSettings, read_history
+
+distributed = pytest.importorskip("distributed")  # in the test extra: CI runs these
+
+# 3 etas x 2 seeds on the bundled digits; eta 1000 diverges (a failing cell).
+SPEC = dict(axes={"eta": [0.5, 3.0, 1000.0]}, seeds=(0, 1))
+BASE = TrainSettings(data="digits", evaluate_on="validation", epochs=3)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as c:
+        yield c
+
+
+def _spec(**kw) -> sweep.SweepSpec:
+    d = {**SPEC, **kw}
+    return sweep.SweepSpec(d.pop("base", BASE), **d)
+
+
+def _comparable(result):
+    return sorted((json.dumps(sweep.comparable(r), sort_keys=True) for r in result.rows))
+
+
+def test_local_processes_and_dask_cluster_give_identical_rows(tmp_path, digits, cluster):
+    here = sweep.run_sweep(_spec(), tmp_path / "here", splits=digits)
+    local = sweep.run_sweep(_spec(), tmp_path / "local", jobs=2, splits=digits)
+    dask = sweep.run_sweep(_spec(), tmp_path / "dask", scheduler=cluster.scheduler_address, splits=digits)
+    assert len(local.rows) == len(dask.rows) == 6
+    assert len({r["pid"] for r in local.rows}) == 2  # two worker processes did the work
+    assert _comparable(here) == _comparable(local) == _comparable(dask)
+    failed = [r for r in local.rows if r["status"] == "error"]
+    assert [r["varied"]["eta"] for r in failed] == [1000.0, 1000.0]
+    assert all(r["error"].startswith("DivergenceError: training diverged") for r in failed)
+    ok = [r for r in local.rows if r["status"] == "ok"]
+    assert all(0.5 < r["best_accuracy"] <= 1 and r["epochs"] == 3 for r in ok)
+    # the file holds exactly the rows, one JSON line each
+    lines = (tmp_path / "dask" / sweep.RESULTS).read_text().splitlines()
+    assert sorted(json.dumps(sweep.comparable(json.loads(x)), sort_keys=True) for x in lines) == _comparable(dask)
+
+
+def test_a_worker_killed_mid_sweep_and_the_sweep_completes(tmp_path, digits, cluster):
+    spec = _spec(axes={"eta": [0.5, 1.0, 2.0, 3.0]}, base=TrainSettings(data="digits", evaluate_on="validation",
+                                                                          epochs=40))
+    with distributed.Client(cluster.scheduler_address) as client:
+        pids = list(client.run(os.getpid).values())
+    killed = []
+
+    def kill_one(row):
+        if not killed:
+            os.kill(pids[0], signal.SIGKILL)  # the nanny restarts it; its cell goes elsewhere
+            killed.append(pids[0])
+
+    result = sweep.run_sweep(spec, tmp_path / "dask", scheduler=cluster.scheduler_address, splits=digits,
+                             on_row=kill_one)
+    assert killed and len(result.rows) == 8
+    with distributed.Client(cluster.scheduler_address) as client:
+        client.wait_for_workers(2, timeout=30)
+        assert killed[0] not in client.run(os.getpid).values()  # it was really killed (and restarted)
+    assert all(r["status"] == "ok" for r in result.rows), [r["error"] for r in result.rows]
+    reference = sweep.run_sweep(spec, tmp_path / "here", splits=digits)
+    assert _comparable(result) == _comparable(reference)
+
+
+def test_an_interrupted_sweep_resumes_with_the_missing_cells_only(tmp_path, digits):
+    spec = _spec(axes={"eta": [0.5, 1.0, 3.0]})
+    seen = []
+
+    def interrupt(row):
+        seen.append(row["key"])
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run_sweep(spec, tmp_path, splits=digits, on_row=interrupt)
+    path = tmp_path / sweep.RESULTS
+    before = path.read_text()
+    assert len(before.splitlines()) == 2
+    with open(path, "a") as f:  # a line cut short by a killed sweep: skipped and recomputed
+        f.write('{"key": "abc", "varied": {"eta"')
+    computed = []
+    result = sweep.run_sweep(spec, tmp_path, splits=digits, on_row=lambda r: computed.append(r["key"]))
+    assert result.computed == 4 and len(result.rows) == 6
+    assert not set(computed) & set(seen)  # nothing finished was recomputed
+    assert path.read_text().startswith(before)  # finished rows untouched
+    again = sweep.run_sweep(spec, tmp_path, splits=digits)
+    assert again.computed == 0 and _comparable(again) == _comparable(result)
+
+
+def test_failing_cells_become_rows(tmp_path, digits):
+    spec = _spec(axes={"sizes": [(64, 10**11, 10), (64, 20, 10)]}, seeds=(0,))
+    result = sweep.run_sweep(spec, tmp_path, splits=digits)
+    rows = {tuple(r["varied"]["sizes"]): r for r in result.rows}
+    assert rows[(64, 10**11, 10)]["status"] == "error"
+    assert rows[(64, 10**11, 10)]["error"].startswith("MemoryError")
+    assert rows[(64, 20, 10)]["status"] == "ok"
+
+
+def test_the_printed_command_reproduces_the_best_cell(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--data", "digits", "--epochs", "2", "--eta", "0.5,3", "--lmbda", "0,2", "--seeds",
+                 "3", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    command = printed.splitlines()[printed.splitlines().index("best settings, as a command:") + 1].strip()
+    argv = shlex.split(command)
+    assert argv[:2] == ["nndl", "train"] and "--seed" in argv
+    assert main([*argv[1:], "--out", str(tmp_path / "run"), "--no-plots", "--quiet"]) == 0
+    history = read_history(tmp_path / "run")["history"]
+    best = max((json.loads(x) for x in (out / sweep.RESULTS).read_text().splitlines()),
+               key=lambda r: r["best_accuracy"])
+    n = history["n_evaluation"]
+    assert [c / n for c in history["evaluation_accuracy"]] == best["accuracy_curve"]
+    assert {p.name for p in out.iterdir()} >= {"results.jsonl", "summary.json", "best.toml", "sweep.json",
+                                               "accuracy-eta.png", "accuracy-lmbda.png", "heatmap-eta-lmbda.png"}
+    toml = tomllib.loads((out / "best.toml").read_text())
+    assert TrainSettings.from_dict(toml, "best.toml").to_dict() == best["settings"] | {"data_dir": None}
+
+
+def test_one_sweep_at_a_time(tmp_path, digits):
+    with FileLock(tmp_path / sweep.LOCK):
+        with pytest.raises(NndlError, match="another nndl sweep"):
+            sweep.run_sweep(_spec(), tmp_path, splits=digits)
+
+
+def test_random_search_and_toml(tmp_path):
+    spec = sweep.spec_from_options({"eta": "loguniform:0.01:10", "mini_batch_size": "5,10,20"}, "0,1", 4, None)
+    cells = spec.cells()
+    assert len(cells) == 8 and len({c.settings.eta for c in cells}) == 4
+    assert all(0.01 <= c.settings.eta <= 10 and c.settings.mini_batch_size in (5, 10, 20) for c in cells)
+    assert [c.key for c in spec.cells()] == [c.key for c in cells]  # the same draws again (resume)
+    toml = {"data": "digits", "epochs": 2, "eta": [0.1, 1.0], "lmbda": {"uniform": [0, 5]}, "seeds": [0, 1, 2],
+            "samples": 2}
+    spec = sweep.spec_from_options({"epochs": "3"}, None, None, None, toml, "t.toml")
+    assert spec.base.epochs == 3 and spec.base.evaluate_on == "validation" and spec.seeds == (0, 1, 2)
+    assert len(spec.cells()) == 6
+    assert len(sweep.spec_from_options({"eta": "0.5,0.5,1"}, "0,1", None, None).cells()) == 4  # one cell each
+    command = sweep.train_command(TrainSettings(lmbda=0.2048677123456789, eta=0.25))
+    assert command == "nndl train --eta 0.25 --lmbda 0.2048677123456789"  # reads back exactly
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--eta", "abc"], "--eta: 'abc' is not a number"),
+    (["--eta", "loguniform:0.1:1"], "needs --samples"),
+    (["--eta", "loguniform:0:1", "--samples", "2"], "LOW > 0"),
+    (["--lmbda=-1,1"], "--lmbda must be a number >= 0"),
+    (["--seeds", "0,0"], "lists a seed twice"),
+    (["--jobs", "0"], "--jobs must be at least 1"),
+])
+def test_usage_errors(tmp_path, capsys, argv, message):
+    assert main(["sweep", "--data", "digits", "--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nndl: error: ") and message in err
+    with pytest.raises(UsageError):
+        sweep.spec_from_options({"data": "digits", "eta": "x"}, None, None, None)
+
+
+def test_a_local_worker_process_killed_and_the_sweep_completes(tmp_path, digits, caplog, monkeypatch):
+    monkeypatch.setattr(logging.getLogger("nndl"), "propagate", True)  # the CLI's tests turn it off
+    spec = _spec(axes={"eta": [0.5, 1.0, 3.0]}, base=TrainSettings(data="digits", evaluate_on="validation",
+                                                                          epochs=40))
+    killed = []
+
+    def kill_worker(row):
+        if not killed:
+            os.kill(row["pid"], signal.SIGKILL)  # the worker that has just finished a cell
+            killed.append(row["pid"])
+
+    result = sweep.run_sweep(spec, tmp_path / "local", jobs=2, splits=digits, on_row=kill_worker)
+    assert killed and len(result.rows) == 6 and all(r["status"] == "ok" for r in result.rows)
+    assert "a worker process died; restarting the pool" in caplog.text
+    assert _comparable(result) == _comparable(sweep.run_sweep(spec, tmp_path / "here", splits=digits))
+
+
+def test_progress_bar_on_a_terminal():
+    import io
+
+    from nndl.commands.sweep import _Bar
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    bar = _Bar(Tty())
+    bar.start(3, 5)
+    bar.row({"status": "ok", "varied": {}, "seed": 0, "best_accuracy": 0.9, "best_epoch": 1, "seconds": 1.0})
+    bar.row({"status": "error", "varied": {}, "seed": 1, "error": "x", "seconds": 1.0})
+    assert "sweep [####################..........] 2/3 cells, 1 failed" in bar.stream.getvalue()
+    bar.clear()
+    assert bar.stream.getvalue().endswith("\r\x1b[K")
+
+
+def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_sweep", interrupted)
+    assert main(["sweep", "--data", "digits", "--eta", "0.5,1", "--out", str(tmp_path)]) == 130
+    assert "the same command resumes the sweep" in capsys.readouterr().err
