@@ -12,7 +12,7 @@ import pytest
 from nndl.expand_mnist import SHIFTS, expand, expanded_training_data
 from nndl.experiments import chapter6
 from nndl.experiments.registry import REGISTRY
-from nndl.experiments.runner import run_experiment
+from nndl.experiments.runner import result_folder, run_experiment
 
 
 def _have_mnist() -> bool:
@@ -100,7 +100,7 @@ def test_quick_relu_net_learns_and_records_per_epoch_times(tmp_path):
     assert h["test_accuracy_at_best"] == h["test_accuracy"][h["best_epoch"]]
     assert chapter6.test_at_best(r["seeds"]["0"]) > 40.0  # far above chance (10 %) after 2 quick epochs
     assert np.asarray(h["first_layer_filters"]).shape == (20, 1, 5, 5)
-    folder = tmp_path / "ch6-relu"
+    folder = result_folder(tmp_path, "ch6-relu", quick=True)
     assert {"accuracy.png", "filters.png"} <= {p.name for p in folder.iterdir()}
     assert (folder / "net-seed0.npz").exists() and not list(folder.glob("checkpoint-*"))
 
@@ -119,7 +119,7 @@ def test_interrupted_run_resumes_at_the_last_finished_epoch(tmp_path, monkeypatc
     monkeypatch.setattr(Trainer3, "_save_checkpoint", interrupt_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):
         run_experiment("ch6-fc", (0,), quick=True, out_dir=tmp_path / "cut", figures=False)
-    assert (tmp_path / "cut" / "ch6-fc" / "checkpoint-seed0.npz").exists()
+    assert (result_folder(tmp_path / "cut", "ch6-fc", quick=True) / "checkpoint-seed0.npz").exists()
     monkeypatch.undo()
     resumed = run_experiment("ch6-fc", (0,), quick=True, out_dir=tmp_path / "cut", figures=False)
     a, b = clean["seeds"]["0"]["history"], resumed["seeds"]["0"]["history"]
@@ -133,7 +133,7 @@ def test_quick_expanded(tmp_path, monkeypatch):
     r = run_experiment("ch6-expanded", (0,), quick=True, out_dir=tmp_path, figures=False)
     h = r["seeds"]["0"]["history"]
     assert h["n_training"] == 1000 and r["config"]["expanded"]  # 200 images x 5
-    assert json.loads((tmp_path / "ch6-expanded" / "result.json").read_text())["quick"] is True
+    assert json.loads((result_folder(tmp_path, "ch6-expanded", quick=True) / "result.json").read_text())["quick"] is True
 
 
 @needs_mnist
