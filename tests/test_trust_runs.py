@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import test_data_support as support
 
 import nndl
 from nndl.cli import main
 from nndl.runs import load_checkpoint, read_history
 
+http_server, isolate = support.http_server, support.isolate
 RUN = ["--data", "digits", "--training-size", "100", "--epochs", "2", "--momentum", "0.5",
        "--no-plots"]
 
@@ -307,3 +309,16 @@ def test_evaluate_ignores_data_paths_named_in_a_model_file(capsys, tmp_path, mon
     assert not any("bait" in p for p in opened)
     code, out, _ = cli(capsys, "evaluate", "m.npz", "--data", str(bait), "--no-plots")
     assert code == 0 and "bait" in out  # the data the user names, and it says which
+
+
+def test_evaluate_never_downloads_for_a_model_file(capsys, tmp_path, monkeypatch, http_server):
+    """A 784-input model implies MNIST; without MNIST here, evaluate says so, and no mirror
+    is contacted (only an explicit --data mnist may download)."""
+    monkeypatch.delenv("NNDL_DATA", raising=False)
+    monkeypatch.setenv("NNDL_MIRRORS", http_server.url("missing"))
+    nndl.Network([784, 10], rng=np.random.default_rng(0)).save(tmp_path / "m.npz")
+    code, _, err = cli(capsys, "evaluate", tmp_path / "m.npz", "--no-plots")
+    errors = [line for line in err.splitlines() if line.startswith("nndl: error:")]
+    assert code == 1 and len(errors) == 1 and "downloading is off" in errors[0], err
+    assert errors[0].endswith("to download it, pass --data mnist")
+    assert http_server.hits == []
