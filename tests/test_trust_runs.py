@@ -97,10 +97,10 @@ def test_every_kill_point_and_full_disk_leave_a_run_that_resume_finishes(
         if not kill:  # the full disk: one line naming the file it could not write
             assert code == 1 and err.count("\n") == 1 and "No space left on device" in err, err
             assert f"cannot write {folder}" in err, err
-        code, out, err = cli(capsys, "-q", "train", "--resume", folder)
+        code, _, err = cli(capsys, "-q", "train", "--resume", folder)
         if n == 1:  # killed before its first file: nothing to resume, and it says so
             assert code == 2 and f"start it with nndl train -o {folder}" in err, err
-            code, out, err = cli(capsys, "-q", "train", *RUN, "-o", folder)
+            code, _, err = cli(capsys, "-q", "train", *RUN, "-o", folder)
         assert code == 0, (n, err)
         for a, b in zip(params(folder / "model.npz"), params(ref_folder / "model.npz"), strict=True):
             np.testing.assert_array_equal(a, b)
@@ -163,7 +163,7 @@ def test_two_trains_into_one_folder_at_once(tmp_path):
     assert codes[0] == 0 and codes[1] != 0, results
     refused = next(err for code, err in results if code)
     assert "in use by another nndl process" in refused or "already holds a run" in refused
-    net, settings, state = load_checkpoint(folder / "checkpoint.npz")
+    net = load_checkpoint(folder / "checkpoint.npz")[0]
     for a, b in zip(net.weights, nndl.load(folder / "model.npz").weights, strict=True):
         np.testing.assert_array_equal(a, b)
 

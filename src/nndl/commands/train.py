@@ -262,7 +262,6 @@ def run(args: argparse.Namespace) -> int:
         return _resume(args)
     settings = _settings(args)
     from nndl import runs
-
     from nndl.io import folder_lock
 
     splits = runs.load_data(settings)
@@ -275,9 +274,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from dataclasses import replace
 
-    from nndl import runs
 
     others = (
         sorted(set(_given(args)) - set(RESUME_OPTIONS))
