@@ -322,3 +322,28 @@ def test_evaluate_never_downloads_for_a_model_file(capsys, tmp_path, monkeypatch
     assert code == 1 and len(errors) == 1 and "downloading is off" in errors[0], err
     assert errors[0].endswith("to download it, pass --data mnist")
     assert http_server.hits == []
+
+
+SAVER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from nndl.experiments import runner
+    from nndl.experiments.registry import REGISTRY
+    exp = next(iter(REGISTRY.values()))
+    path, first = Path(sys.argv[1]), int(sys.argv[2])
+    cfg = {"a": 1}
+    result = {"id": exp.id, "quick": True, "config": cfg, "seeds": {}, "once": None,
+              "timings": {"seeds": {}, "once": None}}
+    for seed in range(first, first + 25):
+        result["seeds"][str(seed)] = {"accuracy": seed}
+        runner._save(path, result, exp, cfg, True)
+""")
+
+
+def test_two_processes_saving_seeds_into_one_result_lose_none(tmp_path):
+    path = tmp_path / "exp" / "result.json"
+    procs = [subprocess.Popen([sys.executable, "-c", SAVER, str(path), str(first)])
+             for first in (0, 100)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    seeds = sorted(int(s) for s in json.loads(path.read_text())["seeds"])
+    assert seeds == [*range(25), *range(100, 125)]
