@@ -347,3 +347,28 @@ def test_two_processes_saving_seeds_into_one_result_lose_none(tmp_path):
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     seeds = sorted(int(s) for s in json.loads(path.read_text())["seeds"])
     assert seeds == [*range(25), *range(100, 125)]
+
+
+def test_a_kill_while_drawing_a_plot_leaves_no_temporary_after_resume(
+        capsys, tmp_path, monkeypatch, reference):
+    folder = tmp_path / "plots"
+    real = os.replace
+
+    def replace(src, dst):  # killed while renaming the first plot into place
+        if str(dst).endswith(".png"):
+            shutil.copy(src, str(src)[:-4] + "KILLED.tmp")
+            raise _Kill()
+        return real(src, dst)
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "replace", replace)
+        with pytest.raises(_Kill):
+            main(["-q", "train", *[a for a in RUN if a != "--no-plots"], "-o", str(folder)])
+    capsys.readouterr()
+    assert [p for p in folder.glob(".*.png.*.tmp")]  # what a killed process leaves
+    code, _, err = cli(capsys, "-q", "train", "--resume", folder)
+    assert code == 0, err
+    assert not list(folder.glob(".*.tmp"))
+    for a, b in zip(params(folder / "model.npz"), params(reference[0] / "model.npz"), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert set(read_history(folder)["files"]["plots"]) == {p.name for p in folder.glob("*.png")}
