@@ -10,9 +10,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 # --- Tests touch only temporary folders (issue 12, item 13) --------------------------------
-import pathlib  # noqa: E402
+import pathlib
 
-import pytest  # noqa: E402
+import pytest
 
 _CLOSED_PORT_URL = "http://127.0.0.1:9/"  # nothing listens there: "connection refused"
 

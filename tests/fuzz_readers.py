@@ -35,7 +35,6 @@ import tracemalloc
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -261,8 +260,9 @@ class MnistCacheReader(Reader):
         super().__init__(work)
         import hashlib
 
-        from nndl.data import MnistFile
         from test_data_support import idx_bytes
+
+        from nndl.data import MnistFile
 
         self.array = np.random.default_rng(1).integers(0, 256, (5, 4, 4), dtype=np.uint8)
         self.raw = idx_bytes(self.array)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 import fuzz_readers as fz
+import pytest
 
 # cases per reader in the default run: more for the fast readers
 DEFAULT_CASES = {

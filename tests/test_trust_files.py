@@ -506,3 +506,19 @@ def test_auto_falls_back_to_the_digits_only_offline(isolate, monkeypatch, caplog
     monkeypatch.setenv("NNDL_MIRRORS", http_server.url("missing"))  # reachable, but no files
     with pytest.raises(DataError, match="HTTP 404"):  # not offline: an error, not the digits
         data.load_dataset("auto")
+
+
+def test_stale_parts_in_the_decoded_cache_are_removed(tmp_path):
+    from fuzz_readers import MnistCacheReader
+
+    reader = MnistCacheReader(tmp_path)
+    source = tmp_path / reader.spec.name
+    source.write_bytes(reader.source_gz)
+    decoded = tmp_path / "cache" / "decoded"
+    decoded.mkdir(parents=True)
+    old, young = decoded / ".a.npy.x1.part", decoded / ".b.npy.x2.part"
+    old.write_bytes(b"killed")
+    young.write_bytes(b"another process, writing now")
+    os.utime(old, (0, 0))
+    data._load_mnist_file(source, reader.spec, tmp_path / "cache")
+    assert not old.exists() and young.exists()

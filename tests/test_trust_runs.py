@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import test_data_support as support
 
 import nndl
 from nndl.cli import main
 from nndl.runs import load_checkpoint, read_history
 
+http_server, isolate = support.http_server, support.isolate
 RUN = ["--data", "digits", "--training-size", "100", "--epochs", "2", "--momentum", "0.5",
        "--no-plots"]
 
@@ -95,10 +97,10 @@ def test_every_kill_point_and_full_disk_leave_a_run_that_resume_finishes(
         if not kill:  # the full disk: one line naming the file it could not write
             assert code == 1 and err.count("\n") == 1 and "No space left on device" in err, err
             assert f"cannot write {folder}" in err, err
-        code, out, err = cli(capsys, "-q", "train", "--resume", folder)
+        code, _, err = cli(capsys, "-q", "train", "--resume", folder)
         if n == 1:  # killed before its first file: nothing to resume, and it says so
             assert code == 2 and f"start it with nndl train -o {folder}" in err, err
-            code, out, err = cli(capsys, "-q", "train", *RUN, "-o", folder)
+            code, _, err = cli(capsys, "-q", "train", *RUN, "-o", folder)
         assert code == 0, (n, err)
         for a, b in zip(params(folder / "model.npz"), params(ref_folder / "model.npz"), strict=True):
             np.testing.assert_array_equal(a, b)
@@ -161,7 +163,7 @@ def test_two_trains_into_one_folder_at_once(tmp_path):
     assert codes[0] == 0 and codes[1] != 0, results
     refused = next(err for code, err in results if code)
     assert "in use by another nndl process" in refused or "already holds a run" in refused
-    net, settings, state = load_checkpoint(folder / "checkpoint.npz")
+    net = load_checkpoint(folder / "checkpoint.npz")[0]
     for a, b in zip(net.weights, nndl.load(folder / "model.npz").weights, strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -307,3 +309,66 @@ def test_evaluate_ignores_data_paths_named_in_a_model_file(capsys, tmp_path, mon
     assert not any("bait" in p for p in opened)
     code, out, _ = cli(capsys, "evaluate", "m.npz", "--data", str(bait), "--no-plots")
     assert code == 0 and "bait" in out  # the data the user names, and it says which
+
+
+def test_evaluate_never_downloads_for_a_model_file(capsys, tmp_path, monkeypatch, http_server):
+    """A 784-input model implies MNIST; without MNIST here, evaluate says so, and no mirror
+    is contacted (only an explicit --data mnist may download)."""
+    monkeypatch.delenv("NNDL_DATA", raising=False)
+    monkeypatch.setenv("NNDL_MIRRORS", http_server.url("missing"))
+    nndl.Network([784, 10], rng=np.random.default_rng(0)).save(tmp_path / "m.npz")
+    code, _, err = cli(capsys, "evaluate", tmp_path / "m.npz", "--no-plots")
+    errors = [line for line in err.splitlines() if line.startswith("nndl: error:")]
+    assert code == 1 and len(errors) == 1 and "downloading is off" in errors[0], err
+    assert errors[0].endswith("to download it, pass --data mnist")
+    assert http_server.hits == []
+
+
+SAVER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from nndl.experiments import runner
+    from nndl.experiments.registry import REGISTRY
+    exp = next(iter(REGISTRY.values()))
+    path, first = Path(sys.argv[1]), int(sys.argv[2])
+    cfg = {"a": 1}
+    result = {"id": exp.id, "quick": True, "config": cfg, "seeds": {}, "once": None,
+              "timings": {"seeds": {}, "once": None}}
+    for seed in range(first, first + 25):
+        result["seeds"][str(seed)] = {"accuracy": seed}
+        runner._save(path, result, exp, cfg, True)
+""")
+
+
+def test_two_processes_saving_seeds_into_one_result_lose_none(tmp_path):
+    path = tmp_path / "exp" / "result.json"
+    procs = [subprocess.Popen([sys.executable, "-c", SAVER, str(path), str(first)])
+             for first in (0, 100)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    seeds = sorted(int(s) for s in json.loads(path.read_text())["seeds"])
+    assert seeds == [*range(25), *range(100, 125)]
+
+
+def test_a_kill_while_drawing_a_plot_leaves_no_temporary_after_resume(
+        capsys, tmp_path, monkeypatch, reference):
+    folder = tmp_path / "plots"
+    real = os.replace
+
+    def replace(src, dst):  # killed while renaming the first plot into place
+        if str(dst).endswith(".png"):
+            shutil.copy(src, str(src)[:-4] + "KILLED.tmp")
+            raise _Kill()
+        return real(src, dst)
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "replace", replace)
+        with pytest.raises(_Kill):
+            main(["-q", "train", *[a for a in RUN if a != "--no-plots"], "-o", str(folder)])
+    capsys.readouterr()
+    assert [p for p in folder.glob(".*.png.*.tmp")]  # what a killed process leaves
+    code, _, err = cli(capsys, "-q", "train", "--resume", folder)
+    assert code == 0, err
+    assert not list(folder.glob(".*.tmp"))
+    for a, b in zip(params(folder / "model.npz"), params(reference[0] / "model.npz"), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert set(read_history(folder)["files"]["plots"]) == {p.name for p in folder.glob("*.png")}

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nndl import _validate
 from nndl.data import (
     MNIST_FILES,
     DataSplits,
@@ -32,7 +33,6 @@ from nndl.data import (
     _read_idx_md5,
     _split,
 )
-from nndl import _validate
 from nndl.errors import DataError
 
 log = logging.getLogger("nndl.data")
@@ -131,7 +131,7 @@ def load_npz(path: Path, dtype: np.dtype) -> DataSplits:
         )
     n_values = 0
     for x_key, y_key in pieces.values():
-        (x_shape, x_dt), (y_shape, y_dt) = headers[x_key], headers[y_key]
+        (x_shape, _), (y_shape, _) = headers[x_key], headers[y_key]
         if len(x_shape) < 2:
             raise DataError(f"{path}[{x_key}]: wrong dimensions: images need (n, ...), not {x_shape}")
         if len(y_shape) != 1:
@@ -166,10 +166,10 @@ class _ArraysOnly(pickle.Unpickler):
     is refused before it is looked up.
     """
 
-    _ALLOWED = {
+    _ALLOWED = frozenset({
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-    }
+    })
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self._ALLOWED:

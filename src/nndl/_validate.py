@@ -509,11 +509,10 @@ def image_grey(path: str | os.PathLike[str], error: ErrorType = DataError, *, pa
     Raises ``error`` naming the file for anything Pillow cannot decode (its decoders raise
     many exception types for damaged files; all become one line).
     """
-    import numpy as np
-    from PIL import Image
-
     import logging
     import warnings
+
+    from PIL import Image
 
     pil_log = logging.getLogger("PIL")
     if not pil_log.handlers:  # Pillow logs damaged files' details; we raise one line instead

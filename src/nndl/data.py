@@ -225,11 +225,28 @@ def _read_idx_cached(path: Path, cache: Path, spec: MnistFile) -> tuple[np.ndarr
         path, limit, f"of {spec.name}; wrong dimensions: it holds uint8 {spec.shape}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        _remove_stale_parts(folder)
         with _download.atomic_file(folder / f"{source_md5}.{content_md5}.npy") as f:
             np.save(f, array)
     except OSError as exc:
         log.debug("cannot write the decoded cache in %s: %s", folder, exc)
     return array, content_md5
+
+
+STALE_PART_SECONDS = 3600.0  # a .part file this old in the decoded cache is a killed write's
+
+
+def _remove_stale_parts(folder: Path) -> None:
+    """Remove the decoded cache's ``.part`` files that killed processes left (by age: the
+    cache has no lock, and a younger one may be another process's write in progress)."""
+    import time
+
+    for part in folder.glob(".*.part"):
+        try:
+            if time.time() - part.stat().st_mtime > STALE_PART_SECONDS:
+                part.unlink()
+        except OSError:
+            pass
 
 
 def _remove_quietly(path: Path) -> None:

@@ -16,6 +16,7 @@ never leaves a half-written model.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -183,7 +184,7 @@ def _check_sizes(sizes: Any, where: str) -> list[int]:
             or not all(_validate.plain_int(s, 1, MAX_NEURONS) for s in sizes)):
         raise ModelFileError(f"{where}: 'sizes' must be a list of 2 to {MAX_LAYERS} positive integers "
                              f"of at most {MAX_NEURONS:,}")
-    n_params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    n_params = sum(a * b + b for a, b in itertools.pairwise(sizes))
     if n_params > MAX_PARAMETERS:
         raise ModelFileError(f"{where}: sizes {sizes} mean {n_params:,} parameters; nndl reads "
                              f"model files of at most {MAX_PARAMETERS:,}")

@@ -456,34 +456,34 @@ def load_checkpoint(path: Path):
     _check_settings_match(settings, network_description(net), path)
     state = dict(extra["state"])
 
-    def bad(field: str, wanted: str):
-        return ModelFileError(f"{path}: checkpoint field {field!r} must be {wanted}; "
-                              f"got {_short(state.get(field))}")
+    def bad(key: str, wanted: str):
+        return ModelFileError(f"{path}: checkpoint field {key!r} must be {wanted}; "
+                              f"got {_short(state.get(key))}")
 
     expected = {"epoch", "batch", "eta", "best_accuracy", "epochs_without_improvement",
                 "epoch_elapsed", "rng_state", "net_rng_state", "history", "n_velocities"}
     missing = sorted(expected - set(state))
     if missing:
         raise ModelFileError(f"{path}: incomplete checkpoint (missing {', '.join(missing)})")
-    for field, low, high in (("epoch", 0, MAX_SETTING["epochs"]), ("batch", 0, 2**40),
-                             ("best_accuracy", -1, 2**40),
-                             ("epochs_without_improvement", 0, MAX_SETTING["epochs"])):
-        if not _validate.plain_int(state[field], low, high):
-            raise bad(field, f"a whole number from {low} to {high:,}")
-    for field in ("eta", "epoch_elapsed"):
-        if not _validate.plain_number(state[field]) or state[field] < 0 or (
-                field == "eta" and state[field] == 0):
-            raise bad(field, "a finite number " + (">" if field == "eta" else ">=") + " 0")
-    for field in ("rng_state", "net_rng_state"):
-        if field == "net_rng_state" and state[field] is None:
+    for key, low, high in (("epoch", 0, MAX_SETTING["epochs"]), ("batch", 0, 2**40),
+                           ("best_accuracy", -1, 2**40),
+                           ("epochs_without_improvement", 0, MAX_SETTING["epochs"])):
+        if not _validate.plain_int(state[key], low, high):
+            raise bad(key, f"a whole number from {low} to {high:,}")
+    for key in ("eta", "epoch_elapsed"):
+        if not _validate.plain_number(state[key]) or state[key] < 0 or (
+                key == "eta" and state[key] == 0):
+            raise bad(key, "a finite number " + (">" if key == "eta" else ">=") + " 0")
+    for key in ("rng_state", "net_rng_state"):
+        if key == "net_rng_state" and state[key] is None:
             continue
         probe = np.random.default_rng(0).bit_generator
-        if not isinstance(state[field], dict) or state[field].get("bit_generator") != type(probe).__name__:
-            raise bad(field, f"a {type(probe).__name__} state")
+        if not isinstance(state[key], dict) or state[key].get("bit_generator") != type(probe).__name__:
+            raise bad(key, f"a {type(probe).__name__} state")
         try:
-            probe.state = state[field]
+            probe.state = state[key]
         except (TypeError, ValueError, KeyError, OverflowError) as exc:
-            raise ModelFileError(f"{path}: checkpoint field {field!r} is not a valid random "
+            raise ModelFileError(f"{path}: checkpoint field {key!r} is not a valid random "
                                  f"generator state ({exc})") from None
     n_vel = state.pop("n_velocities")
     params = [*net.weights, *net.biases]

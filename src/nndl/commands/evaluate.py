@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from nndl.errors import UsageError
+from nndl.errors import DataError, UsageError
 
 log = logging.getLogger("nndl.evaluate")
 
@@ -128,8 +128,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.data:
         log.info("data: %s, the default for a %d-input model (pass --data to choose)", data, n_in)
     # Data a model file implies are read from this machine only, never downloaded.
-    splits = load_dataset(data, data_dir=args.data_dir, dtype=net.dtype,
-                          download=bool(args.data))
+    try:
+        splits = load_dataset(data, data_dir=args.data_dir, dtype=net.dtype,
+                              download=bool(args.data))
+    except DataError as exc:
+        if args.data:
+            raise
+        raise DataError(f"{exc}; to download it, pass --data {data}") from None
     X, y = getattr(splits, args.split)
     if X.shape[1] != n_in:
         raise UsageError(

@@ -288,9 +288,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from dataclasses import replace
 
-    from nndl import runs
 
     others = (
         sorted(set(_given(args)) - set(RESUME_OPTIONS))

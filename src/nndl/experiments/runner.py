@@ -32,6 +32,7 @@ from nndl.experiments.spec import Experiment, Result
 log = logging.getLogger(__name__)
 
 DEFAULT_SEEDS = (0, 1, 2)
+SAVE_LOCK_TIMEOUT = 120.0  # seconds to wait for another process's write of result.json
 
 
 def _now() -> str:
@@ -121,7 +122,7 @@ def _save(path: Path, result: Result, exp: Experiment, cfg_dict: dict, quick: bo
     from nndl.io import folder_lock
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with folder_lock(path.parent, "experiment folder"):
+    with folder_lock(path.parent, "experiment folder", timeout=SAVE_LOCK_TIMEOUT):
         old = _load(path, exp, cfg_dict, quick) if merge and path.exists() else None
         if old is not None:
             for key in ("seeds",):
