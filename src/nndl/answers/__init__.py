@@ -8,3 +8,12 @@
 - :mod:`nndl.answers.derivations` (``nndl derive``), :mod:`nndl.answers.explanations`
   (``nndl explain``), :mod:`nndl.answers.exercises` (``nndl exercise``).
 """
+
+
+def markdown(id_: str, *, full: bool = False) -> str:
+    """The Markdown (LaTeX in ``$...$``) of any answer by id: an exercise (``nndl exercise
+    --list``), a ``derive`` topic or an ``explain`` topic. See
+    :func:`nndl.answers.exercises.markdown`."""
+    from nndl.answers.exercises import markdown as _markdown
+
+    return _markdown(id_, full=full)
