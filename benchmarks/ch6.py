@@ -68,10 +68,10 @@ def run_nndl(net_name: str, mb: int, n: int) -> dict:
     warm = book_net(net_name, mb, rng=np.random.default_rng(9))
     warm.SGD((X[:WARMUP], y[:WARMUP]), 1, mb, ETA, monitor=())
     net = book_net(net_name, mb, rng=np.random.default_rng(0))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     net.SGD((X, y), 1, mb, ETA, monitor=())  # one BLAS thread, as nndl trains by default
-    seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "acc": int(round(net.accuracy(Xt, yt) * len(yt)))}
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"seconds": seconds, "cpu_seconds": cpu, "acc": int(round(net.accuracy(Xt, yt) * len(yt)))}
 
 
 def run_torch(net_name: str, mb: int, n: int, threads: int | None = None) -> dict:
@@ -116,12 +116,13 @@ def run_torch(net_name: str, mb: int, n: int, threads: int | None = None) -> dic
     ytr = torch.from_numpy(y)
     epoch(Net(), Xtr[:WARMUP], ytr[:WARMUP])
     model = Net()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     epoch(model, Xtr, ytr)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     with torch.no_grad():
         pred = model(torch.from_numpy(Xt).reshape(-1, 1, 28, 28)).argmax(1).numpy()
-    return {"seconds": seconds, "acc": int((pred == yt).sum()), "threads": torch.get_num_threads()}
+    return {"seconds": seconds, "cpu_seconds": cpu, "acc": int((pred == yt).sum()),
+            "threads": torch.get_num_threads()}
 
 
 def maxrss_mb() -> float:
@@ -171,6 +172,7 @@ def worker(argv) -> int:
         out["error"] = f"not available: {exc}"
     if "seconds" in out:
         out["epoch_seconds"] = out["seconds"] * EPOCH / (a.n - a.n % a.mb)
+        out["epoch_cpu_seconds"] = out["cpu_seconds"] * EPOCH / (a.n - a.n % a.mb)
     print(json.dumps(out))
     return 0
 
@@ -220,6 +222,11 @@ def _stat(res: dict, cell: tuple):
     return None if not v else (min(v), statistics.median(v))
 
 
+def _cpu(res: dict, cell: tuple):
+    v = [r["epoch_cpu_seconds"] for r in res["records"].get(cell, []) if "epoch_cpu_seconds" in r]
+    return None if not v else (min(v), statistics.median(v))
+
+
 def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, commit: str) -> str:
     load = res["load"] or [0.0]
     lines = [BEGIN, "## Chapter 6: the book's convolutional networks (issue 14)", "",
@@ -257,7 +264,17 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
                 verdict = ("met" if a[0] / b[0] <= limit else "NOT met") + f" (<= {limit:g})"
             lines.append(f"| {net}, mb {mb} | " + " | ".join(cells) + " | " + " | ".join(ratios)
                          + f" | {verdict} |")
-    lines += ["", "Ratios: of minima (of medians in parentheses)."]
+    lines += ["", "Ratios: of minima (of medians in parentheses).", "",
+              "**CPU seconds per epoch** (the process's CPU time, minimum / median): for one-thread "
+              "processes this is the work done, and much less sensitive to the load than wall time. "
+              "(Two-thread PyTorch's CPU time includes its threads' spinning, so it is left out.)", "",
+              "| network, mini-batch | nndl | PyTorch eager, 1 thread | nndl / PyTorch 1 thread |", "|---|---|---|---|"]
+    for net in NETS:
+        for mb in MBS:
+            a, b = (_cpu(res, (impl, net, mb)) for impl in ("nndl", "torch1"))
+            fa, fb = (("n/a" if s is None else f"{s[0]:.2f} / {s[1]:.2f}") for s in (a, b))
+            r = "-" if a is None or b is None else f"{a[0] / b[0]:.2f} ({a[1] / b[1]:.2f})"
+            lines.append(f"| {net}, mb {mb} | {fa} | {fb} | {r} |")
     rss = res["records"].get(("rss", "ch6-conv2", 10))
     if rss:
         d = rss[0]

@@ -20,6 +20,7 @@ first 10 MNIST training images; ``explain(topic)`` returns a dict, ``to_text`` r
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -30,11 +31,15 @@ TOPICS = ("shared-weights", "pooling", "relu")
 H = 1e-6  # finite-difference step (central differences, float64)
 
 
+@functools.lru_cache(maxsize=4)
 def _batch(m: int):
+    """The first ``m`` MNIST training images in float64 (read-only, shared by the topics)."""
     from nndl.data import load_mnist
 
     tr = load_mnist().training
-    return np.asarray(tr.X[:m], np.float64), np.asarray(tr.y[:m])
+    X, y = np.array(tr.X[:m], np.float64), np.array(tr.y[:m])
+    X.flags.writeable = y.flags.writeable = False
+    return X, y
 
 
 def _fd(net: Network, X, y, P: np.ndarray, index: tuple) -> float:
