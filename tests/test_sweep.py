@@ -112,13 +112,30 @@ def test_an_interrupted_sweep_resumes_with_the_missing_cells_only(tmp_path, digi
     assert again.computed == 0 and _comparable(again) == _comparable(result)
 
 
-def test_failing_cells_become_rows(tmp_path, digits):
-    spec = _spec(axes={"sizes": [(64, 10**11, 10), (64, 20, 10)]}, seeds=(0,))
+def test_failing_cells_become_rows(tmp_path, digits, monkeypatch):
+    from nndl import runs
+
+    build = runs.build_network
+
+    def out_of_memory_at_77(settings, *args):  # a cell that runs out of memory while it builds
+        if settings.sizes and settings.sizes[1] == 77:
+            raise MemoryError("Unable to allocate 7.45 GiB")
+        return build(settings, *args)
+
+    monkeypatch.setattr(runs, "build_network", out_of_memory_at_77)
+    spec = _spec(axes={"sizes": [(64, 77, 10), (64, 20, 10)]}, seeds=(0,))
     result = sweep.run_sweep(spec, tmp_path, splits=digits)
     rows = {tuple(r["varied"]["sizes"]): r for r in result.rows}
-    assert rows[(64, 10**11, 10)]["status"] == "error"
-    assert rows[(64, 10**11, 10)]["error"].startswith("MemoryError")
+    assert rows[(64, 77, 10)]["status"] == "error"
+    assert rows[(64, 77, 10)]["error"].startswith("MemoryError")
     assert rows[(64, 20, 10)]["status"] == "ok"
+
+
+def test_sizes_beyond_the_bounds_are_a_usage_error_before_any_cell(tmp_path, digits):
+    spec = _spec(axes={"sizes": [(64, 10**11, 10), (64, 20, 10)]}, seeds=(0,))
+    with pytest.raises(UsageError, match="parameters"):
+        sweep.run_sweep(spec, tmp_path, splits=digits)
+    assert not (tmp_path / sweep.RESULTS).exists() or not (tmp_path / sweep.RESULTS).read_text()
 
 
 def test_the_printed_command_reproduces_the_best_cell(tmp_path, capsys):
