@@ -231,6 +231,17 @@ def _b64_f32(array) -> str:
     return base64.b64encode(np.ascontiguousarray(array, dtype="<f4").tobytes()).decode("ascii")
 
 
+PREPROCESSING = ("INK", "MIN_CONTRAST", "WORK_SIDE", "BACKGROUND_WINDOW", "SPECK",
+                 "WINDOW_STROKES", "STROKE", "STROKE_RANGE", "INK_LEVEL")
+
+
+def preprocessing_constants() -> dict[str, Any]:
+    """``nndl.images``'s constants for page.js's copy of ``ink_image`` and ``normalize``."""
+    from nndl import images
+
+    return {name: getattr(images, name) for name in PREPROCESSING}
+
+
 def page_network(net) -> dict[str, Any]:
     """What page.js needs to run ``net``: kind, sizes, activations, cost and float32 weights.
 
@@ -525,6 +536,7 @@ def build(folder: str | Path, *, answers: bool = True) -> str:
         "model": model_file.name,
         "max_neurons": MAX_NEURON_IMAGES,
         "nndl": __version__,
+        "preprocessing": preprocessing_constants(),
     }
     template = _text_asset("page.html")
     replacements = {
