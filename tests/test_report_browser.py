@@ -492,3 +492,23 @@ def test_the_page_network_is_nndl_network_for_every_cost_and_layer(page, cost, o
             np.testing.assert_allclose(a, want[i], rtol=0, atol=EXACT_TOL)
         for d, want in zip(g["deltas"], deltas):
             np.testing.assert_allclose(d, want[i], rtol=0, atol=EXACT_TOL)
+
+
+def test_bp1_and_bp2_are_shown_for_the_networks_own_activations(browser, tmp_path):
+    """A tanh network with a softmax output and log-likelihood cost: BP2 with tanh'(z^l), BP1
+    as eq. (84); captions and the verdict say "an 8", not "a 8"."""
+    from nndl import report
+    from nndl.cli import main
+
+    folder = tmp_path / "tanh"
+    assert main(["-q", "train", "--data", "digits", "--hidden", "tanh", "--cost", "log-likelihood",
+                 "--epochs", "1", "--no-plots", "-o", str(folder)]) == 0
+    page = Page(browser, report.write(folder, answers=False))
+    try:
+        bp1, bp2 = (page.page.locator(f"#{i}").inner_text() for i in ("bp1-formula", "bp2-formula"))
+        assert "84" in bp1, bp1  # delta^L = a^L - y (eq. 84)
+        assert "tanh" in bp2 and "σ" not in bp2, bp2
+        assert page.errors() == []
+    finally:
+        page.close()
+    assert report._a(8) == "an" and report._a(7) == "a" and report._a(18) == "an"

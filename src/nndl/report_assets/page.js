@@ -628,7 +628,7 @@
     let best = 0;
     for (let j = 1; j < a.length; j++) if (a[j] > a[best]) best = j;
     verdict.innerHTML = "";
-    verdict.append("The network reads a ", el("b", { id: "predicted" }, String(best)));
+    verdict.append(`The network reads ${best === 8 ? "an" : "a"} `, el("b", { id: "predicted" }, String(best)));
     bars(outputs, Array.from(a), { highlight: best });
     for (let l = 1; l < state.pass.as.length - 1; l++) {
       const div = el("div", { class: "layer" });
@@ -721,8 +721,17 @@
   }
 
   // ------------------------------------------------------------------ start
-  if (chapter3 && NET.cost === "cross-entropy" && NET.output === "sigmoid") {
-    document.getElementById("bp1-formula").textContent = "\\delta^L = \\nabla_a C \\odot \\sigma'(z^L) = a^L - y";
+  if (chapter3 && NET.frame) {  // BP1 and BP2 as this network computes them
+    const bp1 = document.getElementById("bp1-formula"), bp2 = document.getElementById("bp2-formula");
+    if (NET.output === "sigmoid" && NET.cost === "cross-entropy") {
+      bp1.textContent = "\\delta^L = \\nabla_a C \\odot \\sigma'(z^L) = a^L - y";
+    } else if (NET.output === "softmax" && NET.cost === "log-likelihood") {
+      bp1.textContent = "\\delta^L = a^L - y \\text{ (eq. 84)}";
+    } else if (NET.output === "softmax") {
+      bp1.textContent = "\\delta^L = \\left(\\partial a^L / \\partial z^L\\right)^T \\nabla_a C \\text{ (softmax output)}";
+    }
+    const prime = { sigmoid: "\\sigma'(z^l)", tanh: "\\tanh'(z^l) = 1 - (a^l)^2", relu: "\\mathrm{ReLU}'(z^l) = [z^l > 0]" }[NET.hidden];
+    if (prime) bp2.textContent = `\\delta^l = \\left((w^{l+1})^T \\delta^{l+1}\\right) \\odot ${prime}`;
   }
   for (const id of ["run", "training", "neurons", "draw"]) renderMath(document.getElementById(id));
   for (const d of document.querySelectorAll("details.answer")) {
