@@ -158,29 +158,40 @@
   }
 
   /* scipy.ndimage minimum_filter / maximum_filter with a k x k square (k odd) and
-     mode="reflect" (d c b a | a b c d): one pass along rows, one along columns. */
+     mode="reflect" (d c b a | a b c d): one pass along rows, one along columns, each line
+     by van Herk and Gil & Werman's running extrema (three comparisons a pixel for any k;
+     min and max are exact, so the result is scipy's). */
   function reflect(i, n) {
     const m = ((i % (2 * n)) + 2 * n) % (2 * n);
     return m < n ? m : 2 * n - 1 - m;
   }
-  function squareFilter(x, w, h, k, pick) {
+  function lineFilter(e, len, k, isMax, out) {  // out[c] = min/max of e[c .. c+k-1], c < len
+    const n = len + k - 1, g = new Float64Array(n), hh = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = e[i];
+      g[i] = i % k === 0 ? v : (isMax ? (v > g[i - 1] ? v : g[i - 1]) : (v < g[i - 1] ? v : g[i - 1]));
+    }
+    for (let i = n - 1; i >= 0; i--) {
+      const v = e[i];
+      hh[i] = i % k === k - 1 || i === n - 1 ? v : (isMax ? (v > hh[i + 1] ? v : hh[i + 1]) : (v < hh[i + 1] ? v : hh[i + 1]));
+    }
+    for (let c = 0; c < len; c++) {
+      const u = hh[c], v = g[c + k - 1];
+      out[c] = isMax ? (u > v ? u : v) : (u < v ? u : v);
+    }
+  }
+  function squareFilter(x, w, h, k, isMax) {
     const half = k >> 1, tmp = new Float64Array(w * h), out = new Float64Array(w * h);
-    const line = new Float64Array(Math.max(w, h) + k);
+    const line = new Float64Array(Math.max(w, h) + k), res = new Float64Array(Math.max(w, h));
     for (let y = 0; y < h; y++) {
       for (let i = -half; i < w + half; i++) line[i + half] = x[y * w + reflect(i, w)];
-      for (let c = 0; c < w; c++) {
-        let v = line[c];
-        for (let j = 1; j < k; j++) v = pick(v, line[c + j]);
-        tmp[y * w + c] = v;
-      }
+      lineFilter(line, w, k, isMax, res);
+      for (let c = 0; c < w; c++) tmp[y * w + c] = res[c];
     }
     for (let c = 0; c < w; c++) {
       for (let i = -half; i < h + half; i++) line[i + half] = tmp[reflect(i, h) * w + c];
-      for (let y = 0; y < h; y++) {
-        let v = line[y];
-        for (let j = 1; j < k; j++) v = pick(v, line[y + j]);
-        out[y * w + c] = v;
-      }
+      lineFilter(line, h, k, isMax, res);
+      for (let y = 0; y < h; y++) out[y * w + c] = res[y];
     }
     return out;
   }
@@ -286,7 +297,7 @@
   /* Steps 3-8 of nndl.images.ink_image with a k x k window (its _ink_with_window):
      {ink I, kept mask K, stroke width w}, or null for a blank picture. */
   function inkWithWindow(x, w, h, k) {
-    const B = squareFilter(squareFilter(x, w, h, k, Math.min), w, h, k, Math.max);  // step 3: opening
+    const B = squareFilter(squareFilter(x, w, h, k, false), w, h, k, true);  // step 3: opening
     const F = new Float64Array(w * h);
     let top = -Infinity;
     for (let i = 0; i < F.length; i++) { F[i] = x[i] - B[i]; if (F[i] > top) top = F[i]; }  // step 4
