@@ -132,3 +132,91 @@ def test_a_damaged_history_is_one_error_naming_the_file(digits_run):
             assert "<table" in html and isinstance(subtitle, str)
 
     check()
+
+
+def test_report_replaces_only_its_own_pages(digits_run, tmp_path, capsys):
+    """-o must be a .html name, and an existing file there must be an earlier nndl report:
+    the run's own model.npz and history.json, the user's notes, a FIFO stay untouched."""
+    import os
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_run, run)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    notes = tmp_path / "notes.html"
+    notes.write_text("my notes\n")
+    fifo = tmp_path / "pipe.html"
+    os.mkfifo(fifo)
+    for target, why in [(run / "model.npz", "must end in .html"), (run / "history.json", "must end in .html"),
+                        (tmp_path / "notes.txt", "must end in .html"), (notes, "not a page written by nndl report"),
+                        (fifo, "is a FIFO"), (tmp_path, "must end in .html"), (run, "must end in .html")]:
+        assert main(["report", str(run), "-o", str(target), "--no-answers"]) == 2, target
+        err = capsys.readouterr().err
+        assert why in err and err.count("\n") == 1, err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name in before} == before
+    assert notes.read_text() == "my notes\n" and fifo.is_fifo()
+    page = tmp_path / "page.html"
+    assert main(["-q", "report", str(run), "-o", str(page), "--no-answers"]) == 0
+    assert report.is_report(page)
+    assert main(["-q", "report", str(run), "-o", str(page), "--no-answers"]) == 0  # its own page: replaced
+    assert main(["-q", "report", str(run / "model.npz")]) == 1
+    assert "is a file, not a run folder" in capsys.readouterr().err
+
+
+def test_every_atomic_writer_refuses_what_is_not_a_regular_file(tmp_path):
+    """io.atomic_write (models, histories, plots, reports, results) and _download.atomic_file
+    (downloads, decoded caches) rename a temporary over the target: a FIFO or a folder there
+    is refused before anything is written, and left as it was."""
+    import os
+
+    from nndl import _download
+    from nndl.errors import FileWriteError
+    from nndl.io import atomic_write
+    from nndl.paths import not_a_regular_file
+
+    fifo, folder = tmp_path / "fifo", tmp_path / "folder"
+    os.mkfifo(fifo)
+    folder.mkdir()
+    for writer in (atomic_write, _download.atomic_file):
+        for target, kind in ((fifo, "FIFO"), (folder, "folder")):
+            with pytest.raises(FileWriteError, match=kind), writer(target) as f:
+                f.write(b"x")
+    assert fifo.is_fifo() and folder.is_dir() and sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "folder"]
+    assert not_a_regular_file("/dev/null") == "a device"  # (never written: it would be replaced as root)
+    assert not_a_regular_file(tmp_path / "new") is None
+
+
+def test_chapter6_runs_get_a_one_line_error_not_a_silent_exit(tmp_path, capsys):
+    """No page for chapter-6 runs yet: both ways of asking say so (exit 2), before any work."""
+    import json
+
+    from nndl.commands.train3 import FORMAT
+
+    run = tmp_path / "ch6"
+    run.mkdir()
+    (run / "history.json").write_text(json.dumps({"format": FORMAT, "settings": {"net": "ch6-fc"}}))
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "chapter-6 run (ch6-fc" in err and "chapter-3 networks" in err
+    assert not (run / "report.html").exists()
+    out = tmp_path / "trained"
+    assert main(["train", "--net", "ch6-fc", "--epochs", "1", "--training-size", "100", "-o", str(out),
+                 "--report"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--report" in err and "chapter-3 networks" in err
+    assert not out.exists()  # refused before training
+
+
+def test_a_model_that_is_not_the_runs_network_is_a_warning_on_the_page_and_stderr(digits_run, tmp_path, capsys):
+    import shutil
+
+    import nndl
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_run, run)
+    nndl.Network([64, 10], rng=np.random.default_rng(0)).save(run / "model.npz")
+    assert main(["report", str(run), "--no-answers"]) == 0
+    warning = "the model is not the network history.json describes: sizes 64-10 (history.json: 64-30-10)"
+    assert warning in capsys.readouterr().err
+    assert warning in (run / "report.html").read_text(encoding="utf-8")
+    assert "history.json describes" not in report.build(digits_run, answers=False)

@@ -308,29 +308,71 @@ HAND = {  # strokes in canvas pixels, as a learner might draw them
 
 
 def test_hand_drawn_strokes_agree_and_a_drawn_seven_reads_seven(page, net, tmp_path):
-    from nndl.images import digit_input
-
     agreement: dict = {}
     for digit, strokes in HAND.items():
-        page.clear()
-        for s in strokes:
-            page.stroke(s)
-        png = page.canvas_png(tmp_path, f"hand-{digit}.png")
-        state, _ = _compare(net, page.state(), png, agreement)
+        state = _draw_and_compare(page, net, strokes, tmp_path / f"hand-{digit}.png", agreement)
         if digit == 7:
             assert state["predicted"] == "7"
-        # the same drawing for a 64-input network (the bundled 8x8 digits): frame 8, box 8
-        small = page.page.evaluate(
-            """() => { const pad = document.getElementById('pad');
-                 const rgba = pad.getContext('2d').getImageData(0, 0, pad.width, pad.height).data;
-                 return Array.from(nndl.mnistInput(nndl.greyFromRGBA(rgba), pad.width, pad.height,
-                                                   {side: 8, box: 8, centre: 3.5})); }"""
-        )
-        assert np.abs(np.array(small) - digit_input(png, 64)).max() <= PIXEL_TOL
     print(
-        f"\nhand-drawn: max pixel difference {max(agreement['pixel']):.2e}, max activation "
-        f"difference {max(agreement['output']):.2e}"
+        f"\nhand-drawn: max pixel difference {max(agreement['pixel']):.2e} (8x8: "
+        f"{max(agreement['pixel_8x8']):.2e}), max activation difference {max(agreement['output']):.2e}"
     )
+
+
+def _draw_and_compare(page, net, strokes, png: Path, agreement: dict) -> dict:
+    """Draw ``strokes`` on a clear canvas; compare the page with Python for 784 and 64 inputs."""
+    page.clear()
+    for s in strokes:
+        page.stroke(s)
+    state, _ = _compare(net, page.state(), page.canvas_png(png.parent, png.name), agreement)
+    _compare_8x8(page, png, agreement)
+    return state
+
+
+def _compare_8x8(page, png: Path, agreement: dict):
+    """The same drawing for a 64-input network (the bundled 8x8 digits): frame 8, box 8."""
+    from nndl.images import digit_input
+
+    small = page.page.evaluate(
+        """() => { const pad = document.getElementById('pad');
+             const rgba = pad.getContext('2d').getImageData(0, 0, pad.width, pad.height).data;
+             const x = nndl.mnistInput(nndl.greyFromRGBA(rgba), pad.width, pad.height,
+                                       {side: 8, box: 8, centre: 3.5});
+             return x === null ? null : Array.from(x); }"""
+    )
+    assert small is not None, f"{png.name}: the page found no digit for the 8x8 frame"
+    pixel = np.abs(np.array(small) - digit_input(png, 64)).max()
+    agreement.setdefault("pixel_8x8", []).append(pixel)
+    assert pixel <= PIXEL_TOL, f"{png.name}: the page's 8x8 input differs by {pixel:.3g}"
+
+
+def _scaled(strokes, factor: float, centre=(140, 140)):
+    return [[(centre[0] + factor * (x - 140), centre[1] + factor * (y - 140)) for x, y in s] for s in strokes]
+
+
+AWKWARD = {  # drawings that exercise nndl.images.ink_image's every step (found by a tester)
+    "seven-at-30%": _scaled(HAND[7], 0.3),
+    "zero-at-30%": _scaled(HAND[0], 0.3),
+    "small-seven-in-a-corner": _scaled(HAND[7], 0.18, centre=(60, 70)),
+    "single-dot": [[(140, 140)]],
+    "one-and-a-mark-at-the-edge": HAND[1] + [[(6, 274), (30, 256)]],  # the mark's cap touches the edge
+    "canvas-wide-zero": [[(140 + 128 * np.sin(t), 140 - 128 * np.cos(t)) for t in np.linspace(0, 2 * np.pi, 60)]],
+}
+
+
+def test_small_dotted_and_edge_touching_drawings_agree_with_nndl_predict(page, net, tmp_path):
+    """Drawings outside MNIST's usual range: the pen far too thick for the digit's size
+    (thinning), a dot, a mark touching the canvas's edge (dropped), a zero as wide as the
+    canvas (the pen thin for its size); and the 8x8 frame."""
+    agreement: dict = {}
+    for name, strokes in AWKWARD.items():
+        _draw_and_compare(page, net, strokes, tmp_path / f"{name}.png", agreement)
+    print(
+        f"\nsmall, dotted, edge-touching: max pixel difference {max(agreement['pixel']):.2e} (8x8: "
+        f"{max(agreement['pixel_8x8']):.2e}), max activation difference {max(agreement['output']):.2e}, "
+        f"outputs from Python's own input {max(agreement['output_from_python_input']):.2e}"
+    )
+    assert page.errors() == []
 
 
 def test_deltas_for_a_chosen_label_are_network_deltas(page, net, tmp_path):
@@ -450,3 +492,23 @@ def test_the_page_network_is_nndl_network_for_every_cost_and_layer(page, cost, o
             np.testing.assert_allclose(a, want[i], rtol=0, atol=EXACT_TOL)
         for d, want in zip(g["deltas"], deltas):
             np.testing.assert_allclose(d, want[i], rtol=0, atol=EXACT_TOL)
+
+
+def test_bp1_and_bp2_are_shown_for_the_networks_own_activations(browser, tmp_path):
+    """A tanh network with a softmax output and log-likelihood cost: BP2 with tanh'(z^l), BP1
+    as eq. (84); captions and the verdict say "an 8", not "a 8"."""
+    from nndl import report
+    from nndl.cli import main
+
+    folder = tmp_path / "tanh"
+    assert main(["-q", "train", "--data", "digits", "--hidden", "tanh", "--cost", "log-likelihood",
+                 "--epochs", "1", "--no-plots", "-o", str(folder)]) == 0
+    page = Page(browser, report.write(folder, answers=False))
+    try:
+        bp1, bp2 = (page.page.locator(f"#{i}").inner_text() for i in ("bp1-formula", "bp2-formula"))
+        assert "84" in bp1, bp1  # delta^L = a^L - y (eq. 84)
+        assert "tanh" in bp2 and "σ" not in bp2, bp2
+        assert page.errors() == []
+    finally:
+        page.close()
+    assert report._a(8) == "an" and report._a(7) == "a" and report._a(18) == "an"

@@ -70,8 +70,13 @@ def atomic_file(dest: Path) -> Iterator[IO[bytes]]:
     """Open a temporary file beside ``dest``; rename it to ``dest`` only if the block succeeds.
 
     On any exception (including KeyboardInterrupt) the temporary file is removed and ``dest``
-    is left as it was. Raises OSError if the folder cannot be written.
+    is left as it was. Raises OSError if the folder cannot be written, and
+    ``FileWriteError`` (an OSError) if ``dest`` exists and is not a regular file.
     """
+    from nndl.errors import FileWriteError
+    from nndl.paths import refuse_non_regular
+
+    refuse_non_regular(dest, FileWriteError, f"cannot write {dest}")
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     os.close(fd)
     try:
@@ -240,5 +245,5 @@ def _fetch_one(url: str, dest: Path, md5: str, progress: Progress, timeout: floa
                 raise _MirrorError(f"{type(exc).__name__}: {exc}") from None
             if got != md5:
                 raise _MirrorError(f"checksum mismatch (content md5 {got}, expected {md5})")
-    except OSError as exc:  # from atomic_file itself: the folder is not writable
-        raise DataError(f"cannot write {dest}: {exc}") from None
+    except OSError as exc:  # from atomic_file itself: the folder is not writable, dest not a file
+        raise DataError(str(exc) if isinstance(exc, NndlError) else f"cannot write {dest}: {exc}") from None

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -90,14 +89,10 @@ def _to_uint8(X: np.ndarray) -> np.ndarray:
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from nndl.io import atomic_write  # temporary + rename; refuses a target that is not a file
+
+    with atomic_write(path) as f:
+        np.save(f, array, allow_pickle=False)
 
 
 def expanded_training_data(training, *, seed: int = 0, cache: str | os.PathLike[str] | None = None,

@@ -48,9 +48,14 @@ def atomic_write(path: str | Path, mode: str = "wb"):
     """Open a temporary file beside ``path``; on success rename it to ``path``, else delete it.
 
     The data are fsynced before the rename. Any ``OSError`` (a full disk, no permission)
-    becomes a ``FileWriteError`` naming ``path``; the temporary file is removed.
+    becomes a ``FileWriteError`` naming ``path``; the temporary file is removed. A ``path``
+    that exists and is not a regular file (a folder, a device, a FIFO) is refused with a
+    ``FileWriteError`` before anything is written (``nndl.paths.refuse_non_regular``).
     """
+    from nndl.paths import refuse_non_regular
+
     path = Path(path)
+    refuse_non_regular(path, FileWriteError, f"cannot write {path}")
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
                                    prefix=f".{path.name}.", suffix=".tmp")

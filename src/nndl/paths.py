@@ -50,6 +50,45 @@ def os_error_message(exc: OSError) -> str:
     return f"{where}: {reason}"
 
 
+def not_a_regular_file(path: str | os.PathLike) -> str | None:
+    """What ``path`` is if it exists and is not a regular file ("a folder", "a FIFO (named
+    pipe)", "a device", "a socket"), else None (a regular file, or nothing there yet).
+
+    Every writer that replaces a file by renaming a temporary over it (``nndl.io.atomic_write``,
+    ``nndl._download.atomic_file``) refuses such a target: the rename would silently turn a
+    device node or a FIFO into a regular file.
+    """
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        return None  # cannot tell (no permission...): the write itself reports it
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def refuse_non_regular(path: str | os.PathLike, error=UsageError, shown: str | None = None) -> None:
+    """Raise ``error`` (``SHOWN: is a device, not a regular file; nndl replaces only regular
+    files``) if ``path`` exists and is not a regular file."""
+    kind = not_a_regular_file(path)
+    if kind is not None:
+        what = "is a folder; name a file" if kind == "a folder" else (
+            f"is {kind}, not a regular file; nndl writes only regular files (name a new file)")
+        raise error(f"{shown or os.fspath(path)}: {what}")
+
+
 def plot_formats() -> tuple[str, ...]:
     """The file suffixes matplotlib can write (png, pdf, svg, jpg, ...), without dots."""
     from matplotlib.backend_bases import FigureCanvasBase
@@ -77,8 +116,9 @@ def _probe(folder: Path, shown: str) -> None:
         os.close(fd)
         os.unlink(tmp)
     except OSError as exc:
+        reason = "it accepts no new files" if exc.errno == errno.ENOENT else os_error_reason(exc)
         raise UsageError(f"{shown}: cannot write into the folder {str(folder) or '.'} "
-                         f"({os_error_reason(exc)})") from None
+                         f"({reason})") from None
 
 
 def check_output_file(path: str | os.PathLike, option: str, formats: Iterable[str] | None = None) -> Path:
@@ -97,8 +137,7 @@ def check_output_file(path: str | os.PathLike, option: str, formats: Iterable[st
             got = f"'.{suffix}'" if suffix else "no suffix"
             raise UsageError(f"{shown}: cannot write {got}; the file name must end in one of "
                              f"{', '.join('.' + f for f in formats)}")
-    if path.is_dir():
-        raise UsageError(f"{shown}: is a folder; name a file")
+    refuse_non_regular(path, UsageError, shown)
     _writable_folder(path.parent, shown)
     if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(f"{shown}: the file exists and cannot be overwritten (permission denied)")

@@ -43,7 +43,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from nndl.errors import DataError, ModelFileError, NndlError
+from nndl.errors import DataError, ModelFileError, NndlError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +141,13 @@ def seed_answers() -> tuple[tuple[str, str, str], ...]:
     from nndl.cli import build_parser
 
     out = []
+    data_log = logging.getLogger("nndl.data")  # the "data: ..." line: once, for the run, not per answer
     for command, topic in SEED_ANSWERS:
         args = build_parser().parse_args([command, topic, "--format", "markdown"])
         buffer = io.StringIO()
+        level = data_log.level
         try:
+            data_log.setLevel(logging.WARNING)
             with contextlib.redirect_stdout(buffer):
                 status = args.func(args)
         except (ImportError, NndlError) as exc:  # e.g. SymPy (the derive extra) not installed
@@ -152,6 +155,8 @@ def seed_answers() -> tuple[tuple[str, str, str], ...]:
             note = f"<p>Not computed here: {html.escape(str(exc))} (pip install 'nndl[derive]').</p>"
             out.append((f"nndl {command} {topic}", f"{command} {topic}", note))
             continue
+        finally:
+            data_log.setLevel(level)
         text = buffer.getvalue()
         if status != 0:
             log.warning("nndl %s %s reported a failed check; the page shows it", command, topic)
@@ -231,6 +236,17 @@ def _b64_f32(array) -> str:
     return base64.b64encode(np.ascontiguousarray(array, dtype="<f4").tobytes()).decode("ascii")
 
 
+PREPROCESSING = ("INK", "MIN_CONTRAST", "WORK_SIDE", "BACKGROUND_WINDOW", "SPECK",
+                 "WINDOW_STROKES", "STROKE", "STROKE_RANGE", "INK_LEVEL")
+
+
+def preprocessing_constants() -> dict[str, Any]:
+    """``nndl.images``'s constants for page.js's copy of ``ink_image`` and ``normalize``."""
+    from nndl import images
+
+    return {name: getattr(images, name) for name in PREPROCESSING}
+
+
 def page_network(net) -> dict[str, Any]:
     """What page.js needs to run ``net``: kind, sizes, activations, cost and float32 weights.
 
@@ -297,7 +313,6 @@ def _evaluation(net, record: dict[str, Any], folder: Path) -> dict[str, Any] | N
     """Confusion matrix and worst mistakes on the run's evaluation set, or None without data."""
     from nndl import runs
     from nndl.commands.evaluate import evaluate
-    from nndl.errors import UsageError
 
     try:
         settings = runs.TrainSettings.from_dict(record["settings"], str(folder / runs.HISTORY))
@@ -439,10 +454,15 @@ def _wrong_html(ev: dict[str, Any]) -> str:
     for w in ev["wrong"]:
         img = f'<img src="{w["image"]}" alt="example {w["index"]}">' if w["image"] else ""
         items.append(
-            f"<figure>{img}<figcaption>#{w['index']}: a {w['label']} taken for a "
-            f"<b>{w['predicted']}</b> ({w['confidence']:.2f})</figcaption></figure>"
+            f"<figure>{img}<figcaption>#{w['index']}: {_a(w['label'])} {w['label']} taken for "
+            f"{_a(w['predicted'])} <b>{w['predicted']}</b> ({w['confidence']:.2f})</figcaption></figure>"
         )
     return '<div class="mistakes">' + "".join(items) + "</div>"
+
+
+def _a(digit) -> str:
+    """The article before a digit's name: "an 8", "an 11", "an 18", "a 7"."""
+    return "an" if str(digit).startswith("8") or str(digit) in ("11", "18") else "a"
 
 
 def run_summary(record: dict[str, Any], folder: Path) -> tuple[str, str]:
@@ -469,6 +489,32 @@ def run_summary(record: dict[str, Any], folder: Path) -> tuple[str, str]:
     return html_, subtitle
 
 
+def model_mismatch(record: dict[str, Any], net) -> str | None:
+    """How the model differs from the network ``history.json`` describes, or None.
+
+    (A model copied in from another run: the page would show one network's history and run
+    another's weights.) Compares sizes, cost and activations (``nndl.io.network_description``).
+    """
+    from nndl.io import network_description
+    from nndl.network import Network
+
+    described = record.get("network")
+    if not isinstance(described, dict) or not isinstance(net, Network):
+        return None
+    actual = network_description(net)
+    keys = ("sizes", "cost", "hidden", "output")
+    diffs = [f"{k} {_plain(actual[k])} (history.json: {_plain(described[k])})"
+             for k in keys if k in described and described[k] != actual[k]]
+    if not diffs:
+        return None
+    return ("the model is not the network history.json describes: " + "; ".join(diffs)
+            + ". The page runs the model; the histories and settings shown are history.json's")
+
+
+def _plain(value) -> str:
+    return "-".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def build(folder: str | Path, *, answers: bool = True) -> str:
     """The report page of the run in ``folder``, as one HTML string.
 
@@ -477,12 +523,15 @@ def build(folder: str | Path, *, answers: bool = True) -> str:
     """
     from nndl import __version__, plots, runs
 
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise ModelFileError(f"{folder}: no such run folder")
+    folder = check_run_folder(folder)
+    refuse_chapter6(folder)
     record = runs.read_history(folder)
     net, _, model_file = runs.load_model(folder)
     run_html, subtitle = run_summary(record, folder)
+    mismatch = model_mismatch(record, net)
+    if mismatch:
+        log.warning("%s: %s", model_file, mismatch)
+        run_html = f'<p class="note"><b>Warning:</b> {_e(model_file.name)}: {_e(mismatch)}</p>' + run_html
     history = record.get("history")
     try:
         charts = "".join(
@@ -525,6 +574,7 @@ def build(folder: str | Path, *, answers: bool = True) -> str:
         "model": model_file.name,
         "max_neurons": MAX_NEURON_IMAGES,
         "nndl": __version__,
+        "preprocessing": preprocessing_constants(),
     }
     template = _text_asset("page.html")
     replacements = {
@@ -544,12 +594,85 @@ def build(folder: str | Path, *, answers: bool = True) -> str:
     return re.sub(r"<!--@(\w+)@-->", lambda m: replacements[m.group(1)], template)
 
 
+MARKER = '<meta name="generator" content="nndl report">'  # in every page's head (page.html)
+
+
+def is_report(path: str | Path) -> bool:
+    """True if ``path`` is a regular file that starts like a page nndl report wrote (``MARKER``)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return MARKER.encode() in head
+
+
+def check_run_folder(folder: str | Path) -> Path:
+    """``folder`` as a Path if it is a folder; ``ModelFileError`` saying what it is if not."""
+    folder = Path(folder).expanduser()
+    if folder.is_dir():
+        return folder
+    if folder.exists():
+        hint = f" (the run folder is probably {folder.parent})" if folder.parent.is_dir() and (
+            folder.parent / "history.json").exists() else ""
+        raise ModelFileError(f"{folder}: is a file, not a run folder; name the folder nndl train "
+                             f"wrote (it holds history.json and the model){hint}")
+    raise ModelFileError(f"{folder}: no such run folder")
+
+
+CHAPTER3_ONLY = ("the report page (its canvas, neuron images, activations and deltas) is for "
+                 "chapter-3 networks (nndl.Network) only")
+
+
+def refuse_chapter6(folder: Path) -> None:
+    """``UsageError`` if ``folder`` is a chapter-6 run (``nndl train --net``): no page for it yet."""
+    import json
+
+    from nndl.commands.train3 import FORMAT
+
+    try:
+        record = json.loads((folder / "history.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # read_history says what is wrong with it
+    if isinstance(record, dict) and record.get("format") == FORMAT:
+        net = (record.get("settings") or {}).get("net", "?") if isinstance(record.get("settings"), dict) else "?"
+        raise UsageError(f"{folder}: a chapter-6 run ({net}, nndl.network3); {CHAPTER3_ONLY}. Its results "
+                         f"are in {folder / 'history.json'} and its plots")
+
+
+def check_target(path: str | Path, option: str = "-o") -> Path:
+    """Check the page's file before any work: a new ``.html`` name, or an earlier nndl report.
+
+    Raises ``UsageError`` (``OPTION PATH: what is wrong``) for a name not ending in .html, a path
+    that is a folder, device or FIFO, a folder that does not exist or cannot be written,
+    and an existing file that is not an nndl report (a run's model.npz or history.json,
+    the user's notes): a report never replaces anything but an earlier report.
+    """
+    from nndl.paths import check_output_file
+
+    path = Path(path).expanduser()
+    shown = f"{option} {path}"
+    if path.suffix.lower() != ".html":
+        raise UsageError(f"{shown}: the page's file name must end in .html")
+    check_output_file(path, option)
+    if path.exists() and not is_report(path):
+        raise UsageError(f"{shown}: the file exists and is not a page written by nndl report; "
+                         "nndl report replaces only its own pages (name another file, or remove it)")
+    return path
+
+
 def write(folder: str | Path, out: str | Path | None = None, *, answers: bool = True) -> Path:
-    """Write the report of the run in ``folder`` to ``out`` (default ``folder/report.html``)."""
+    """Write the report of the run in ``folder`` to ``out`` (default ``folder/report.html``).
+
+    ``out`` is checked first (``check_target``: UsageError before any work).
+    """
     from nndl.io import atomic_write
 
+    folder = check_run_folder(folder)
+    refuse_chapter6(folder)
+    path = Path(out).expanduser() if out is not None else folder / REPORT
+    check_target(path, "-o" if out is not None else "report")
     page = build(folder, answers=answers)
-    path = Path(out).expanduser() if out is not None else Path(folder).expanduser() / REPORT
     with atomic_write(path, "wb") as f:
         f.write(page.encode("utf-8"))
     return path

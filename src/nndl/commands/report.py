@@ -6,7 +6,6 @@ import argparse
 import logging
 from pathlib import Path
 
-from nndl.errors import UsageError
 
 log = logging.getLogger("nndl.report")
 
@@ -47,13 +46,7 @@ def write(folder, out=None, *, answers: bool = True) -> Path:
     """Write the page (checking ``out`` first) and print where it went; used by train --report."""
     from nndl import report
 
-    if out is not None:
-        parent = Path(out).expanduser().parent
-        if not parent.is_dir():
-            raise UsageError(f"-o {out}: the folder {parent} does not exist")
-        if Path(out).expanduser().is_dir():
-            raise UsageError(f"-o {out}: is a folder; give a file name such as report.html")
-    path = report.write(folder, out, answers=answers)
+    path = report.write(folder, out, answers=answers)  # checks RUN and -o before the work
     size = path.stat().st_size
     print(f"report: {path} ({size / 1e6:.2f} MB)")
     return path

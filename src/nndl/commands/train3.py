@@ -124,6 +124,11 @@ def run(args: argparse.Namespace) -> int:
     """The ``nndl train`` command for a chapter-6 network; returns the exit status."""
     from nndl.runs import new_run_folder
 
+    if getattr(args, "report", False):  # before any work: no silent run without the page
+        from nndl.report import CHAPTER3_ONLY
+
+        raise UsageError(f"--report: {CHAPTER3_ONLY}; --net trains a chapter-6 network. Leave out "
+                         "--report (the run folder gets history.json and accuracy.png)")
     if args.resume:
         folder = Path(args.resume).expanduser()
         try:

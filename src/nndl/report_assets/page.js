@@ -132,18 +132,271 @@
   const deltas = chapter3 ? MODEL.deltas : null;
 
   // ------------------------------------------------------------------ preprocessing
-  const INK = 0.2;           // nndl.images.INK: after stretching, pixels above this are the digit
-  const MIN_CONTRAST = 0.1;  // nndl.images.MIN_CONTRAST: less than this between ink and paper = blank
+  /* nndl.images's constants, written into the page by nndl.report (so they cannot drift):
+     INK, MIN_CONTRAST, WORK_SIDE, BACKGROUND_WINDOW, SPECK, WINDOW_STROKES, STROKE,
+     STROKE_RANGE, INK_LEVEL; their meaning is in nndl.images.ink_image's docstring. */
+  const P = DATA.preprocessing;
 
   function roundHalfEven(x) {  // Python's round()
     const r = Math.round(x);
     return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r;
   }
 
+  function sorted(values) { return Float64Array.from(values).sort(); }
+
   function median(values) {  // numpy.median
-    const v = Float64Array.from(values).sort();
+    const v = sorted(values);
     const m = v.length >> 1;
     return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+  }
+
+  function percentile(values, p) {  // numpy.percentile, method "linear", with NumPy's lerp
+    const v = sorted(values), n = v.length;
+    const index = (n - 1) * (p / 100), below = Math.floor(index);
+    const a = v[below], b = v[Math.min(below + 1, n - 1)], t = index - below, diff = b - a;
+    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+  }
+
+  /* scipy.ndimage minimum_filter / maximum_filter with a k x k square (k odd) and
+     mode="reflect" (d c b a | a b c d): one pass along rows, one along columns, each line
+     by van Herk and Gil & Werman's running extrema (three comparisons a pixel for any k;
+     min and max are exact, so the result is scipy's). */
+  function reflect(i, n) {
+    const m = ((i % (2 * n)) + 2 * n) % (2 * n);
+    return m < n ? m : 2 * n - 1 - m;
+  }
+  function lineFilter(e, len, k, isMax, out) {  // out[c] = min/max of e[c .. c+k-1], c < len
+    const n = len + k - 1, g = new Float64Array(n), hh = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = e[i];
+      g[i] = i % k === 0 ? v : (isMax ? (v > g[i - 1] ? v : g[i - 1]) : (v < g[i - 1] ? v : g[i - 1]));
+    }
+    for (let i = n - 1; i >= 0; i--) {
+      const v = e[i];
+      hh[i] = i % k === k - 1 || i === n - 1 ? v : (isMax ? (v > hh[i + 1] ? v : hh[i + 1]) : (v < hh[i + 1] ? v : hh[i + 1]));
+    }
+    for (let c = 0; c < len; c++) {
+      const u = hh[c], v = g[c + k - 1];
+      out[c] = isMax ? (u > v ? u : v) : (u < v ? u : v);
+    }
+  }
+  function squareFilter(x, w, h, k, isMax) {
+    const half = k >> 1, tmp = new Float64Array(w * h), out = new Float64Array(w * h);
+    const line = new Float64Array(Math.max(w, h) + k), res = new Float64Array(Math.max(w, h));
+    for (let y = 0; y < h; y++) {
+      for (let i = -half; i < w + half; i++) line[i + half] = x[y * w + reflect(i, w)];
+      lineFilter(line, w, k, isMax, res);
+      for (let c = 0; c < w; c++) tmp[y * w + c] = res[c];
+    }
+    for (let c = 0; c < w; c++) {
+      for (let i = -half; i < h + half; i++) line[i + half] = tmp[reflect(i, h) * w + c];
+      lineFilter(line, h, k, isMax, res);
+      for (let y = 0; y < h; y++) out[y * w + c] = res[y];
+    }
+    return out;
+  }
+
+  /* skimage.filters.threshold_otsu(F, nbins=256) for a float image, as scikit-image 0.26
+     computes it: numpy.histogram's 256 equal bins of [min, max] (edges by numpy.linspace,
+     NumPy's bin search with its one-ulp corrections), bin centres, cumulative class
+     weights and means, the first centre that maximises the between-class variance. */
+  function otsu(F, nbins) {
+    let lo = Infinity, hi = -Infinity;
+    for (const v of F) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    if (lo === hi) return F[0];  // one value only: scikit-image returns it
+    const step = (hi - lo) / nbins, edges = new Float64Array(nbins + 1);
+    for (let i = 0; i < nbins; i++) edges[i] = i * step + lo;
+    edges[nbins] = hi;
+    const counts = new Float64Array(nbins), denom = hi - lo;
+    for (const v of F) {
+      let i = Math.trunc(((v - lo) / denom) * nbins);
+      if (i === nbins) i -= 1;
+      if (v < edges[i]) i -= 1;
+      else if (v >= edges[i + 1] && i !== nbins - 1) i += 1;
+      counts[i] += 1;
+    }
+    const centres = new Float64Array(nbins);
+    for (let i = 0; i < nbins; i++) centres[i] = (edges[i] + edges[i + 1]) / 2;
+    const w1 = new Float64Array(nbins), m1 = new Float64Array(nbins);
+    const w2 = new Float64Array(nbins), m2 = new Float64Array(nbins);
+    let cw = 0, cm = 0;
+    for (let i = 0; i < nbins; i++) { cw += counts[i]; cm += counts[i] * centres[i]; w1[i] = cw; m1[i] = cm / cw; }
+    cw = 0; cm = 0;
+    for (let i = nbins - 1; i >= 0; i--) { cw += counts[i]; cm += counts[i] * centres[i]; w2[i] = cw; m2[i] = cm / cw; }
+    let best = 0, bestValue = -Infinity;
+    for (let i = 0; i < nbins - 1; i++) {
+      const d = m1[i] - m2[i + 1];
+      const v = w1[i] * w2[i + 1] * (d * d);
+      if (v > bestValue) { bestValue = v; best = i; }
+    }
+    return centres[best];
+  }
+
+  /* scipy.ndimage.label(mask, structure=ones((3, 3))): 8-connected components, labels
+     1..count in raster order of their first pixel; returns {labels, count}. */
+  function label8(mask, w, h) {
+    const labels = new Int32Array(w * h), stack = [];
+    let count = 0;
+    for (let start = 0; start < w * h; start++) {
+      if (!mask[start] || labels[start]) continue;
+      labels[start] = ++count;
+      stack.push(start);
+      while (stack.length) {
+        const p = stack.pop(), py = (p / w) | 0, px = p - py * w;
+        for (let dy = -1; dy <= 1; dy++) {
+          const y = py + dy;
+          if (y < 0 || y >= h) continue;
+          for (let dx = -1; dx <= 1; dx++) {
+            const x = px + dx, q = y * w + x;
+            if (x < 0 || x >= w || !mask[q] || labels[q]) continue;
+            labels[q] = count;
+            stack.push(q);
+          }
+        }
+      }
+    }
+    return { labels, count };
+  }
+
+  /* scipy.ndimage.distance_transform_edt(K): each pixel's exact Euclidean distance to the
+     nearest pixel outside K (squared distances by Felzenszwalb & Huttenlocher's lower
+     envelope, in integers, then the square root). */
+  function envelope1d(f, n, d) {  // d[q] = min_p (q - p)^2 + f[p]
+    const v = new Int32Array(n), z = new Float64Array(n + 1);
+    let k = -1;
+    for (let q = 0; q < n; q++) {
+      if (f[q] === Infinity) continue;
+      if (k < 0) { k = 0; v[0] = q; z[0] = -Infinity; z[1] = Infinity; continue; }
+      let s = ((f[q] + q * q) - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]);
+      while (s <= z[k]) { k--; s = ((f[q] + q * q) - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]); }
+      k++; v[k] = q; z[k] = s; z[k + 1] = Infinity;
+    }
+    if (k < 0) { d.fill(Infinity); return; }
+    k = 0;
+    for (let q = 0; q < n; q++) {
+      while (z[k + 1] < q) k++;
+      d[q] = (q - v[k]) * (q - v[k]) + f[v[k]];
+    }
+  }
+  function distanceTransform(K, w, h) {
+    const g = new Float64Array(w * h), col = new Float64Array(h), colOut = new Float64Array(h);
+    for (let x = 0; x < w; x++) {
+      for (let y = 0; y < h; y++) col[y] = K[y * w + x] ? Infinity : 0;
+      envelope1d(col, h, colOut);
+      for (let y = 0; y < h; y++) g[y * w + x] = colOut[y];
+    }
+    const row = new Float64Array(w), rowOut = new Float64Array(w), out = new Float64Array(w * h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) row[x] = g[y * w + x];
+      envelope1d(row, w, rowOut);
+      for (let x = 0; x < w; x++) out[y * w + x] = Math.sqrt(rowOut[x]);
+    }
+    return out;
+  }
+
+  /* Steps 3-8 of nndl.images.ink_image with a k x k window (its _ink_with_window):
+     {ink I, kept mask K, stroke width w}, or null for a blank picture. */
+  function inkWithWindow(x, w, h, k) {
+    const B = squareFilter(squareFilter(x, w, h, k, false), w, h, k, true);  // step 3: opening
+    const F = new Float64Array(w * h);
+    let top = -Infinity;
+    for (let i = 0; i < F.length; i++) { F[i] = x[i] - B[i]; if (F[i] > top) top = F[i]; }  // step 4
+    if (top < P.MIN_CONTRAST) return null;
+    const t = Math.max(otsu(F, 256), P.MIN_CONTRAST / 2);  // step 5
+    const mask = new Uint8Array(w * h);
+    for (let i = 0; i < F.length; i++) mask[i] = F[i] > t ? 1 : 0;
+    const { labels, count } = label8(mask, w, h);  // step 6
+    const sizes = new Float64Array(count + 1), edge = new Uint8Array(count + 1);
+    for (let i = 0; i < labels.length; i++) sizes[labels[i]] += 1;
+    for (let x0 = 0; x0 < w; x0++) { edge[labels[x0]] = 1; edge[labels[(h - 1) * w + x0]] = 1; }
+    for (let y0 = 0; y0 < h; y0++) { edge[labels[y0 * w]] = 1; edge[labels[y0 * w + w - 1]] = 1; }
+    let keep = [];
+    for (let c = 1; c <= count; c++) if (!edge[c]) keep.push(c);
+    if (!keep.length) for (let c = 1; c <= count; c++) keep.push(c);
+    const largest = Math.max(...keep.map((c) => sizes[c]));
+    keep = keep.filter((c) => sizes[c] >= P.SPECK * largest);
+    const kept = new Uint8Array(count + 1);
+    for (const c of keep) kept[c] = 1;
+    const K = new Uint8Array(w * h), strengths = [];
+    for (let i = 0; i < K.length; i++) if (kept[labels[i]]) { K[i] = 1; strengths.push(F[i]); }
+    const q = percentile(strengths, P.INK_LEVEL);  // step 7
+    const ink = new Float64Array(w * h);
+    for (let y = 0; y < h; y++) {  // step 8: zero farther than one pixel from K
+      for (let x0 = 0; x0 < w; x0++) {
+        let near = false;
+        for (let dy = -1; dy <= 1 && !near; dy++) {
+          for (let dx = -1; dx <= 1; dx++) {
+            const yy = y + dy, xx = x0 + dx;
+            if (yy >= 0 && yy < h && xx >= 0 && xx < w && K[yy * w + xx]) { near = true; break; }
+          }
+        }
+        const i = y * w + x0;
+        if (near) ink[i] = Math.min(1, Math.max(0, F[i] / q));
+      }
+    }
+    const dist = distanceTransform(K, w, h), inside = [];
+    for (let i = 0; i < K.length; i++) if (K[i]) inside.push(dist[i]);
+    return { ink, K, width: 4 * median(inside) };  // step 9's w
+  }
+
+  /* nndl.images.ink_image, step by step (its docstring is the specification): ink 1,
+     paper 0 for a picture of one digit. grey: Float64Array (h*w) in [0, 1], 0 black.
+     Returns {ink, w, h} (smaller than the picture only after step 1), or null if blank. */
+  function inkImage(grey, w, h) {
+    let g = grey;
+    const f = Math.ceil(Math.max(h, w) / P.WORK_SIDE);  // step 1: box-average big pictures
+    if (f > 1) {
+      const hh = Math.floor(h / f), ww = Math.floor(w / f), small = new Float64Array(hh * ww);
+      for (let y = 0; y < hh; y++) {
+        for (let x = 0; x < ww; x++) {
+          let s = 0;
+          for (let dy = 0; dy < f; dy++) for (let dx = 0; dx < f; dx++) s += grey[(y * f + dy) * w + x * f + dx];
+          small[y * ww + x] = s / (f * f);
+        }
+      }
+      g = small; w = ww; h = hh;
+    }
+    const light = median(g) > 0.5;  // step 2: polarity, ink high
+    const x = light ? g.map((v) => 1 - v) : g;
+    const k = Math.max(3, roundHalfEven(P.BACKGROUND_WINDOW * Math.max(w, h)) | 1);  // step 3: odd
+    let r = inkWithWindow(x, w, h, k);  // steps 3-8
+    if (r === null) return null;
+    if (r.width * P.WINDOW_STROKES > k) {  // step 3b: a pen too wide for the window
+      r = inkWithWindow(x, w, h, Math.ceil(r.width * P.WINDOW_STROKES) | 1);
+      if (r === null) return null;
+    }
+    let { ink } = r;
+    const { K, width } = r;
+    let r0 = h, r1 = -1, c0 = w, c1 = -1;  // step 9: the digit's size and the pen's width
+    for (let y = 0; y < h; y++) {
+      for (let c = 0; c < w; c++) {
+        if (K[y * w + c]) { r0 = Math.min(r0, y); r1 = Math.max(r1, y); c0 = Math.min(c0, c); c1 = Math.max(c1, c); }
+      }
+    }
+    const size = Math.max(r1 - r0, c1 - c0) + 1;
+    if (!(P.STROKE_RANGE[0] <= width / size && width / size <= P.STROKE_RANGE[1])) {
+      const rad = roundHalfEven(Math.abs(width - P.STROKE * size) / 2);
+      if (rad > 0) {  // grey erosion (thinning) or dilation (thickening) with a disk, outside = 0
+        const thin = width > P.STROKE * size, dys = [], dxs = [];
+        for (let dy = -rad; dy <= rad; dy++) {
+          for (let dx = -rad; dx <= rad; dx++) if (dy * dy + dx * dx <= rad * rad) { dys.push(dy); dxs.push(dx); }
+        }
+        const out = new Float64Array(w * h);
+        for (let y = 0; y < h; y++) {
+          for (let c = 0; c < w; c++) {
+            let v = thin ? Infinity : -Infinity;
+            for (let j = 0; j < dys.length; j++) {
+              const yy = y + dys[j], xx = c + dxs[j];
+              const u = yy >= 0 && yy < h && xx >= 0 && xx < w ? ink[yy * w + xx] : 0;
+              v = thin ? Math.min(v, u) : Math.max(v, u);
+            }
+            out[y * w + c] = v;
+          }
+        }
+        ink = out;
+      }
+    }
+    return { ink, w, h };
   }
 
   /* Pillow's Image.resize(..., LANCZOS) of a mode "F" (float32) image, as Pillow's
@@ -199,35 +452,22 @@
   }
 
   /* THE PREPROCESSING: a picture -> the network's input, the JavaScript twin of
-     nndl.images.digit_input (ink_image, then normalize) for a picture of ink on paper.
+     nndl.images.digit_input: inkImage (nndl.images.ink_image: background by grey opening,
+     Otsu's threshold, components, pen width), then nndl.images.normalize (crop, Lanczos
+     into box x box, centre of mass at centre).
      grey: Float64Array (h*w, row-major) of grey levels in [0, 1];
      frame: {side, box, centre} from nndl.images.frame_for (28, 20, 14.0 for MNIST).
      Returns a Float64Array (side*side) with ink 1 on 0, or null if there is no digit.
      Keep it in step with src/nndl/images.py; the browser tests catch any divergence. */
-  function mnistInput(grey, w, h, frame) {
-    // ink_image: invert a light background, subtract it, stretch the contrast.
-    const border = [];
-    for (let x = 0; x < w; x++) border.push(grey[x]);
-    for (let x = 0; x < w; x++) border.push(grey[(h - 1) * w + x]);
-    for (let y = 0; y < h; y++) border.push(grey[y * w]);
-    for (let y = 0; y < h; y++) border.push(grey[y * w + w - 1]);
-    let background = median(border);
-    const invert = background > 0.5;
-    if (invert) background = 1 - background;
-    const ink = new Float64Array(w * h);
-    let top = -Infinity;
-    for (let i = 0; i < ink.length; i++) {
-      ink[i] = invert ? 1 - grey[i] : grey[i];
-      if (ink[i] > top) top = ink[i];
-    }
-    const span = top - background;
-    if (span < MIN_CONTRAST) return null;
-    for (let i = 0; i < ink.length; i++) ink[i] = Math.min(1, Math.max(0, (ink[i] - background) / span));
+  function mnistInput(grey, width, height, frame) {
+    const found = inkImage(grey, width, height);
+    if (found === null) return null;
+    const { ink, w, h } = found;
     // normalize: crop to the pixels above INK, scale into box x box, centre of mass at centre.
     let r0 = h, r1 = -1, c0 = w, c1 = -1;
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
-        if (ink[y * w + x] > INK) {
+        if (ink[y * w + x] > P.INK) {
           if (y < r0) r0 = y;
           if (y > r1) r1 = y;
           if (x < c0) c0 = x;
@@ -399,7 +639,7 @@
     let best = 0;
     for (let j = 1; j < a.length; j++) if (a[j] > a[best]) best = j;
     verdict.innerHTML = "";
-    verdict.append("The network reads a ", el("b", { id: "predicted" }, String(best)));
+    verdict.append(`The network reads ${best === 8 ? "an" : "a"} `, el("b", { id: "predicted" }, String(best)));
     bars(outputs, Array.from(a), { highlight: best });
     for (let l = 1; l < state.pass.as.length - 1; l++) {
       const div = el("div", { class: "layer" });
@@ -438,8 +678,13 @@
       return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
     };
     const stroke = (p) => {
-      ctx.strokeStyle = "#000"; ctx.lineWidth = penWidth; ctx.lineCap = "round"; ctx.lineJoin = "round";
-      ctx.beginPath(); ctx.moveTo(last[0], last[1]); ctx.lineTo(p[0], p[1]); ctx.stroke();
+      ctx.strokeStyle = ctx.fillStyle = "#000"; ctx.lineWidth = penWidth; ctx.lineCap = "round"; ctx.lineJoin = "round";
+      ctx.beginPath();
+      if (p[0] === last[0] && p[1] === last[1]) {  // a dot (the canvas draws no zero-length line)
+        ctx.arc(p[0], p[1], penWidth / 2, 0, 2 * Math.PI); ctx.fill();
+      } else {
+        ctx.moveTo(last[0], last[1]); ctx.lineTo(p[0], p[1]); ctx.stroke();
+      }
       last = p;
       if (timer === null) timer = setTimeout(() => { timer = null; if (last !== null) update(); }, LIVE_EVERY);
     };
@@ -487,8 +732,17 @@
   }
 
   // ------------------------------------------------------------------ start
-  if (chapter3 && NET.cost === "cross-entropy" && NET.output === "sigmoid") {
-    document.getElementById("bp1-formula").textContent = "\\delta^L = \\nabla_a C \\odot \\sigma'(z^L) = a^L - y";
+  if (chapter3 && NET.frame) {  // BP1 and BP2 as this network computes them
+    const bp1 = document.getElementById("bp1-formula"), bp2 = document.getElementById("bp2-formula");
+    if (NET.output === "sigmoid" && NET.cost === "cross-entropy") {
+      bp1.textContent = "\\delta^L = \\nabla_a C \\odot \\sigma'(z^L) = a^L - y";
+    } else if (NET.output === "softmax" && NET.cost === "log-likelihood") {
+      bp1.textContent = "\\delta^L = a^L - y \\text{ (eq. 84)}";
+    } else if (NET.output === "softmax") {
+      bp1.textContent = "\\delta^L = \\left(\\partial a^L / \\partial z^L\\right)^T \\nabla_a C \\text{ (softmax output)}";
+    }
+    const prime = { sigmoid: "\\sigma'(z^l)", tanh: "\\tanh'(z^l) = 1 - (a^l)^2", relu: "\\mathrm{ReLU}'(z^l) = [z^l > 0]" }[NET.hidden];
+    if (prime) bp2.textContent = `\\delta^l = \\left((w^{l+1})^T \\delta^{l+1}\\right) \\odot ${prime}`;
   }
   for (const id of ["run", "training", "neurons", "draw"]) renderMath(document.getElementById(id));
   for (const d of document.querySelectorAll("details.answer")) {
