@@ -141,6 +141,24 @@ def test_cli_usage_errors(args, capsys):
         assert "nndl derive cross-entropy" in err
 
 
+def test_renamed_id_still_answers(capsys):
+    from nndl.answers.registry import ALIASES
+
+    assert ALIASES["ch3-old-init-std"] == "ch3-new-init-std" and "ch3-old-init-std" not in EXERCISES
+    assert "new initialisation" in EXERCISES["ch3-new-init-std"].line
+    assert ex.specs("ch3-old-init-std") is ex.specs("ch3-new-init-std")
+
+
+def test_list_follows_the_format(capsys):
+    assert main(["exercise", "--list", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [e["id"] for e in data["exercises"]] == list(EXERCISES)
+    assert [t["id"] for t in data["topics"]] == list(TOPICS)
+    assert main(["exercise", "--list", "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    assert md.startswith("| id |") and all(f"`{i}`" in md for i in (*EXERCISES, *TOPICS))
+
+
 def test_list_is_cheap():
     code = ("import sys, nndl.cli; nndl.cli.main(['exercise', '--list']); "
             "print('numpy' in sys.modules, 'sympy' in sys.modules, file=sys.stderr)")

@@ -498,7 +498,7 @@ def _asymptotic_answer(n) -> str:
 # --------------------------------------------------------------------------- 16. sqrt(3/2)
 
 
-def _old_init_steps() -> list[Step]:
+def _new_init_steps() -> list[Step]:
     sp = _sympy()
     n_on = 500
     return [Step("Variance of a sum of independent terms", "",
@@ -511,7 +511,7 @@ def _old_init_steps() -> list[Step]:
                   Check("std z = sqrt(3/2)", sp.sqrt(n_on * sp.Rational(1, 1000) + 1), sp.sqrt(sp.Rational(3, 2)))))]
 
 
-def _old_init_run(full: bool) -> Run:
+def _new_init_run(full: bool) -> Run:
     rng = np.random.default_rng(0)
     n = 400_000 if full else 100_000
     x = np.zeros(1000)
@@ -1015,14 +1015,14 @@ EXERCISES: dict[str, Spec] = {
         "data sets? For any given algorithm it is natural to define a notion of asymptotic "
         "performance; find a way of studying it and of comparing algorithms.",
         _asymptotic_answer, run=_asymptotic_run, open_question=True, section=S_EXPAND),
-    "ch3-old-init-std": Spec(
+    "ch3-new-init-std": Spec(
         "Verify that the standard deviation of z = sum_j w_j x_j + b is sqrt(3/2) with the new "
         "initialisation (weights N(0, 1/n_in), bias N(0, 1)) for 1,000 inputs of which 500 are 1 "
         "and 500 are 0.",
         "the 500 'on' inputs each add a weight of variance 1/1000 and the bias adds 1: Var z = "
         "500/1000 + 1 = 3/2, std sqrt(3/2) ~ 1.22 (against sqrt(501) ~ 22.4 with the old N(0, 1) "
         "weights); sampling 100,000 neurons agrees.",
-        steps=_old_init_steps, run=_old_init_run, section=S_INIT),
+        steps=_new_init_steps, run=_new_init_run, section=S_INIT),
     "ch3-weight-decay-heuristic": Spec(
         "Connecting regularisation and the improved initialisation: L2 regularisation sometimes "
         "gives the effect of the improved initialisation automatically. With the old N(0, 1) "
