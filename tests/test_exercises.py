@@ -108,6 +108,11 @@ def test_every_symbolic_check_fails_when_its_claim_is_altered(id_):
     assert n >= len(steps)
 
 
+def test_a_claim_never_prints_equal_numbers_as_unequal():
+    assert Claim("x", 10.0004, ">", 10).text == "x: 10.0004 > 10"
+    assert Claim("x", 10, ">=", 10).text == "x: 10 >= 10"
+
+
 def test_claims_compare_as_written():
     assert Claim("x", 0.5, "<", 1).passed and not Claim("x", 1, "<", 1).passed
     assert Claim("x", 1, "<=", 1).passed and not Claim("x", 1.5, ">=", 2).passed
