@@ -108,6 +108,11 @@ def test_every_symbolic_check_fails_when_its_claim_is_altered(id_):
     assert n >= len(steps)
 
 
+def test_a_claim_never_prints_equal_numbers_as_unequal():
+    assert Claim("x", 10.0004, ">", 10).text == "x: 10.0004 > 10"
+    assert Claim("x", 10, ">=", 10).text == "x: 10 >= 10"
+
+
 def test_claims_compare_as_written():
     assert Claim("x", 0.5, "<", 1).passed and not Claim("x", 1, "<", 1).passed
     assert Claim("x", 1, "<=", 1).passed and not Claim("x", 1.5, ">=", 2).passed
@@ -139,6 +144,24 @@ def test_cli_usage_errors(args, capsys):
     assert err.startswith("nndl: error: ")
     if args == ["cross-entropy"]:
         assert "nndl derive cross-entropy" in err
+
+
+def test_renamed_id_still_answers(capsys):
+    from nndl.answers.registry import ALIASES
+
+    assert ALIASES["ch3-old-init-std"] == "ch3-new-init-std" and "ch3-old-init-std" not in EXERCISES
+    assert "new initialisation" in EXERCISES["ch3-new-init-std"].line
+    assert ex.specs("ch3-old-init-std") is ex.specs("ch3-new-init-std")
+
+
+def test_list_follows_the_format(capsys):
+    assert main(["exercise", "--list", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [e["id"] for e in data["exercises"]] == list(EXERCISES)
+    assert [t["id"] for t in data["topics"]] == list(TOPICS)
+    assert main(["exercise", "--list", "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    assert md.startswith("| id |") and all(f"`{i}`" in md for i in (*EXERCISES, *TOPICS))
 
 
 def test_list_is_cheap():

@@ -156,10 +156,19 @@ def test_cli_writes_the_plot(topic, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args", [["shapes", "--plot", "x.png"], ["shapes", "--batch", "0"],
-                                  ["hidden-layers", "--batch", "100000"]])
+                                  ["hidden-layers", "--batch", "100000"],
+                                  ["deep-networks", "--depths", "1"], ["deep-networks", "--depths", ""],
+                                  ["deep-networks", "--depths", "5,5"], ["deep-networks", "--depths", "2,x"],
+                                  ["deep-networks", "--plot", ""], ["saturation", "--plot", "."]])
 def test_cli_usage_errors(args, capsys):
     assert main(["explain", *args]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("nndl: error: ")
+
+
+@pytest.mark.parametrize("depths", [(), (1, 5), (5, 5)])
+def test_deep_networks_rejects_depths_it_cannot_measure(depths):
+    with pytest.raises(ValueError, match="depths"):
+        explain.deep_networks(depths=depths, data="digits", m=10)
 
 
 def test_explain_uses_mnist_when_it_is_here_and_says_which(monkeypatch, capsys):

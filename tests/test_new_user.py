@@ -80,8 +80,17 @@ def test_path_helpers(tmp_path):
     if Path("/proc/self").is_dir():  # Linux: permissions say root may write in /proc; writing says no
         with pytest.raises(UsageError, match="cannot write into the folder /proc"):
             check_output_dir("/proc/nndl-test", "--out")
-        with pytest.raises(UsageError, match="cannot write into the folder /proc"):
+        with pytest.raises(UsageError, match="cannot write into the folder /proc") as e:
             check_output_file("/proc/x.png", "--plot", plot_formats())
+        assert "no such file" not in str(e.value)  # /proc exists: never called missing
+    # a folder named as a file is "a folder", whatever its suffix; an empty path is a usage error
+    with pytest.raises(UsageError, match="is a folder"):
+        check_output_file(tmp_path, "--plot", plot_formats())
+    for empty in ("", " "):
+        with pytest.raises(UsageError, match="--plot: the path is empty"):
+            check_output_file(empty, "--plot", plot_formats())
+        with pytest.raises(UsageError, match="--out: the path is empty"):
+            check_output_dir(empty, "--out")
     try:
         open(tmp_path / "nodir" / "f")
     except OSError as exc:

@@ -116,20 +116,31 @@ def _probe(folder: Path, shown: str) -> None:
         os.close(fd)
         os.unlink(tmp)
     except OSError as exc:
-        reason = "it accepts no new files" if exc.errno == errno.ENOENT else os_error_reason(exc)
-        raise UsageError(f"{shown}: cannot write into the folder {str(folder) or '.'} "
-                         f"({reason})") from None
+        # The folder exists (checked before): ENOENT here means it takes no new files
+        # (/proc, /sys), not that it is missing.
+        reason = ("it does not accept new files" if exc.errno == errno.ENOENT and folder.is_dir()
+                  else os_error_reason(exc))
+        raise UsageError(f"{shown}: cannot write into the folder {str(folder) or '.'} ({reason})") from None
+
+
+def _not_empty(path: str | os.PathLike, option: str) -> Path:
+    if not os.fspath(path).strip():
+        raise UsageError(f"{option}: the path is empty; name a file or folder")
+    return Path(path).expanduser()
 
 
 def check_output_file(path: str | os.PathLike, option: str, formats: Iterable[str] | None = None) -> Path:
     """Check a file nndl is about to write; return it as a Path.
 
-    Raises ``UsageError`` naming ``option`` and the path if its folder does not exist or
-    cannot be written, if the path is an existing folder, or if its suffix is not one of
+    Raises ``UsageError`` naming ``option`` and the path if it is empty, if it is an
+    existing folder (said before any suffix check), if its folder does not exist or
+    cannot be written, or if its suffix is not one of
     ``formats`` (suffixes without the dot, e.g. ``plot_formats()``; None: any suffix).
     """
-    path = Path(path)
+    path = _not_empty(path, option)
     shown = f"{option} {path}"
+    if path.is_dir():  # before the suffix: "/root" is a folder, not a file with no suffix
+        raise UsageError(f"{shown}: is a folder; name a file")
     if formats is not None:
         formats = tuple(formats)
         suffix = path.suffix.lower().lstrip(".")
@@ -150,7 +161,7 @@ def check_output_dir(path: str | os.PathLike, option: str) -> Path:
     An existing path must be a writable folder; a new one must be creatable: its nearest
     existing ancestor must be a writable folder. Raises ``UsageError`` naming ``option``.
     """
-    path = Path(path)
+    path = _not_empty(path, option)
     shown = f"{option} {path}"
     if path.exists():
         if not path.is_dir():

@@ -292,11 +292,26 @@ class Claim:
         return v == v and _OPS[self.op](v, float(self.bound), float(self.tolerance))
 
     @property
+    def condition(self) -> str:
+        """The comparison in words: ``> 0.5``, ``= 7 exactly``, ``= 1.22 within 1e-02 (relative)``."""
+        if self.op != "~":
+            return f"{self.op} {_g(self.bound)}"
+        if self.tolerance == 0:
+            return f"= {_g(self.bound)} exactly"
+        return f"= {_g(self.bound)} within {self.tolerance:.0e} (relative)"
+
+    @property
     def text(self) -> str:
-        within = f" within {self.tolerance:.0e}" if self.op == "~" else ""
-        return f"{self.label}: {_g(self.value)} {self.op} {_g(self.bound)}{within}"
+        within = "" if self.op != "~" else " exactly" if self.tolerance == 0 else f" within {self.tolerance:.0e}"
+        value, bound = _g(self.value), _g(self.bound)
+        digits = 4
+        # never print "10 > 10": show more digits until value and bound differ as printed
+        while value == bound and float(self.value) != float(self.bound) and digits < 17:
+            digits += 2
+            value, bound = _g(self.value, digits), _g(self.bound, digits)
+        return f"{self.label}: {value} {self.op} {bound}{within}"
 
 
-def _g(x: float) -> str:
+def _g(x: float, digits: int = 4) -> str:
     x = float(x)
-    return f"{x:.4g}" if x == x and abs(x) < 1e6 else f"{x:.3e}"
+    return f"{x:.{digits}g}" if x == x and abs(x) < 1e6 else f"{x:.{digits - 1}e}"

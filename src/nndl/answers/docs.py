@@ -54,8 +54,7 @@ def _excerpt(a) -> list[str]:
                 "", f"   $$ {s.step.latex} $$", ""]
     if a.claims:
         out += ["Checked on a run:", ""]
-        out += [f"- {c.label} ({c.op} {c.bound:g})" if c.op != "~" else
-                f"- {c.label} (= {c.bound:g} within {c.tolerance:g})" for c in a.claims]
+        out += [f"- {c.label} ({c.condition})" for c in a.claims]
         out.append("")
     if isinstance(spec.answer, str):
         label = "One reasonable answer." if spec.open_question else "Answer."

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nndl.answers.checks import CheckedStep, Claim, Step, run_check
-from nndl.answers.registry import EXERCISES, TOPICS, Entry, exercise_module
+from nndl.answers.registry import EXERCISES, TOPICS, Entry, exercise_module, resolve
 from nndl.answers.render import steps_markdown, steps_text
 
 __all__ = ["ExerciseAnswer", "Run", "Spec", "exercise", "markdown", "specs", "to_json"]
@@ -212,6 +212,7 @@ def _wrap(text: str) -> list[str]:
 
 def specs(id_: str) -> Spec:
     """The unchecked :class:`Spec` of exercise ``id_`` (ValueError for an unknown id)."""
+    id_ = resolve(id_)
     try:
         module = exercise_module(id_)
     except KeyError:
@@ -236,6 +237,7 @@ def exercise(id_: str, *, full: bool = False) -> ExerciseAnswer:
     small default (seconds).
     """
     start = time.perf_counter()
+    id_ = resolve(id_)
     spec = specs(id_)
     steps = tuple(CheckedStep(s, tuple(run_check(c) for c in s.checks))
                   for s in (spec.steps() if spec.steps else []))

@@ -45,10 +45,13 @@ def subset(n_train: int, n_eval: int, data: str = "auto") -> Subset:
 
 @contextmanager
 def quiet_training():
-    """Silence nndl.training's per-epoch INFO lines (an answer reports its own numbers)."""
+    """Silence nndl.training's per-epoch INFO lines and its advice (an answer reports its own
+    numbers; its runs are deliberate experiments, e.g. eta = 40 on purpose, so "stuck at
+    chance ... eta is far too large" is not advice to the reader). Warnings stay in
+    ``history.warnings``; errors are still logged."""
     logger = logging.getLogger("nndl.training")
     level = logger.level
-    logger.setLevel(logging.WARNING)
+    logger.setLevel(logging.ERROR)
     try:
         yield
     finally:

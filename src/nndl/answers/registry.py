@@ -59,7 +59,7 @@ _EXERCISES = (
     ("ch3-softmax-backprop", 3, "problem", "backpropagation with softmax and log-likelihood: delta^L = a^L - y (eq. 84)"),
     ("ch3-large-rotations", 3, "exercise", "what goes wrong with arbitrarily large rotations when expanding the data"),
     ("ch3-asymptotic-performance", 3, "problem", "(research) how learning algorithms perform as the data grow"),
-    ("ch3-old-init-std", 3, "exercise", "the standard deviation sqrt(3/2) of z under the old initialisation"),
+    ("ch3-new-init-std", 3, "exercise", "the standard deviation sqrt(3/2) of z under the new initialisation, N(0, 1/n_in) weights"),
     ("ch3-weight-decay-heuristic", 3, "problem", "L2 and the old initialisation: weight decay dominates the first epochs"),
     ("ch3-l1-mnist", 3, "exercise", "L1 regularisation on MNIST (30 hidden neurons): a lmbda that beats none"),
     ("ch3-cost-derivative", 3, "problem", "network.py's cost_derivative rewritten for the cross-entropy, and the problem with it"),
@@ -87,6 +87,15 @@ def _numbered():
 #: The 43 exercises and problems, id -> Entry, in the book's order.
 EXERCISES: dict[str, Entry] = {e.id: e for e in _numbered()}
 
+#: Former ids still accepted by ``nndl exercise``, old -> current (not listed).
+ALIASES: dict[str, str] = {"ch3-old-init-std": "ch3-new-init-std"}  # sqrt(3/2) is the NEW init's std
+
+
+def resolve(id_: str) -> str:
+    """The current id for ``id_`` (an alias's target, else ``id_`` itself)."""
+    return ALIASES.get(id_, id_)
+
+
 #: The topics of ``nndl derive`` and ``nndl explain`` (answered there, listed here too).
 TOPICS: dict[str, Entry] = {
     e.id: e
@@ -108,4 +117,4 @@ TOPICS: dict[str, Entry] = {
 
 def exercise_module(id_: str) -> str:
     """The module that builds exercise ``id_``'s answer (raises KeyError for an unknown id)."""
-    return _EXERCISE_MODULES[EXERCISES[id_].chapter]
+    return _EXERCISE_MODULES[EXERCISES[resolve(id_)].chapter]

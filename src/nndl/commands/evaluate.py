@@ -111,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
     if args.no_plots and args.out:
         raise UsageError("-o/--out names the folder for the PNGs, and --no-plots writes none")
     check_data_options(args.data, args.data_dir)
-    if args.out:
-        check_output_dir(Path(args.out).expanduser(), "--out")
+    if args.out is not None:
+        check_output_dir(args.out, "--out")
     net, metadata, model_file = runs.load_model(args.model)
     out = None
     if not args.no_plots:  # where the PNGs go, checked before the data are read

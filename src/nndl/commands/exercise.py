@@ -52,17 +52,40 @@ def _listing() -> str:
     return "\n".join(out)
 
 
-def run(args: argparse.Namespace) -> int:
+def _listing_json() -> str:
+    import json
+
     from nndl.answers.registry import EXERCISES, TOPICS
+
+    return json.dumps({
+        "exercises": [{"id": e.id, "chapter": e.chapter, "kind": e.kind, "number": e.number, "line": e.line}
+                      for e in EXERCISES.values()],
+        "topics": [{"id": e.id, "chapter": e.chapter, "command": f"nndl {e.kind} {e.id}", "line": e.line}
+                   for e in TOPICS.values()],
+    }, indent=2)
+
+
+def _listing_markdown() -> str:
+    from nndl.answers.registry import EXERCISES, TOPICS
+
+    out = ["| id | chapter | kind | what is asked |", "|---|---|---|---|"]
+    out += [f"| `{e.id}` | {e.chapter} | {e.kind} {e.number} | {e.line} |" for e in EXERCISES.values()]
+    out += ["", "| topic | chapter | command | what is asked |", "|---|---|---|---|"]
+    out += [f"| `{e.id}` | {e.chapter} | `nndl {e.kind} {e.id}` | {e.line} |" for e in TOPICS.values()]
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nndl.answers.registry import EXERCISES, TOPICS, resolve
 
     if args.list:
         if args.ids:
             raise UsageError("--list takes no ids")
-        print(_listing())
+        print({"json": _listing_json, "markdown": _listing_markdown}.get(args.format, _listing)())
         return 0
     if not args.ids:
         raise UsageError("name an exercise id (or all); `nndl exercise --list` lists them")
-    ids = list(EXERCISES) if args.ids == ["all"] else args.ids
+    ids = list(EXERCISES) if args.ids == ["all"] else [resolve(i) for i in args.ids]
     for i in ids:
         if i in TOPICS:
             raise UsageError(f"{i} is answered by `nndl {TOPICS[i].kind} {i}`")

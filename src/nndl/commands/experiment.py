@@ -52,7 +52,6 @@ def _seeds(text: str) -> list[int]:
 def run(args) -> int:
     import logging
     import os
-    from pathlib import Path
 
     from nndl.experiments.registry import IDS, REGISTRY, describe
     from nndl.paths import check_data_options, check_output_dir
@@ -74,7 +73,7 @@ def run(args) -> int:
         raise UsageError(f"--seeds: {', '.join(ids)} {'is' if len(ids) == 1 else 'are'} deterministic "
                          "and run once; leave --seeds out")
     check_data_options(None, args.data_dir)
-    check_output_dir(Path(args.out).expanduser(), "--out")
+    check_output_dir(args.out, "--out")
     if args.data_dir:  # read by nndl.data.load_mnist, here and in the --jobs worker processes
         os.environ["NNDL_DATA"] = args.data_dir
     log = logging.getLogger("nndl.experiments")

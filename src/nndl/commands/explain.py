@@ -50,7 +50,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--full", action="store_true",
                    help="deep-networks: train at the real size (50,000 images, longer runs)")
     p.add_argument("--depths", metavar="D,D,...",
-                   help="deep-networks: hidden-layer counts measured at initialisation (default 1,5,20,100)")
+                   help="deep-networks: hidden-layer counts measured at initialisation (each >= 2, default 2,5,20,100)")
     p.add_argument("--data", choices=DATA_CHOICES, default="auto",
                    help="auto (default): MNIST if it is on this machine, else the 8x8 digits; "
                         "mnist; digits")
@@ -60,27 +60,30 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from nndl import explain
 
-    if args.plot and args.topic not in PLOTS:
+    if args.plot is not None and args.topic not in PLOTS:
         raise UsageError(f"{args.topic} has no plot; --plot works with {', '.join(PLOTS)}")
-    if args.plot:
+    if args.plot is not None:  # --plot '' is a usage error, not "no plot"
         from nndl.paths import check_output_file, plot_formats
 
-        check_output_file(args.plot, "--plot", plot_formats())  # before the work, not after it
+        args.plot = check_output_file(args.plot, "--plot", plot_formats())  # before the work, not after it
     if args.topic == "saturation":
         given = [o for o, v in (("--seed", args.seed), ("--batch", args.batch)) if v is not None]
         if given:  # the single neuron starts from the book's fixed (w, b): nothing random, no batch
             raise UsageError(f"saturation has no {' or '.join(given)}: its neuron starts from the "
                              "book's (w, b) = (0.6, 0.9) and (2, 2), one example")
     options = {}
-    if args.topic != "deep-networks" and (args.full or args.depths):
+    if args.topic != "deep-networks" and (args.full or args.depths is not None):
         raise UsageError("--full and --depths work with deep-networks only")
-    if args.depths:
+    if args.depths is not None:  # --depths '' is a usage error, not the defaults
         try:
             options["depths"] = [int(d) for d in args.depths.split(",")]
         except ValueError:
             raise UsageError(f"--depths takes whole numbers separated by commas; got {args.depths!r}") from None
-        if min(options["depths"]) < 1 or max(options["depths"]) > 1000:
-            raise UsageError(f"--depths must lie between 1 and 1000 hidden layers; got {args.depths!r}")
+        if min(options["depths"]) < 2 or max(options["depths"]) > 1000:
+            raise UsageError(f"--depths must lie between 2 and 1000 hidden layers (the first/last hidden "
+                             f"ratio needs two); got {args.depths!r}")
+        if len(set(options["depths"])) != len(options["depths"]):
+            raise UsageError(f"--depths names each depth once; got {args.depths!r}")
     if args.full:
         options["full"] = True
     if args.seed is None:

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from nndl.images import digit_input, frame_for
     from nndl.paths import check_output_dir
 
-    out = check_output_dir(Path(args.save_inputs).expanduser(), "--save-inputs") if args.save_inputs else None
+    out = check_output_dir(args.save_inputs, "--save-inputs") if args.save_inputs is not None else None
     net, _, _ = runs.load_model(args.model)
     side = frame_for(net.sizes[0])[0]
     failed = 0

@@ -276,8 +276,8 @@ def run(args: argparse.Namespace) -> int:
 
     from nndl.io import folder_lock
 
-    if args.out:
-        check_output_dir(Path(args.out).expanduser(), "--out")  # before the data are read
+    if args.out is not None:
+        check_output_dir(args.out, "--out")  # before the data are read
     splits = runs.load_data(settings)
     folder = runs.new_run_folder(args.out)
     with folder_lock(folder, "run folder"):

@@ -85,15 +85,19 @@ def _width(w: float) -> float:
 
 def _width_steps() -> list[Step]:
     sp = _sympy()
-    w = sp.Symbol("w", positive=True)  # |w|
+    w = sp.Symbol("|w|", positive=True)  # the checks hold for |w|, the weight's size
+    z = sp.Symbol("z", real=True)
     s = sp.sqrt(1 - 4 / w)
     x = sp.log((1 + s) / (1 - s))  # the z where sigma'(z) = 1/|w|, z >= 0
     return [
         Step("|w sigma'(z)| >= 1 needs |w| >= 4", "",
              "sigma'(z) <= sigma'(0) = 1/4, so |w sigma'(z)| <= |w|/4",
              r"|w\sigma'(z)| \le |w|/4",
-             "sigma'(z) = sigma(z)(1 - sigma(z)) is largest at z = 0 (nndl derive sigmoid-prime).",
-             (Check("sigma'(0) = 1/4", _sigma_prime(sp.Integer(0)), sp.Rational(1, 4)),)),
+             "sigma'(z) = sigma(z)(1 - sigma(z)) is largest at z = 0: 1/4 - sigma'(z) = "
+             "(sigma(z) - 1/2)^2 >= 0, with equality only at sigma(z) = 1/2, i.e. z = 0.",
+             (Check("sigma'(0) = 1/4", _sigma_prime(sp.Integer(0)), sp.Rational(1, 4)),
+              Check("1/4 - sigma'(z) = (sigma(z) - 1/2)^2 (so 1/4 is the maximum)",
+                    sp.Rational(1, 4) - _sigma_prime(z), (_sigma(z) - sp.Rational(1, 2)) ** 2))),
         Step("Where sigma'(z) = 1/|w|", "",
              "sigma(z)(1 - sigma(z)) = 1/|w| at sigma(z) = (1 +- s)/2, s = sqrt(1 - 4/|w|), i.e. z = +- ln((1+s)/(1-s))",
              r"\sigma(z) = \frac{1\pm s}{2},\ s = \sqrt{1-4/|w|},\quad z = \pm\ln\frac{1+s}{1-s}",
@@ -174,7 +178,8 @@ def _identity_run(full: bool) -> Run:
         out = w2 * expit(w1 * x + b) - (2 / w1 - 0.5)  # the next neuron's bias removes the offset
         err[w1] = float(np.abs(out - x).max())
         rows.append([f"{w1:g}", f"{w2:g}", f"{b:g}", f"{err[w1]:.2e}", f"{w1**2 / 96:.2e}"])
-    return Run([Claim("w_1 = 0.01: max |output - x| on [0, 1]", err[0.01], "<", 1e-5),
+    return Run([Claim("w_1 = 0.01: max |w_2 sigma(w_1 x + b) - (2/w_1 - 1/2) - x| on [0, 1] (the offset "
+                      "2/w_1 - 1/2 removed, as the next neuron's bias would)", err[0.01], "<", 1e-5),
                 Claim("error ratio w_1 = 0.1 vs 0.01 (O(w_1^2): about 100)", err[0.1] / err[0.01], "~", 100.0, tolerance=0.05)],
                [Table("w_2 sigma(w_1 x + b) - (2/w_1 - 1/2) vs x on [0, 1]:",
                       ["w_1", "w_2 = 4/w_1", "b = -w_1/2", "max |error|", "w_1^2/96 (the Delta^3 term at Delta = 1/2)"], rows)])
