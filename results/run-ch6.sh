@@ -13,6 +13,10 @@ LOGDIR="${LOGDIR:-results/logs}"
 mkdir -p "$LOGDIR"
 ids="${*:-ch6-conv2 ch6-fc ch6-conv1 ch6-relu ch6-expanded}"
 for id in $ids; do
+    if [ -f "results/$id/result.json" ] && ! ls "results/$id"/checkpoint-*.npz >/dev/null 2>&1; then
+        echo "$id: already done (results/$id/result.json); skipped"
+        continue
+    fi
     echo "$(date -u +%FT%TZ) start $id" >> "$LOGDIR/$id.log"
     nndl experiment "$id" --seeds 0 --out results 2>&1 |
         while IFS= read -r line; do echo "$(date -u +%FT%TZ) $line"; done >> "$LOGDIR/$id.log"

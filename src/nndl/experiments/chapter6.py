@@ -171,8 +171,10 @@ def plot(result: Result) -> dict:
     common.band(ax, epochs, [[100 * a for a in _history(r)["test_accuracy"]] for r in seeds], label="test data")
     best = h["best_epoch"]
     ax.axvline(best, color="0.5", lw=0.8, ls=":")
+    late = best > len(h["validation_accuracy"]) / 2  # write the note on the side with room
     ax.annotate(f"best validation epoch {best}: test {100 * h['test_accuracy_at_best']:.2f} %",
-                (best, 100 * h["test_accuracy_at_best"]), fontsize=8, xytext=(4, -14), textcoords="offset points")
+                (best, 100 * h["test_accuracy_at_best"]), fontsize=8, xytext=(-4 if late else 4, -14),
+                textcoords="offset points", ha="right" if late else "left")
     lo = min(min(h["validation_accuracy"]), min(h["test_accuracy"]))
     ax.set_ylim(max(100 * lo - 0.5, 100 * np.percentile(h["test_accuracy"], 5) - 1.0), None)
     cfg = result["config"]
