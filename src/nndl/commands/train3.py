@@ -120,32 +120,102 @@ def _settings_from_run(s: Train3Settings) -> None:
         raise ValueError("a setting out of range")
 
 
+def _read_record(folder: Path) -> dict[str, Any]:
+    """history.json of a chapter-6 run, every field ``--resume`` reads checked (UsageError)."""
+    from nndl import _validate
+    from nndl.runs import MAX_HISTORY_BYTES
+
+    path = folder / "history.json"
+    try:
+        record = _validate.read_json(path, UsageError, MAX_HISTORY_BYTES, "run history")
+    except UsageError as exc:
+        raise UsageError(f"--resume {folder}: not a readable chapter-6 run ({exc})") from None
+    try:
+        if not isinstance(record, dict) or record.get("format") != FORMAT:
+            raise ValueError("not a chapter-6 run history")
+        settings = record.get("settings")
+        if not isinstance(settings, dict) or set(settings) != {f.name for f in fields(Train3Settings)}:
+            raise ValueError("'settings' must name exactly the fields of a chapter-6 run")
+        s = Train3Settings(**settings)
+        _settings_from_run(s)
+        history = record.get("history", {})
+        if not isinstance(history, dict):
+            raise ValueError("'history' is not an object")
+        seconds = history.get("epoch_seconds", [])
+        if not isinstance(seconds, list) or not all(_validate.plain_number(x) for x in seconds):
+            raise ValueError("'history.epoch_seconds' is not a list of numbers")
+        if record.get("status") not in ("running", "finished", "interrupted"):
+            raise ValueError(f"'status' is {record.get('status')!r}")
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--resume {folder}: not a readable chapter-6 run ({exc})") from None
+    record["settings"] = s
+    record["done"] = len(seconds)
+    return record
+
+
 def run(args: argparse.Namespace) -> int:
-    """The ``nndl train`` command for a chapter-6 network; returns the exit status."""
-    from nndl.runs import new_run_folder
+    """The ``nndl train`` command for a chapter-6 network; returns the exit status.
+
+    The run folder is held under the same lock as chapter 3's (``nndl.io.folder_lock``):
+    a second ``nndl train`` (or ``--resume``) of one folder is refused while one runs.
+    """
+    from nndl import runs
+    from nndl.io import folder_lock
 
     if args.resume:
         folder = Path(args.resume).expanduser()
-        try:
-            record = json.loads((folder / "history.json").read_text())
-            s = Train3Settings(**record["settings"])
-            _settings_from_run(s)
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise UsageError(f"--resume {folder}: not a readable chapter-6 run ({exc})") from None
-        if args.epochs is not None:
-            s = replace(s, epochs=int(args.epochs))
-        done = len(record.get("history", {}).get("epoch_seconds", []))
-        if not (folder / "checkpoint.npz").exists():
-            if done >= s.epochs:
-                raise UsageError(f"{folder} has completed {done} of {s.epochs} epochs; to train it further "
-                                 f"pass --epochs N with N > {done}")
-            import shutil
+        if not folder.is_dir():
+            raise UsageError(f"--resume {folder}: no such run folder")
+        with folder_lock(folder, "run folder"):
+            s = _resume_locked(args, folder)
+            return train(s, folder, plots=not args.no_plots)
+    s = _settings(args)
+    if args.out is not None:
+        from nndl.paths import check_output_dir
 
-            shutil.copyfile(folder / "model.npz", folder / "checkpoint.npz")  # it holds the trainer's state
-    else:
-        s = _settings(args)
-        folder = new_run_folder(args.out)
-    return train(s, folder, plots=not args.no_plots)
+        check_output_dir(Path(args.out).expanduser(), "--out")
+    folder = runs.new_run_folder(args.out)
+    with folder_lock(folder, "run folder"):
+        runs.check_new_run_folder(folder)  # again, now that no other process can start one
+        runs.remove_stale_temporaries(folder)
+        return train(s, folder, plots=not args.no_plots)
+
+
+def _resume_locked(args: argparse.Namespace, folder: Path) -> Train3Settings:
+    """The settings to continue ``folder`` with (its lock held), from any kill point.
+
+    - no checkpoint and no finished epoch (killed before the first checkpoint): the run
+      starts again from its beginning (the same seed: the same bits);
+    - no checkpoint, a model.npz (the finished network, with the trainer's state): it
+      becomes the checkpoint again, so that a larger ``--epochs`` trains on, and a run
+      killed between the model and its "finished" record is finished;
+    - a checkpoint: training continues after its last epoch.
+    """
+    import shutil
+
+    from nndl.errors import NndlError
+    from nndl.runs import remove_stale_temporaries
+
+    remove_stale_temporaries(folder)
+    record = _read_record(folder)
+    s, done = record["settings"], record["done"]
+    if args.epochs is not None:
+        s = replace(s, epochs=int(args.epochs))
+        _settings_from_run(s)
+    checkpoint, model = folder / "checkpoint.npz", folder / "model.npz"
+    if checkpoint.exists():
+        return s
+    if model.is_file():
+        if done >= s.epochs and record["status"] == "finished":
+            raise UsageError(f"{folder} has completed {done} of {s.epochs} epochs; to train it further "
+                             f"pass --epochs N with N > {done}")
+        shutil.copyfile(model, checkpoint)  # it holds the trainer's state
+        return s
+    if done:
+        raise NndlError(f"{folder}: checkpoint.npz is missing although {done} epochs were trained; "
+                        "it cannot be continued (start a new run)")
+    log.warning("%s: killed before its first checkpoint; starting it again", folder)
+    return s
 
 
 def _data(s: Train3Settings):

@@ -1,0 +1,103 @@
+"""Chapter-6 run folders and model files keep chapter 3's promises (issue 13, findings B1 A, B, C).
+
+A locked run folder, ``--resume`` from every kill point, a schema for what ``--resume``
+reads, and the layered model file read through ``nndl._validate``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from nndl.cli import main
+from tests.test_trust_runs import LOCK_HOLDER, locked_by_another_process  # noqa: F401 - a fixture
+
+
+def _have_mnist() -> bool:
+    folder = os.environ.get("NNDL_DATA")
+    return bool(folder) and (Path(folder) / "train-images-idx3-ubyte.gz").exists()
+
+
+pytestmark = pytest.mark.skipif(not _have_mnist(), reason="real MNIST not available (set NNDL_DATA)")
+RUN = ("train", "--net", "ch6-fc", "--training-size", "200", "--epochs", "1", "--no-plots")
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ch6") / "r6"
+    assert main(["-q", *RUN, "-o", str(folder)]) == 0
+    return folder
+
+
+def _copy(finished, tmp_path) -> Path:
+    folder = tmp_path / "copy"
+    shutil.copytree(finished, folder)
+    return folder
+
+
+def test_a_locked_chapter6_folder_is_refused(capsys, locked_by_another_process):
+    folder = locked_by_another_process
+    code, _, err = cli(capsys, "-q", *RUN, "-o", folder)
+    assert code == 1 and "in use by another nndl process" in err and err.count("\n") == 1
+    assert not (folder / "history.json").exists()
+    (folder / "history.json").write_text(json.dumps({"format": "nndl-run-network3"}))
+    code, _, err = cli(capsys, "train", "--resume", folder)
+    assert code == 1 and "in use by another nndl process" in err
+
+
+def test_killed_before_the_first_checkpoint_starts_again(capsys, finished, tmp_path):
+    folder = _copy(finished, tmp_path)
+    (folder / "model.npz").unlink()
+    record = json.loads((folder / "history.json").read_text())
+    record.update(status="running", history={})  # as written before the first epoch
+    (folder / "history.json").write_text(json.dumps(record))
+    (folder / ".checkpoint.npz.x1.tmp").write_bytes(b"")  # a temporary a kill left
+    code, _, err = cli(capsys, "train", "--resume", folder, "--no-plots")
+    assert code == 0, err
+    assert "starting it again" in err
+    assert json.loads((folder / "history.json").read_text())["status"] == "finished"
+    assert (folder / "model.npz").is_file() and not list(folder.glob(".*.tmp"))
+
+
+def test_killed_between_model_and_finished_record_is_finished(capsys, finished, tmp_path):
+    folder = _copy(finished, tmp_path)
+    record = json.loads((folder / "history.json").read_text())
+    record["status"] = "running"
+    (folder / "history.json").write_text(json.dumps(record))
+    code, _, err = cli(capsys, "train", "--resume", folder, "--no-plots")
+    assert code == 0, err
+    after = json.loads((folder / "history.json").read_text())
+    assert after["status"] == "finished" and after["history"] == record["history"]
+    code, _, err = cli(capsys, "train", "--resume", folder, "--no-plots")
+    assert code == 2 and "has completed 1 of 1 epochs" in err
+
+
+@pytest.mark.parametrize("edit", [
+    lambda h: h.update(settings=[1]),
+    lambda h: h["settings"].pop("eta"),
+    lambda h: h["settings"].update(eta="0.1"),
+    lambda h: h["settings"].update(seed=True),
+    lambda h: h["settings"].update(extra=1),
+    lambda h: h.update(history=[]),
+    lambda h: h["history"].update(epoch_seconds=1.5),
+    lambda h: h["history"].update(epoch_seconds=["x"]),
+    lambda h: h.update(status=7),
+])
+def test_resume_checks_every_history_field(capsys, finished, tmp_path, edit):
+    folder = _copy(finished, tmp_path)
+    record = json.loads((folder / "history.json").read_text())
+    edit(record)
+    (folder / "history.json").write_text(json.dumps(record))
+    code, _, err = cli(capsys, "train", "--resume", folder, "--epochs", "2", "--no-plots")
+    assert code == 2 and "not a readable chapter-6 run" in err and err.count("\n") == 1, err
