@@ -101,3 +101,56 @@ def test_resume_checks_every_history_field(capsys, finished, tmp_path, edit):
     (folder / "history.json").write_text(json.dumps(record))
     code, _, err = cli(capsys, "train", "--resume", folder, "--epochs", "2", "--no-plots")
     assert code == 2 and "not a readable chapter-6 run" in err and err.count("\n") == 1, err
+
+
+def _rewrite(src: Path, dst: Path, **change) -> Path:
+    import io
+
+    import numpy as np
+
+    with zipfile.ZipFile(src) as z:
+        members = {k: z.read(k) for k in z.namelist()}
+    for name, value in change.items():
+        if name == "meta":
+            meta = json.loads(str(np.load(io.BytesIO(members["meta.npy"]))))
+            meta.update(value)
+            buf = io.BytesIO()
+            np.save(buf, np.array(json.dumps(meta)))
+            value = buf.getvalue()
+        members[name.replace("_npy", ".npy") if name != "meta" else "meta.npy"] = value
+    with zipfile.ZipFile(dst, "w") as z:
+        for k, v in members.items():
+            z.writestr(k, v)
+    return dst
+
+
+def _bad_header(raw: bytes) -> bytes:
+    d = bytearray(raw)
+    d[20:60] = b"{'descr': '<f4', 'shape': ((((((((((((("
+    return bytes(d)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda m: {"b0_npy": b"hello, not a .npy"}, "is not a .npy array"),
+    (lambda m: {"w0_npy": _bad_header(m["w0.npy"])}, "not a valid .npy array"),
+    (lambda m: {"w0_npy": m["w0.npy"] + bytes(1000)}, "but holds"),  # trailing bytes
+    (lambda m: {"meta": {"mini_batch_size": 0}}, "'mini_batch_size' is 0"),
+    (lambda m: {"meta": {"mini_batch_size": -5}}, "'mini_batch_size' is -5"),
+    (lambda m: {"meta": {"mini_batch_size": 2**40}}, "'mini_batch_size' is 1099511627776"),
+    (lambda m: {"meta": {"mini_batch_size": 1.5}}, "'mini_batch_size' is 1.5"),
+    (lambda m: {"meta": {"mini_batch_size": "10"}}, "'mini_batch_size' is '10'"),
+    (lambda m: {"meta": {"format_version": True}}, "unsupported format version True"),
+    (lambda m: {"meta": {"layers": [{"type": ["x"]}]}}, "must be names"),
+])
+def test_damaged_layered_model_is_one_line(capsys, finished, tmp_path, change, expected):
+    with zipfile.ZipFile(finished / "model.npz") as z:
+        members = {k: z.read(k) for k in z.namelist()}
+    bad = _rewrite(finished / "model.npz", tmp_path / "bad.npz", **change(members))
+    png = tmp_path / "one.png"
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (100, 100), 255)
+    ImageDraw.Draw(img).line((50, 10, 50, 90), fill=0, width=8)
+    img.save(png)
+    code, _, err = cli(capsys, "predict", bad, png)
+    assert code == 1 and expected in err and err.count("\n") == 1, err
