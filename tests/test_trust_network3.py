@@ -154,3 +154,41 @@ def test_damaged_layered_model_is_one_line(capsys, finished, tmp_path, change, e
     img.save(png)
     code, _, err = cli(capsys, "predict", bad, png)
     assert code == 1 and expected in err and err.count("\n") == 1, err
+
+
+def _checkpoint_meta(folder: Path, edit) -> None:
+    import io
+
+    import numpy as np
+
+    ckpt = folder / "checkpoint.npz"
+    shutil.copyfile(folder / "model.npz", ckpt)
+    with zipfile.ZipFile(ckpt) as z:
+        members = {k: z.read(k) for k in z.namelist()}
+    meta = json.loads(str(np.load(io.BytesIO(members["meta.npy"]))))
+    edit(meta["extra"]["trainer"])
+    buf = io.BytesIO()
+    np.save(buf, np.array(json.dumps(meta)))
+    members["meta.npy"] = buf.getvalue()
+    with zipfile.ZipFile(ckpt, "w") as z:
+        for k, v in members.items():
+            z.writestr(k, v)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t["history"].update(epoch_seconds=1.5),
+    lambda t: t["history"].update(validation_accuracy="ab"),
+    lambda t: t["history"].update(validation_accuracy=[0.5, 0.6]),
+    lambda t: t["history"].update(n_training=True),
+    lambda t: t.update(history=[]),
+    lambda t: t.update(epoch=1.0),
+    lambda t: t.update(rng_state={"bit_generator": 5}),
+    lambda t: t["settings"].update(eta=9.0),  # contradicts the run's settings
+])
+def test_resume_checks_every_checkpoint_field(capsys, finished, tmp_path, edit):
+    folder = _copy(finished, tmp_path)
+    _checkpoint_meta(folder, edit)
+    before = (folder / "history.json").read_text()
+    code, _, err = cli(capsys, "-q", "train", "--resume", folder, "--epochs", "2", "--no-plots")
+    assert code == 1 and "checkpoint.npz: a" in err and err.count("\n") == 1, err
+    assert (folder / "history.json").read_text() == before  # the record is left as it was

@@ -127,7 +127,23 @@ class Network3History:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Network3History:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+        """The history ``to_dict`` wrote, every field's type checked (ValueError names the field)."""
+        from nndl._validate import plain_int, plain_number
+
+        if not isinstance(d, dict):
+            raise ValueError("the history is not an object")
+        for k, v in d.items():
+            if k not in cls.__dataclass_fields__:
+                raise ValueError(f"unknown history field {k!r}")
+            if k.startswith("n_"):
+                ok = plain_int(v, 0, 10**9)
+            elif k == "stopped":
+                ok = v is None or v == "interrupted"
+            else:
+                ok = isinstance(v, list) and all(plain_number(x) for x in v)
+            if not ok:
+                raise ValueError(f"history field {k!r} holds {str(v)[:40]!r}")
+        return cls(**{k: list(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 def _pair(data, name: str, n_in: int, dtype) -> tuple[Array, NDArray[np.int64]]:
@@ -472,17 +488,21 @@ class Trainer3:
         net, meta, arrays = load_npz(self.checkpoint)
         state = meta.get("trainer")
         if not isinstance(state, dict) or state.get("settings") != json.loads(json.dumps(self.settings())):
-            raise ValueError(f"{self.checkpoint}: a checkpoint of other settings or another network; "
+            raise ModelFileError(f"{self.checkpoint}: a checkpoint of other settings or another network; "
                              "remove it or choose another path")
         try:
             epoch = int(state["epoch"])
             history = Network3History.from_dict(state["history"])
-            if not 0 <= epoch == len(history.epoch_seconds):
+            if type(state["epoch"]) is not int or not 0 <= epoch == len(history.epoch_seconds):
                 raise ValueError("its epoch and its history disagree")
+            if any(len(getattr(history, k)) != epoch for k in ("validation_accuracy", "test_accuracy",
+                                                                 "training_cost", "eval_seconds")
+                   if getattr(history, k)):
+                raise ValueError("its history's lists have different lengths")
             self.rng.bit_generator.state = state["rng_state"]
             if state.get("net_rng_state") is not None:
                 self.net.rng.bit_generator.state = state["net_rng_state"]
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ModelFileError(f"{self.checkpoint}: a damaged training state ({exc})") from None
         for mine, theirs in zip(self.net.params(), net.params()):
             mine[...] = theirs

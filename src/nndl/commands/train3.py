@@ -237,7 +237,7 @@ def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
     import numpy as np
 
     from nndl.experiments.common import rngs, write_json
-    from nndl.network3 import book_net
+    from nndl.network3 import Trainer3, book_net
 
     splits, training = _data(s)
     init_rng, run_rng = rngs(s.seed)
@@ -250,12 +250,14 @@ def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
                       test_accuracy_at_best=h.test_accuracy_at_best)
         write_json(history_path, record)
 
-    write_json(history_path, record)
     checkpoint = folder / "checkpoint.npz"
     log.info("training %s on %d images, %d epochs (eta %g, lmbda %g, mini-batch %d, %s) into %s", s.net,
              len(training[0]), s.epochs, s.eta, s.lmbda, s.mini_batch_size, s.dtype, folder)
-    h = net.SGD(training, s.epochs, s.mini_batch_size, s.eta, splits.validation, splits.test, s.lmbda,
-                rng=run_rng, checkpoint=checkpoint, on_epoch=lambda e, hist, n: write(hist, "running"))
+    trainer = Trainer3(net, training, s.epochs, s.mini_batch_size, s.eta, splits.validation, splits.test,
+                       s.lmbda, rng=run_rng, checkpoint=checkpoint,
+                       on_epoch=lambda e, hist, n: write(hist, "running"))
+    write(trainer.history, "running")  # only once a checkpoint (if any) has been read and checked
+    h = trainer.run()
     if checkpoint.exists():  # the last checkpoint is the trained network, with the trainer's state
         checkpoint.replace(folder / "model.npz")
     else:
