@@ -769,6 +769,9 @@ def load_npz(path: str | Path) -> tuple[Network, dict[str, Any], dict[str, np.nd
         return None
 
     def check(name: str, shape: tuple[int, ...], dt) -> None:
+        if name[:1] in "wb" and name[1:].isdigit() and int(name[1:]) >= len(layers):
+            raise ModelFileError(f"{where}: holds the array {name} but its metadata describe "
+                                 f"{len(layers)} layers")
         i = own(name)
         if i is None:
             return

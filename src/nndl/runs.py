@@ -552,6 +552,9 @@ def _check_history(history: Any, epochs: int, path) -> dict[str, Any]:
     for key in ("n_training", "n_evaluation"):
         if not _validate.plain_int(history.get(key, 0), 0, 2**40):
             raise ModelFileError(f"{path}: history field {key!r} must be a whole number")
+    warnings = history.get("warnings", [])
+    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
+        raise ModelFileError(f"{path}: history field 'warnings' must be a list of texts")
     if history.get("stopped") not in (None, "early-stopping", "eta-schedule", "interrupted"):
         raise ModelFileError(f"{path}: history field 'stopped' is {_short(history.get('stopped'))}")
     return history
@@ -580,6 +583,33 @@ def check_state(state: dict[str, Any], n: int, mini_batch_size: int, path) -> No
             raise ModelFileError(f"{path}: the checkpoint's 'perm' is not a permutation of the "
                                  f"{n:,} training examples")
         state["perm"] = perm.astype(np.int64)
+
+
+def _check_record_fields(data: dict[str, Any], network: dict[str, Any], where: Path) -> None:
+    """The ``data`` and ``network`` fields of history.json that ``--resume`` reads: their types."""
+    from nndl import _validate
+
+    def bad(field_name: str, wanted: str, value: Any):
+        return ModelFileError(f"{where}: '{field_name}' must be {wanted}; got {_short(value)}")
+
+    checksums = data.get("checksums", {})
+    if not isinstance(checksums, dict) or not all(isinstance(v, str) for v in checksums.values()):
+        raise bad("data.checksums", "an object of texts", checksums)
+    for key, optional in (("name", True), ("description", False)):
+        value = data.get(key)
+        if not (isinstance(value, str) or (optional and value is None)):
+            raise bad(f"data.{key}", "text", value)
+    if not _validate.plain_int(data.get("n_inputs"), 1, 10**9):
+        raise bad("data.n_inputs", "a whole number", data.get("n_inputs"))
+    sizes = network.get("sizes")
+    if not isinstance(sizes, list) or not 2 <= len(sizes) <= 1000 or not all(
+            _validate.plain_int(v, 1, 10**9) for v in sizes):
+        raise bad("network.sizes", "a list of whole numbers", sizes)
+    for key in ("cost", "hidden", "output", "init", "dtype"):
+        if not isinstance(network.get(key), str):
+            raise bad(f"network.{key}", "a name", network.get(key))
+    if not _validate.plain_number(network.get("dropout", 0.0)):
+        raise bad("network.dropout", "a number", network.get("dropout"))
 
 
 @dataclass
@@ -647,8 +677,7 @@ class RunRecord:
                                      f"{kind.__name__})")
         if d["status"] not in STATUSES:
             raise ModelFileError(f"{where}: unknown status {_short(d['status'])}")
-        if not isinstance(d["data"].get("checksums", {}), dict):
-            raise ModelFileError(f"{where}: incomplete run history (data checksums)")
+        _check_record_fields(d["data"], d["network"], where)
         cost = d.get("initial_training_cost")
         if cost is not None and not _validate.plain_number(cost):
             raise ModelFileError(f"{where}: 'initial_training_cost' must be a number")
@@ -888,8 +917,11 @@ class Session:
                 "differ from the "
                 f"run's ({record.data.get('description')}); continuing needs the same data"
             )
+        from nndl.io import network_description
+
         remove_stale_temporaries(record.folder)
         record.settings = settings
+        record.network = network_description(net)  # the checkpoint's network is the truth
         record.status, record.message = "running", None
         training, evaluation = prepare_data(settings, splits)
         check_state(state, len(training.y), settings.mini_batch_size, record.folder / CHECKPOINT)

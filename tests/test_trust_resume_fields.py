@@ -1,0 +1,86 @@
+"""Every field ``--resume`` reads from a chapter-3 run is checked (B1 findings B5, C6).
+
+history.json's data and network fields, the checkpoint's history (warnings), and a
+checkpoint whose metadata contradict its arrays: one line and a non-zero status, never
+a traceback nor a different network trained.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nndl.cli import main
+
+RUN = ["--data", "digits", "--training-size", "100", "--epochs", "1", "--no-plots"]
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("ch3") / "run"
+    assert main(["-q", "train", *RUN, "-o", str(folder)]) == 0
+    return folder
+
+
+def _copy(finished: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "copy"
+    shutil.copytree(finished, folder)
+    return folder
+
+
+def _edit_meta(path: Path, edit) -> None:
+    with zipfile.ZipFile(path) as z:
+        members = {k: z.read(k) for k in z.namelist()}
+    meta = json.loads(str(np.load(io.BytesIO(members["meta.npy"]))))
+    edit(meta)
+    buf = io.BytesIO()
+    np.save(buf, np.array(json.dumps(meta)))
+    members["meta.npy"] = buf.getvalue()
+    with zipfile.ZipFile(path, "w") as z:
+        for k, v in members.items():
+            z.writestr(k, v)
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda h: h["network"].pop("hidden"), "network.hidden"),
+    (lambda h: h["network"].update(hidden=True), "network.hidden"),
+    (lambda h: h["network"].update(sizes="64,30"), "network.sizes"),
+    (lambda h: h["data"].pop("n_inputs"), "data.n_inputs"),
+    (lambda h: h["data"].update(description=5), "data.description"),
+    (lambda h: h["data"].update(checksums={"x": 1}), "data.checksums"),
+])
+def test_history_fields_are_checked(capsys, finished, tmp_path, edit, field):
+    folder = _copy(finished, tmp_path)
+    record = json.loads((folder / "history.json").read_text())
+    edit(record)
+    (folder / "history.json").write_text(json.dumps(record))
+    code, _, err = cli(capsys, "-q", "train", "--resume", folder, "--epochs", "2")
+    assert code == 1 and f"'{field}' must be" in err and err.count("\n") == 1, err
+
+
+def test_checkpoint_history_warnings_are_checked(capsys, finished, tmp_path):
+    folder = _copy(finished, tmp_path)
+    before = (folder / "history.json").read_text()
+    _edit_meta(folder / "checkpoint.npz", lambda m: m["extra"]["state"]["history"].update(warnings=1.5))
+    code, _, err = cli(capsys, "-q", "train", "--resume", folder, "--epochs", "2")
+    assert code == 1 and "'warnings' must be a list of texts" in err and err.count("\n") == 1, err
+    assert (folder / "history.json").read_text() == before
+
+
+def test_checkpoint_whose_meta_contradicts_its_arrays_is_refused(capsys, finished, tmp_path):
+    folder = _copy(finished, tmp_path)
+    _edit_meta(folder / "checkpoint.npz", lambda m: m.update(sizes=[64, 30]))  # arrays: 64-30-10
+    code, _, err = cli(capsys, "-q", "train", "--resume", folder, "--epochs", "2")
+    assert code == 1 and "holds the array" in err and "[64, 30]" in err and err.count("\n") == 1, err
