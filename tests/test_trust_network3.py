@@ -192,3 +192,8 @@ def test_resume_checks_every_checkpoint_field(capsys, finished, tmp_path, edit):
     code, _, err = cli(capsys, "-q", "train", "--resume", folder, "--epochs", "2", "--no-plots")
     assert code == 1 and "checkpoint.npz: a" in err and err.count("\n") == 1, err
     assert (folder / "history.json").read_text() == before  # the record is left as it was
+
+
+def test_gradcheck_of_a_chapter6_run_is_one_line(capsys, finished):
+    code, _, err = cli(capsys, "gradcheck", "--model", finished)
+    assert code == 2 and "a chapter-6 network of layers" in err and err.count("\n") == 1, err
