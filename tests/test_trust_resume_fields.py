@@ -84,3 +84,23 @@ def test_checkpoint_whose_meta_contradicts_its_arrays_is_refused(capsys, finishe
     _edit_meta(folder / "checkpoint.npz", lambda m: m.update(sizes=[64, 30]))  # arrays: 64-30-10
     code, _, err = cli(capsys, "-q", "train", "--resume", folder, "--epochs", "2")
     assert code == 1 and "holds the array" in err and "[64, 30]" in err and err.count("\n") == 1, err
+
+
+def test_empty_out_is_a_usage_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.npz").write_bytes(b"mine")
+    for net in ([], ["--net", "ch6-fc"]):
+        code, _, err = cli(capsys, "train", *(net or RUN), "-o", "")
+        assert code == 2 and "--out: an empty path" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+    assert (tmp_path / "model.npz").read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("name", ["model.npz", "cost.png", "accuracy.png", "report.html"])
+def test_a_folder_holding_files_a_run_writes_is_refused(capsys, tmp_path, name):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / name).write_bytes(b"mine")
+    code, _, err = cli(capsys, "train", *RUN, "-o", mine)
+    assert code == 2 and f"holds {name}, which a run would overwrite" in err, err
+    assert sorted(p.name for p in mine.iterdir()) == [name] and (mine / name).read_bytes() == b"mine"

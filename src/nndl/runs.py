@@ -340,8 +340,8 @@ def new_run_folder(out: str | os.PathLike[str] | None) -> Path:
             except OSError as exc:
                 raise FileWriteError(f"cannot create the run folder {folder}: "
                                      f"{exc.strerror or exc}") from None
+    check_out_option(out)
     folder = Path(out).expanduser()
-    check_new_run_folder(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -349,8 +349,30 @@ def new_run_folder(out: str | os.PathLike[str] | None) -> Path:
     return folder
 
 
+# every file a run may write into its folder (chapter 3's and chapter 6's plots, the report)
+RUN_FILES = (MODEL, CHECKPOINT, HISTORY, *RUN_PLOTS, "filters.png", "report.html")
+
+
+def check_out_option(out: str | os.PathLike[str] | None) -> None:
+    """Check ``--out`` before any work starts: not empty, a folder nndl can write, no run in it.
+
+    ``UsageError``: an empty path (it would mean the current folder), a path that cannot be
+    a folder, or a folder that holds a run or files a run would overwrite.
+    """
+    if out is None:
+        return
+    if not str(out).strip():
+        raise UsageError("--out: an empty path; name the run folder (or leave --out out for "
+                         "runs/<date>-<time>)")
+    from nndl.paths import check_output_dir
+
+    folder = check_output_dir(Path(out).expanduser(), "--out")
+    check_new_run_folder(folder)
+
+
 def check_new_run_folder(folder: Path) -> None:
-    """``UsageError`` if ``folder`` is not a folder or already holds a run (or its start)."""
+    """``UsageError`` if ``folder`` is not a folder, already holds a run (or its start), or
+    holds files a run would overwrite (``RUN_FILES``: a foreign model.npz, a cost.png)."""
     if (folder / HISTORY).exists() or (folder / CHECKPOINT).exists():
         raise UsageError(
             f"{folder} already holds a run; continue it with --resume {folder}, "
@@ -358,6 +380,10 @@ def check_new_run_folder(folder: Path) -> None:
         )
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out {folder}: exists and is not a folder")
+    clash = [name for name in RUN_FILES if os.path.lexists(folder / name)]
+    if clash:
+        raise UsageError(f"--out {folder}: holds {', '.join(clash)}, which a run would overwrite; "
+                         "choose a new or empty folder")
 
 
 def remove_stale_temporaries(folder: Path) -> None:

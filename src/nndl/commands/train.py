@@ -272,12 +272,9 @@ def run(args: argparse.Namespace) -> int:
         return _resume(args)
     settings = _settings(args)
     from nndl import runs
-    from nndl.paths import check_output_dir
-
     from nndl.io import folder_lock
 
-    if args.out:
-        check_output_dir(Path(args.out).expanduser(), "--out")  # before the data are read
+    runs.check_out_option(args.out)  # before the data are read
     splits = runs.load_data(settings)
     folder = runs.new_run_folder(args.out)
     with folder_lock(folder, "run folder"):
@@ -293,7 +290,7 @@ def _resume(args: argparse.Namespace) -> int:
     others = (
         sorted(set(_given(args)) - set(RESUME_OPTIONS))
         + (["config"] if args.config else [])
-        + (["out"] if args.out else [])
+        + (["out"] if args.out is not None else [])
     )
     if others:
         raise UsageError(

@@ -170,10 +170,7 @@ def run(args: argparse.Namespace) -> int:
             s = _resume_locked(args, folder)
             return train(s, folder, plots=not args.no_plots)
     s = _settings(args)
-    if args.out is not None:
-        from nndl.paths import check_output_dir
-
-        check_output_dir(Path(args.out).expanduser(), "--out")
+    runs.check_out_option(args.out)  # before the data are read
     folder = runs.new_run_folder(args.out)
     with folder_lock(folder, "run folder"):
         runs.check_new_run_folder(folder)  # again, now that no other process can start one
