@@ -104,3 +104,13 @@ def test_a_folder_holding_files_a_run_writes_is_refused(capsys, tmp_path, name):
     code, _, err = cli(capsys, "train", *RUN, "-o", mine)
     assert code == 2 and f"holds {name}, which a run would overwrite" in err, err
     assert sorted(p.name for p in mine.iterdir()) == [name] and (mine / name).read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--epochs", "1", "--no-plots"],
+    ["train", "--net", "ch6-fc", "--epochs", "1", "--no-plots"],
+])
+def test_a_data_dir_without_mnist_is_a_usage_error(capsys, tmp_path, argv):
+    code, _, err = cli(capsys, *argv, "--data-dir", tmp_path, "-o", tmp_path / "run")
+    assert code == 2 and "does not hold the four MNIST files" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()

@@ -369,6 +369,21 @@ def _has_mnist(folder: Path) -> bool:
         return False
 
 
+def check_mnist_dir(data_dir: str | os.PathLike[str], option: str = "--data-dir") -> None:
+    """``UsageError`` unless the folder a user named for MNIST holds the four MNIST files.
+
+    The command line's ``--data-dir`` says where MNIST is: a folder without it is a usage
+    error, never a silent switch to ``$NNDL_DATA`` or the cache.
+    """
+    from nndl.errors import UsageError
+
+    folder = Path(data_dir).expanduser()
+    if not _has_mnist(folder):
+        names = ", ".join(f.name for f in MNIST_FILES)
+        raise UsageError(f"{option} {folder}: does not hold the four MNIST files ({names}); "
+                         f"put them there, or leave {option} out to use $NNDL_DATA or the cache")
+
+
 def _search_path(data_dir, cache: Path) -> list[tuple[str, Path]]:
     """The folders searched for MNIST, in order, each with how it was chosen."""
     folders = []

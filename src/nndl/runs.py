@@ -188,6 +188,10 @@ class TrainSettings:
         from nndl.paths import check_data_options
 
         check_data_options(self.data, self.data_dir)
+        if self.data_dir is not None and self.data in (None, "auto", "mnist"):
+            from nndl.data import check_mnist_dir
+
+            check_mnist_dir(self.data_dir)
         if self.sizes is not None and (len(self.sizes) < 2 or min(self.sizes) < 1):
             raise UsageError(
                 "--sizes needs at least two layers of at least one neuron; "

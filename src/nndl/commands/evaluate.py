@@ -111,6 +111,10 @@ def run(args: argparse.Namespace) -> int:
     if args.no_plots and args.out:
         raise UsageError("-o/--out names the folder for the PNGs, and --no-plots writes none")
     check_data_options(args.data, args.data_dir)
+    if args.data_dir is not None and args.data in (None, "auto", "mnist"):
+        from nndl.data import check_mnist_dir
+
+        check_mnist_dir(args.data_dir)
     if args.out:
         check_output_dir(Path(args.out).expanduser(), "--out")
     net, metadata, model_file = runs.load_model(args.model)

@@ -103,6 +103,9 @@ def _settings(args: argparse.Namespace) -> Train3Settings:
     if s.dtype not in ("float32", "float64"):
         raise UsageError(f"--dtype: unknown dtype {s.dtype!r}; choose from float32, float64")
     if s.data_dir is not None:
+        from nndl.data import check_mnist_dir
+
+        check_mnist_dir(s.data_dir)
         s = replace(s, data_dir=str(Path(s.data_dir).expanduser().resolve()))
     return s
 
