@@ -114,3 +114,19 @@ def test_a_data_dir_without_mnist_is_a_usage_error(capsys, tmp_path, argv):
     code, _, err = cli(capsys, *argv, "--data-dir", tmp_path, "-o", tmp_path / "run")
     assert code == 2 and "does not hold the four MNIST files" in err and err.count("\n") == 1, err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["sweep", "--data", "digits", "--epochs", "1", "--eta", "0.1,,1"], "--eta"),
+    (["sweep", "--data", "digits", "--epochs", "1", "--eta", "0.1,1,"], "--eta"),
+    (["sweep", "--data", "digits", "--epochs", "1,", "--eta", "0.1"], "--epochs"),
+    (["sweep", "--data", "digits", "--epochs", "1", "--sizes", "64,30,10//64,10"], "--sizes"),
+    (["experiment", "ch1-30", "--quick", "--seeds", "0,,1"], "--seeds"),
+    (["explain", "deep-networks", "--depths", "1,,2"], "--depths"),
+    (["train", "--data", "digits", "--epochs", "1", "--sizes", "64,,10"], "--sizes"),
+    (["gradcheck", "--sizes", "5,,3"], "--sizes"),
+])
+def test_an_empty_item_in_a_list_option_is_a_usage_error(capsys, tmp_path, argv, option):
+    code, _, err = cli(capsys, *argv, *(["--out", tmp_path / "o"] if argv[0] in ("sweep", "experiment") else []))
+    assert code == 2 and option in err and ("empty" in err or "whole numbers" in err), err
+    assert not (tmp_path / "o").exists()

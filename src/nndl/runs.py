@@ -234,6 +234,18 @@ def _sizes_text(sizes) -> str:
     return ",".join(str(s) for s in sizes)
 
 
+def split_list(text: str, option: str, sep: str = ",") -> list[str]:
+    """The items of a ``sep``-separated option value, stripped; ``UsageError`` for an empty
+    item (``0.1,,1``, a trailing comma) or no item at all: an item the user typed is never
+    silently dropped."""
+    items = [item.strip() for item in str(text).split(sep)]
+    if not any(items):
+        raise UsageError(f"{option}: no values in {text!r}")
+    if "" in items:
+        raise UsageError(f"{option}: an empty item in {text!r} (two {sep!r} in a row, or one at an end)")
+    return items
+
+
 def parse_sizes(text: str) -> tuple[int, ...]:
     """``"784,30,10"`` (or with spaces or x) -> (784, 30, 10)."""
     import re

@@ -44,7 +44,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from nndl.errors import NndlError, UsageError
-from nndl.runs import TrainSettings
+from nndl.runs import TrainSettings, split_list
 
 log = logging.getLogger(__name__)
 
@@ -132,11 +132,7 @@ def parse_axis(name: str, text: str) -> Axis:
             raise UsageError(f"{_flag(name)} {text}: a range is {head}:LOW:HIGH, for a numeric setting")
         low, high = parse_value(name, parts[1]), parse_value(name, parts[2])
         return distribution(name, head, low, high)
-    parts = text.split("/") if name == "sizes" else text.split(",")
-    values = [parse_value(name, p) for p in parts if p.strip()]
-    if not values:
-        raise UsageError(f"{_flag(name)}: no values in {text!r}")
-    return values
+    return [parse_value(name, p) for p in split_list(text, _flag(name), "/" if name == "sizes" else ",")]
 
 
 def distribution(name: str, kind: str, low: float, high: float) -> Distribution:
