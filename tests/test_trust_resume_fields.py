@@ -130,3 +130,15 @@ def test_an_empty_item_in_a_list_option_is_a_usage_error(capsys, tmp_path, argv,
     code, _, err = cli(capsys, *argv, *(["--out", tmp_path / "o"] if argv[0] in ("sweep", "experiment") else []))
     assert code == 2 and option in err and ("empty" in err or "whole numbers" in err), err
     assert not (tmp_path / "o").exists()
+
+
+def test_empty_output_paths_are_usage_errors(capsys, finished, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    from PIL import Image
+
+    Image.new("L", (8, 8), 255).save(tmp_path / "one.png")
+    code, _, err = cli(capsys, "predict", finished, "one.png", "--save-inputs", "")
+    assert code == 2 and "--save-inputs: an empty path" in err, err
+    code, _, err = cli(capsys, "explain", "earlier-layers", "--plot", "")
+    assert code == 2 and "--plot: an empty path" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.png"]

@@ -60,6 +60,8 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from nndl import explain
 
+    if args.plot is not None and not str(args.plot).strip():
+        raise UsageError("--plot: an empty path; name the file to write (e.g. --plot figure.png)")
     if args.plot and args.topic not in PLOTS:
         raise UsageError(f"{args.topic} has no plot; --plot works with {', '.join(PLOTS)}")
     if args.plot:

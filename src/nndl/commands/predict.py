@@ -58,11 +58,14 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from nndl import runs
-    from nndl.errors import DataError
+    from nndl.errors import DataError, UsageError
     from nndl.images import digit_input, frame_for
     from nndl.paths import check_output_dir
 
-    out = check_output_dir(Path(args.save_inputs).expanduser(), "--save-inputs") if args.save_inputs else None
+    if args.save_inputs is not None and not str(args.save_inputs).strip():
+        raise UsageError("--save-inputs: an empty path; name the folder to write the inputs into")
+    out = (check_output_dir(Path(args.save_inputs).expanduser(), "--save-inputs")
+           if args.save_inputs is not None else None)
     net, _, _ = runs.load_model(args.model)
     side = frame_for(net.sizes[0])[0]
     failed = 0
