@@ -142,3 +142,25 @@ def test_empty_output_paths_are_usage_errors(capsys, finished, tmp_path, monkeyp
     code, _, err = cli(capsys, "explain", "earlier-layers", "--plot", "")
     assert code == 2 and "--plot: an empty path" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.png"]
+
+
+def test_offline_is_said_in_words_once(capsys, tmp_path, monkeypatch):
+    """B1 E13: not "[Errno -2] Name or service not known" once per mirror."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    def unresolved(*args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", unresolved)
+    monkeypatch.delenv("NNDL_DATA", raising=False)
+    monkeypatch.setenv("NNDL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NNDL_MIRRORS", "http://a.invalid/ http://b.invalid/ http://c.invalid/")
+    code, _, err = cli(capsys, "train", "--data", "auto", "--epochs", "1", "--training-size", "100",
+                       "--no-plots", "-o", tmp_path / "auto")
+    assert code == 0 and "Errno" not in err, err
+    assert err.count("no mirror could be reached (name not resolved)") == 1, err
+    code, _, err = cli(capsys, "-q", "train", "--data", "mnist", "--epochs", "1", "-o", tmp_path / "r")
+    assert code == 1 and err.count("no mirror could be reached (name not resolved)") == 1, err
+    assert "Errno" not in err and err.count("nndl: error:") == 1

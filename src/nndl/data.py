@@ -492,7 +492,7 @@ def load_mnist(
                     _download.fetch(spec.name, urls, folder, spec.md5, progress=progress,
                                     timeout=timeout)
         except _download.DownloadError as exc:
-            failure = f"could not be downloaded ({exc})"
+            failure = f"could not be downloaded ({exc.summary()})"
             raise _download.DownloadError(exc.name, exc.failures, exc.offline).with_message(
                 _not_found(data_dir, cache_root, failure)) from None
     arrays, checksums = [], {}
@@ -633,8 +633,8 @@ def _load_auto(data_dir, dtype, download: bool) -> DataSplits:
     except _download.DownloadError as exc:
         if not exc.offline:
             raise
-        log.warning("MNIST is not on this machine and no mirror could be reached (offline?): "
-                    "using the bundled 8x8 digits instead (%s)", "; ".join(exc.failures))
+        log.warning("MNIST is not on this machine and %s (offline?): using the bundled 8x8 digits "
+                    "instead", exc.summary())
         return load_digits(dtype=dtype)
 
 
