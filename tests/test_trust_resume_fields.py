@@ -164,3 +164,48 @@ def test_offline_is_said_in_words_once(capsys, tmp_path, monkeypatch):
     code, _, err = cli(capsys, "-q", "train", "--data", "mnist", "--epochs", "1", "-o", tmp_path / "r")
     assert code == 1 and err.count("no mirror could be reached (name not resolved)") == 1, err
     assert "Errno" not in err and err.count("nndl: error:") == 1
+
+
+def test_wrong_is_capped(capsys, finished):
+    code, _, err = cli(capsys, "evaluate", finished, "--wrong", "100000")
+    assert code == 2 and "--wrong must be from 0 to 100" in err, err
+
+
+def test_a_sweep_of_too_many_cells_is_refused_at_once(capsys, tmp_path):
+    values = ",".join(str(0.001 * (i + 1)) for i in range(1000))
+    code, _, err = cli(capsys, "sweep", "--data", "digits", "--epochs", "1", "--eta", values,
+                       "--lmbda", values, "--out", tmp_path / "s")
+    assert code == 2 and "1,000,000 cells" in err, err
+    assert not (tmp_path / "s").exists()
+
+
+def test_sigterm_leaves_no_temporary_file(tmp_path):
+    """SIGTERM unwinds like Ctrl-C, so the atomic writers remove their temporaries."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import os, signal, sys, time
+        import nndl.cli
+        from nndl.io import atomic_write
+
+        def cmd(args):
+            with atomic_write(sys.argv[1], "w") as f:
+                f.write("half")
+                print("writing", flush=True)
+                time.sleep(60)
+            return 0
+
+        nndl.cli.build_parser = lambda: type("P", (), {"parse_args": lambda self, a: type(
+            "A", (), {"command": "x", "verbose": False, "quiet": True, "func": staticmethod(cmd)})()})()
+        sys.exit(nndl.cli.main([]))
+    """)
+    target = tmp_path / "out.txt"
+    proc = subprocess.Popen([sys.executable, "-c", script, str(target)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 130
+    proc.stdout.close()
+    assert list(tmp_path.iterdir()) == []

@@ -57,6 +57,7 @@ SHARED_DATA = ".data"  # memory-mapped arrays for joblib workers (removed after 
 # Settings that are the sweep's frame, not one cell's: one value for the whole sweep.
 FIXED = ("data", "data_dir", "evaluate_on")
 DISTRIBUTIONS = ("uniform", "loguniform")
+MAX_CELLS = 10_000  # cells of one sweep: each trains a network; more is a mistake, not a plan
 LOCAL_RETRIES = 3  # times a joblib pool whose worker died is restarted for the missing cells
 TIMING_FIELDS = ("seconds", "cpu_seconds", "finished", "host", "pid")  # what differs between two runs of a cell
 
@@ -189,6 +190,10 @@ class SweepSpec:
                     raise UsageError(f"{_flag(name)} {axis.text()}: a range needs --samples N (random search)")
         elif self.samples < 1:
             raise UsageError(f"--samples must be at least 1; got {self.samples}")
+        n_points = self.samples if self.samples is not None else math.prod(len(a) for a in self.axes.values())
+        if n_points * len(self.seeds) > MAX_CELLS:
+            raise UsageError(f"the sweep has {n_points * len(self.seeds):,} cells; more than the {MAX_CELLS:,} "
+                             "nndl runs in one sweep (each cell trains a network): sweep fewer values")
         self.base.check()
         for cell in self.cells():
             cell.settings.check()
