@@ -209,3 +209,14 @@ def test_sigterm_leaves_no_temporary_file(tmp_path):
     assert proc.wait(timeout=30) == 130
     proc.stdout.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_nan_in_training_inputs_is_a_data_error():
+    import nndl
+    from nndl.errors import DataError
+
+    X = np.random.default_rng(0).random((20, 4))
+    X[3, 1] = np.nan
+    y = np.arange(20) % 2
+    with pytest.raises(DataError, match=r"NaN or infinite values \(row 3\)"):
+        nndl.Network([4, 3, 2], rng=np.random.default_rng(0)).sgd((X, y), 1, 5, 0.1)

@@ -157,6 +157,10 @@ def _pair(data, name: str, n_in: int, dtype) -> tuple[Array, NDArray[np.int64]]:
     X = np.ascontiguousarray(X, dtype=dtype)  # no copy when it is already so (the expanded set)
     if X.ndim != 2 or X.shape[1] != n_in:
         raise ValueError(f"{name}: inputs must have shape (m, {n_in}); got {X.shape}")
+    if not np.isfinite(X).all():
+        from nndl.errors import DataError
+
+        raise DataError(f"{name}: the inputs hold NaN or infinite values; clean the data first")
     y = np.asarray(y)
     if y.ndim == 2:
         y = np.argmax(y, axis=1)
