@@ -220,3 +220,14 @@ def test_nan_in_training_inputs_is_a_data_error():
     y = np.arange(20) % 2
     with pytest.raises(DataError, match=r"NaN or infinite values \(row 3\)"):
         nndl.Network([4, 3, 2], rng=np.random.default_rng(0)).sgd((X, y), 1, 5, 0.1)
+
+
+def test_noise_is_predicted_with_a_warning(capsys, finished, tmp_path):
+    from PIL import Image
+
+    noise = np.random.default_rng(0).integers(0, 256, (100, 100), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "noise.png")
+    code, out, err = cli(capsys, "predict", finished, tmp_path / "noise.png")
+    p = float(out.split("probability ")[1].split(")")[0])
+    assert code == 0
+    assert ("the network is unsure" in err) == (p < 0.5), (out, err)
