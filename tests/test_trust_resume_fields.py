@@ -231,3 +231,20 @@ def test_noise_is_predicted_with_a_warning(capsys, finished, tmp_path):
     p = float(out.split("probability ")[1].split(")")[0])
     assert code == 0
     assert ("the network is unsure" in err) == (p < 0.5), (out, err)
+
+
+def test_an_idx_file_under_two_names_is_refused(tmp_path):
+    """B1 C8: train-images-idx3-ubyte.gz and train-images.idx3-ubyte: neither silently wins."""
+    import gzip
+
+    from test_data_support import small_idx_folder
+
+    from nndl.data import load_dataset
+    from nndl.errors import DataError
+
+    folder = small_idx_folder(tmp_path / "d", n_train=24)
+    other = small_idx_folder(tmp_path / "e", n_train=24, seed=1)
+    (folder / "train-images.idx3-ubyte").write_bytes(gzip.decompress(
+        (other / "train-images-idx3-ubyte.gz").read_bytes()))
+    with pytest.raises(DataError, match="holds both train-images-idx3-ubyte.gz and train-images.idx3-ubyte"):
+        load_dataset(folder)

@@ -29,7 +29,7 @@ from nndl.data import (
     _dataset,
     _describe,
     _has_mnist,
-    _mnist_path,
+    _one_spelling,
     _read_idx_md5,
     _split,
 )
@@ -245,7 +245,7 @@ def load_idx_folder(path: Path, dtype: np.dtype) -> DataSplits:
     """
     arrays, checksums = [], {}
     for spec in MNIST_FILES:
-        file = _mnist_path(path, spec.name)
+        file = _one_spelling(path, spec.name, strict=True)
         assert file is not None
         array, checksums[spec.name] = _read_idx_md5(file)
         arrays.append((array, str(file)))

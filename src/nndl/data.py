@@ -353,13 +353,30 @@ def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
     return Path(platformdirs.user_cache_dir("nndl", appauthor=False))
 
 
+def _mnist_spellings(folder: Path, name: str) -> list[Path]:
+    """Every file in ``folder`` that is ``name``: gzipped, or unzipped under either usual name."""
+    stem = name.removesuffix(".gz")
+    return [folder / c for c in (name, stem, stem.replace("-idx", ".idx")) if (folder / c).is_file()]
+
+
 def _mnist_path(folder: Path, name: str) -> Path | None:
     """The file ``name`` in ``folder``: gzipped, or unzipped under either usual name."""
-    stem = name.removesuffix(".gz")
-    for candidate in (name, stem, stem.replace("-idx", ".idx")):
-        if (folder / candidate).is_file():
-            return folder / candidate
-    return None
+    found = _mnist_spellings(folder, name)
+    return found[0] if found else None
+
+
+def _one_spelling(folder: Path, name: str, strict: bool) -> Path | None:
+    """``_mnist_path``, saying so when ``folder`` holds ``name`` under two spellings:
+    ``strict`` (content not checked against MNIST's): a ``DataError``; else a warning."""
+    found = _mnist_spellings(folder, name)
+    if len(found) > 1:
+        names = " and ".join(p.name for p in found)
+        if strict:
+            raise DataError(f"{folder}: holds both {names} (one file under two names); keep one, "
+                            "nndl will not guess which")
+        log.warning("%s: holds both %s; using %s (checked against MNIST's checksum)", folder, names,
+                    found[0].name)
+    return found[0] if found else None
 
 
 def _has_mnist(folder: Path) -> bool:
@@ -497,7 +514,7 @@ def load_mnist(
                 _not_found(data_dir, cache_root, failure)) from None
     arrays, checksums = [], {}
     for spec in MNIST_FILES:
-        path = _mnist_path(folder, spec.name)
+        path = _one_spelling(folder, spec.name, strict=False)
         assert path is not None
         try:
             array, md5 = _load_mnist_file(path, spec, cache_root)
