@@ -248,3 +248,20 @@ def test_an_idx_file_under_two_names_is_refused(tmp_path):
         (other / "train-images-idx3-ubyte.gz").read_bytes()))
     with pytest.raises(DataError, match="holds both train-images-idx3-ubyte.gz and train-images.idx3-ubyte"):
         load_dataset(folder)
+
+
+def test_idx_messages_say_what_is_wrong(tmp_path):
+    """B1 E14: a float IDX said to be float-sized, a folder named like an IDX file said so."""
+    from test_data_support import idx_bytes
+
+    from nndl.data import load_dataset, read_idx
+    from nndl.errors import DataError
+
+    raw = bytearray(idx_bytes(np.zeros((3, 2, 2), np.uint8)))
+    raw[2] = 0x0D
+    (tmp_path / "f.idx").write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"type 0x0D \(float, 4 bytes each"):
+        read_idx(tmp_path / "f.idx")
+    (tmp_path / "d" / "train-images-idx3-ubyte.gz").mkdir(parents=True)
+    with pytest.raises(DataError, match="is a folder, not the IDX file of that name"):
+        load_dataset(tmp_path / "d")

@@ -176,9 +176,11 @@ def _decode_idx(raw: bytes, path: Path) -> np.ndarray:
     expected = math.prod(shape) * dtype.itemsize
     if len(raw) - start != expected:
         what = "truncated" if len(raw) - start < expected else "trailing bytes"
+        kind = {"u": "unsigned", "i": "signed", "f": "float"}[dtype.kind]
         raise DataError(
-            f"{path}: {what}: the header declares shape {shape} ({expected:,} bytes of data), "
-            f"the file holds {len(raw) - start:,}"
+            f"{path}: {what}: the header declares shape {shape} of type 0x{code:02X} ({kind}, "
+            f"{dtype.itemsize} byte{'s' if dtype.itemsize > 1 else ''} each: {expected:,} bytes of data), the file holds "
+            f"{len(raw) - start:,}"
         )
     data = np.frombuffer(raw, dtype, offset=start).reshape(shape)
     return data.astype(dtype.newbyteorder("="))  # a writable copy in native byte order
