@@ -265,3 +265,23 @@ def test_idx_messages_say_what_is_wrong(tmp_path):
     (tmp_path / "d" / "train-images-idx3-ubyte.gz").mkdir(parents=True)
     with pytest.raises(DataError, match="is a folder, not the IDX file of that name"):
         load_dataset(tmp_path / "d")
+
+
+def test_toml_messages_say_what_is_wrong(capsys, tmp_path):
+    """B1 E14: a huge integer and settings in two places are said in words, naming the file."""
+    big = tmp_path / "big.toml"
+    big.write_text("epochs = " + "9" * 5000 + "\n")
+    code, _, err = cli(capsys, "train", "--config", big)
+    assert code == 2 and "more than 4,300 digits" in err and str(big) in err, err
+    assert "set_int_max_str_digits" not in err
+    both = tmp_path / "both.toml"
+    both.write_text("eta = 1.0\n[train]\nepochs = 1\n")
+    code, _, err = cli(capsys, "train", "--config", both)
+    assert code == 2 and "both at the top (eta) and in a [train] table" in err and str(both) in err, err
+
+
+def test_a_toml_value_error_names_the_file(capsys, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("eta = inf\n")
+    code, _, err = cli(capsys, "train", "--config", config)
+    assert code == 2 and f"--config {config}: " in err and "--eta" in err, err

@@ -234,6 +234,9 @@ def read_toml(path: str | os.PathLike[str], error: ErrorType, where: str) -> dic
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{where}: not valid TOML ({exc})") from None
     except (ValueError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
+        if "int_max_str_digits" in str(exc) or "integer string conversion" in str(exc):
+            raise error(f"{where}: holds an integer of more than 4,300 digits; no setting is "
+                        "that large") from None
         raise error(f"{where}: not usable TOML ({exc})") from None
 
 

@@ -326,7 +326,11 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     except UsageError as exc:  # name the option once, not the path twice
         message = str(exc)
         raise UsageError(message if message.startswith(where) else f"--config {message}") from None
-    if set(config) == {"train"} and isinstance(config["train"], dict):
+    if isinstance(config.get("train"), dict):
+        if set(config) != {"train"}:
+            others = ", ".join(sorted(k for k in config if k != "train"))
+            raise UsageError(f"{where}: settings both at the top ({others}) and in a [train] table; "
+                             "put them all in one place")
         config = config["train"]
     return config
 

@@ -168,11 +168,20 @@ def _settings(args: argparse.Namespace) -> TrainSettings:
     """Defaults, then the --config file, then the options; checked."""
     from nndl.runs import read_config
 
-    settings = TrainSettings()
+    from_file = TrainSettings()
     if args.config:
-        settings = TrainSettings.from_dict(read_config(args.config), f"--config {args.config}")
-    settings = settings.updated(_given(args), "options")
-    settings.check()
+        from_file = TrainSettings.from_dict(read_config(args.config), f"--config {args.config}")
+    settings = from_file.updated(_given(args), "options")
+    try:
+        settings.check()
+    except UsageError as exc:
+        if args.config:  # the same fault without the options: a value of the file; name it
+            try:
+                from_file.check()
+            except UsageError as in_file:
+                if str(in_file) == str(exc):
+                    raise UsageError(f"--config {args.config}: {exc}") from None
+        raise
     return _absolute_paths(settings)
 
 
