@@ -285,3 +285,15 @@ def test_a_toml_value_error_names_the_file(capsys, tmp_path):
     config.write_text("eta = inf\n")
     code, _, err = cli(capsys, "train", "--config", config)
     assert code == 2 and f"--config {config}: " in err and "--eta" in err, err
+
+
+def test_a_png_with_a_broken_header_checksum_is_said_damaged(capsys, finished, tmp_path):
+    from PIL import Image
+
+    png = tmp_path / "one.png"
+    Image.new("L", (28, 28), 255).save(png)
+    raw = bytearray(png.read_bytes())
+    raw[29] ^= 0xFF  # the IHDR chunk's CRC
+    png.write_bytes(bytes(raw))
+    code, _, err = cli(capsys, "predict", finished, png)
+    assert code == 1 and "a PNG image, but a damaged one" in err, err

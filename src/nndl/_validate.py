@@ -544,7 +544,12 @@ def image_grey(path: str | os.PathLike[str], error: ErrorType = DataError, *, pa
         except Exception as exc:  # noqa: BLE001 - Pillow: OSError, SyntaxError, struct.error, ...
             what = describe(data[:64])
             known = Image.UnidentifiedImageError
-            detail = "" if isinstance(exc, known) else f", damaged ({type(exc).__name__}: {exc})"
+            if not isinstance(exc, known):
+                detail = f", damaged ({type(exc).__name__}: {exc})"
+            elif what.endswith(" image"):  # its signature says image, yet Pillow cannot open it
+                detail = ", but a damaged one (its header does not check out)"
+            else:
+                detail = ""
             raise error(f"{where}: cannot read this image: it is {what}{detail}") from None
 
 
