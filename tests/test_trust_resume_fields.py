@@ -297,3 +297,11 @@ def test_a_png_with_a_broken_header_checksum_is_said_damaged(capsys, finished, t
     png.write_bytes(bytes(raw))
     code, _, err = cli(capsys, "predict", finished, png)
     assert code == 1 and "a PNG image, but a damaged one" in err, err
+
+
+def test_plot_into_a_missing_folder_matches_the_docs(capsys, tmp_path, monkeypatch):
+    """B1 F16: cli.md's error table says exit 2, "the folder nodir does not exist"."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(capsys, "explain", "earlier-layers", "--plot", "nodir/x.png")
+    assert code == 2 and "--plot nodir/x.png: the folder nodir does not exist" in err, err
+    assert not (tmp_path / "nodir").exists()
