@@ -19,7 +19,6 @@ finished epoch.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -55,11 +54,15 @@ def wants_layered(args: argparse.Namespace) -> bool:
     if getattr(args, "net", None):
         return True
     if getattr(args, "resume", None):
+        from nndl import _validate
+        from nndl.runs import MAX_HISTORY_BYTES
+
         path = Path(args.resume).expanduser() / "history.json"
-        try:
-            return json.loads(path.read_text()).get("format") == FORMAT
-        except (OSError, ValueError, AttributeError):
+        try:  # bounded and checked like every reader; anything unreadable is not ours
+            record = _validate.read_json(path, UsageError, MAX_HISTORY_BYTES, "run history")
+        except UsageError:
             return False
+        return isinstance(record, dict) and record.get("format") == FORMAT
     if getattr(args, "config", None):
         from nndl.runs import read_config
 
