@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from nndl.cli import main
-from test_trust_runs import LOCK_HOLDER, locked_by_another_process  # noqa: F401 - a fixture
+from test_trust_runs import locked_by_another_process  # noqa: F401 - a fixture
 
 
 def _have_mnist() -> bool:
