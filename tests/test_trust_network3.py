@@ -197,3 +197,23 @@ def test_resume_checks_every_checkpoint_field(capsys, finished, tmp_path, edit):
 def test_gradcheck_of_a_chapter6_run_is_one_line(capsys, finished):
     code, _, err = cli(capsys, "gradcheck", "--model", finished)
     assert code == 2 and "a chapter-6 network of layers" in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("edit", [
+    lambda h: h["settings"].update(training_size=1.5),
+    lambda h: h["settings"].update(training_size=1),  # less than one mini-batch
+    lambda h: h["settings"].update(data_dir=5),
+    lambda h: h["settings"].update(expanded="yes"),
+])
+def test_resume_checks_the_settings_types(capsys, finished, tmp_path, edit):
+    folder = _copy(finished, tmp_path)
+    record = json.loads((folder / "history.json").read_text())
+    edit(record)
+    (folder / "history.json").write_text(json.dumps(record))
+    code, _, err = cli(capsys, "train", "--resume", folder, "--epochs", "2", "--no-plots")
+    assert code == 2 and "not a readable chapter-6 run" in err and err.count("\n") == 1, err
+
+
+def test_training_size_below_one_mini_batch_is_a_usage_error(capsys, tmp_path):
+    code, _, err = cli(capsys, "train", "--net", "ch6-fc", "--training-size", "3", "-o", tmp_path / "r")
+    assert code == 2 and "less than one mini-batch" in err, err

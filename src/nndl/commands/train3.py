@@ -103,6 +103,9 @@ def _settings(args: argparse.Namespace) -> Train3Settings:
         raise UsageError("--eta must be > 0 and --lmbda >= 0")
     if s.epochs < 0 or s.mini_batch_size < 1 or s.seed < 0 or (s.training_size is not None and s.training_size < 1):
         raise UsageError("--epochs >= 0, --mini-batch-size >= 1, --seed >= 0 and --training-size >= 1")
+    if s.training_size is not None and s.training_size < s.mini_batch_size:
+        raise UsageError(f"--training-size {s.training_size} is less than one mini-batch "
+                         f"({s.mini_batch_size})")
     if s.dtype not in ("float32", "float64"):
         raise UsageError(f"--dtype: unknown dtype {s.dtype!r}; choose from float32, float64")
     if s.data_dir is not None:
@@ -124,6 +127,16 @@ def _settings_from_run(s: Train3Settings) -> None:
             raise ValueError(f"{name} is not a number")
     if not s.eta > 0 or s.lmbda < 0 or s.epochs < 0 or s.mini_batch_size < 1 or s.seed < 0:
         raise ValueError("a setting out of range")
+    for name in ("epochs", "mini_batch_size", "seed"):
+        if not isinstance(getattr(s, name), int) or getattr(s, name) > 10**9:
+            raise ValueError(f"{name} is not a whole number up to 10**9")
+    if s.training_size is not None and not (isinstance(s.training_size, int) and not isinstance(
+            s.training_size, bool) and s.mini_batch_size <= s.training_size <= 10**9):
+        raise ValueError("training_size is not a whole number of at least one mini-batch")
+    if s.data_dir is not None and not isinstance(s.data_dir, str):
+        raise ValueError("data_dir is not a path")
+    if not isinstance(s.expanded, bool):
+        raise ValueError("expanded is not true or false")
 
 
 def _read_record(folder: Path) -> dict[str, Any]:
