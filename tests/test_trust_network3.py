@@ -217,3 +217,35 @@ def test_resume_checks_the_settings_types(capsys, finished, tmp_path, edit):
 def test_training_size_below_one_mini_batch_is_a_usage_error(capsys, tmp_path):
     code, _, err = cli(capsys, "train", "--net", "ch6-fc", "--training-size", "3", "-o", tmp_path / "r")
     assert code == 2 and "less than one mini-batch" in err, err
+
+
+def test_resume_fuzz_of_history_and_checkpoint_meta(finished, tmp_path):
+    """Seeded mutations of history.json and of the checkpoint's trainer state: nndl's errors only."""
+    import contextlib
+    import io
+    import random
+
+    import fuzz_readers as fz
+
+    rng = random.Random(0)
+    escaped = []
+    for k in range(40):
+        folder = tmp_path / f"c{k}"
+        shutil.copytree(finished, folder)
+        if k % 2:
+            record = fz.mutate_tree(json.loads((folder / "history.json").read_text()), rng)
+            (folder / "history.json").write_text(json.dumps(record))
+        else:
+            def edit(trainer: dict) -> None:
+                mutated = fz.mutate_tree(trainer, rng)
+                trainer.clear()
+                trainer.update(mutated if isinstance(mutated, dict) else {})
+
+            _checkpoint_meta(folder, edit)
+        try:
+            with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+                main(["-q", "train", "--resume", str(folder), "--epochs", "2", "--no-plots"])
+        except Exception as exc:  # noqa: BLE001 - main() returns a status for nndl's own errors
+            escaped.append(f"{type(exc).__name__}: {exc}")
+        shutil.rmtree(folder)
+    assert not escaped, escaped[:5]
