@@ -391,6 +391,42 @@ class ModelNpzReader(Reader):
         return bool(ok)
 
 
+class LayeredModelNpzReader(ModelNpzReader):
+    """Chapter 6's layered model file (``nndl.network3``): the same mutations."""
+
+    name = "layered model .npz (ch. 6)"
+
+    def __init__(self, work):
+        Reader.__init__(self, work)
+        from nndl.network3 import ConvPoolLayer, FullyConnectedLayer, Network, SoftmaxLayer, save
+
+        rng = np.random.default_rng(0)
+        self.net = Network([ConvPoolLayer((2, 1, 6, 6), (2, 1, 3, 3), (2, 2)),
+                            FullyConnectedLayer(8, 4), SoftmaxLayer(4, 3)], 2, rng=rng)
+        p = work / "seed3.npz"
+        save(self.net, p)
+        with np.load(p) as z:
+            self.members = {k: z[k] for k in z.files}
+        self.meta = json.loads(str(self.members["meta"]))
+
+    def read(self, path):
+        from nndl.network3 import load
+
+        return load(path)
+
+    def valid(self, net, path):
+        ok = True
+        for layer, ref in zip(net.layers, self.net.layers, strict=True):
+            ok &= _finite_real(layer.w) and layer.w.shape == ref.w.shape
+            ok &= _finite_real(layer.b) and layer.b.shape == ref.b.shape
+        with zipfile.ZipFile(path) as zf:  # the file's own metadata had exactly the right types
+            meta = json.loads(str(np.load(io.BytesIO(zf.read("meta.npy")))))
+        ok &= type(meta.get("format_version")) is int
+        mbs = meta.get("mini_batch_size")
+        ok &= mbs is None or (type(mbs) is int and mbs >= 1)
+        return bool(ok)
+
+
 class Network2JsonReader(Reader):
     name = "network2 JSON"
 
@@ -749,7 +785,8 @@ class CheckpointReader(Reader):
         return bool(ok)
 
 
-READERS: tuple[type[Reader], ...] = (IdxReader, MnistCacheReader, ModelNpzReader, Network2JsonReader,
+READERS: tuple[type[Reader], ...] = (IdxReader, MnistCacheReader, ModelNpzReader, LayeredModelNpzReader,
+                                     Network2JsonReader,
                                      UserNpzReader, ImageFolderReader, PredictImageReader, TomlReader,
                                      CheckpointReader)
 

@@ -221,7 +221,7 @@ def test_read_idx_round_trip(tmp_path, gz, dtype):
         (b"\x00\x00\x07\x01" + (3).to_bytes(4, "big") + b"abc", "wrong magic number 0x00000701"),
         (b"\x00\x00\x08\x00", "wrong magic number"),
         (b"\x00\x00\x08\x03" + (3).to_bytes(4, "big"), "truncated: the header declares 3 dim"),
-        (b"\x00\x00\x08\x01" + (5).to_bytes(4, "big") + b"abc", r"truncated: .*\(5 bytes"),
+        (b"\x00\x00\x08\x01" + (5).to_bytes(4, "big") + b"abc", r"truncated: .*: 5 bytes of data"),
         (b"\x00\x00\x08\x01" + (2).to_bytes(4, "big") + b"abc", "trailing bytes"),
         (gzip.compress(b"\x00\x00\x08\x01" + (3).to_bytes(4, "big") + b"abc")[:-6], "gzip"),
         (b"\x1f\x8b" + b"no gzip here", "corrupt or truncated gzip"),

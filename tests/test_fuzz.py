@@ -18,6 +18,7 @@ DEFAULT_CASES = {
     fz.IdxReader: 1500,
     fz.MnistCacheReader: 400,
     fz.ModelNpzReader: 500,
+    fz.LayeredModelNpzReader: 500,
     fz.Network2JsonReader: 1500,
     fz.UserNpzReader: 400,
     fz.ImageFolderReader: 250,

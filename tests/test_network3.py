@@ -285,7 +285,7 @@ def _meta_edit(edit):
     (lambda f: f.update(w2=np.full(f["w2"].shape, np.nan)), "NaN"),
     (lambda f: f.update(w1=f["w1"].astype(np.int64)), "dtype"),
     (lambda f: f.update(meta=np.array("{not json")), "JSON"),
-    (lambda f: f.update(meta=np.array(5.0)), "JSON string"),
+    (lambda f: f.update(meta=np.array(5.0)), "'meta' has dtype float64"),
     (_meta_edit(lambda m: m["layers"][0].update(type="Evil")), "type 'Evil'"),
     (_meta_edit(lambda m: m["layers"][2].update(activation_fn="os.system")), "activation_fn"),
     (_meta_edit(lambda m: m["layers"][2].update(n_in=10_000_000, n_out=10_000_000)), "more than nndl loads"),

@@ -56,8 +56,17 @@ class DownloadError(DataError):
         self.name = name
         self.failures = list(failures)
         self.offline = offline
-        reasons = "; ".join(self.failures) or "no mirrors to try"
-        super().__init__(f"could not download {name}: {reasons}")
+        super().__init__(f"could not download {name}: {self.summary()}")
+
+    def summary(self) -> str:
+        """Why, in words and once: "no mirror could be reached (name not resolved)" when
+        offline, else each mirror's answer."""
+        if not self.failures:
+            return "no mirrors to try"
+        if self.offline:
+            why = dict.fromkeys(f.split(": ", 1)[-1] for f in self.failures)  # unique, in order
+            return f"no mirror could be reached ({', '.join(why)})"
+        return "; ".join(self.failures)
 
     def with_message(self, message: str) -> DownloadError:
         """This error with another message (the same name, failures and ``offline``)."""
@@ -200,6 +209,24 @@ def fetch(
     raise DownloadError(name, failures, offline=offline and bool(failures))
 
 
+def unreachable_reason(reason: object) -> str:
+    """Why a mirror could not be reached, in words (not "[Errno -2] Name or service not known")."""
+    import errno
+    import socket
+
+    if isinstance(reason, socket.gaierror):
+        return "name not resolved"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, TimeoutError):
+        return "timed out"
+    if isinstance(reason, OSError) and reason.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return "network unreachable"
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror.lower()
+    return str(reason)
+
+
 class _MirrorError(Exception):
     """This mirror did not deliver the file; try the next one."""
 
@@ -240,7 +267,7 @@ def _fetch_one(url: str, dest: Path, md5: str, progress: Progress, timeout: floa
             except urllib.error.HTTPError as exc:
                 raise _MirrorError(f"HTTP {exc.code} {exc.reason}") from None
             except urllib.error.URLError as exc:  # DNS, refused, unreachable, connect timeout
-                raise _MirrorError(str(exc.reason), unreachable=True) from None
+                raise _MirrorError(unreachable_reason(exc.reason), unreachable=True) from None
             except (http.client.HTTPException, EOFError, zlib.error, OSError, ValueError) as exc:
                 raise _MirrorError(f"{type(exc).__name__}: {exc}") from None
             if got != md5:

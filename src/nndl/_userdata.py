@@ -29,7 +29,7 @@ from nndl.data import (
     _dataset,
     _describe,
     _has_mnist,
-    _mnist_path,
+    _one_spelling,
     _read_idx_md5,
     _split,
 )
@@ -245,7 +245,7 @@ def load_idx_folder(path: Path, dtype: np.dtype) -> DataSplits:
     """
     arrays, checksums = [], {}
     for spec in MNIST_FILES:
-        file = _mnist_path(path, spec.name)
+        file = _one_spelling(path, spec.name, strict=True)
         assert file is not None
         array, checksums[spec.name] = _read_idx_md5(file)
         arrays.append((array, str(file)))
@@ -306,6 +306,8 @@ def _read_images(folder: Path, root: Path) -> tuple[np.ndarray, np.ndarray]:
     labels_found: list[int] = []
     for sub in sorted(p for p in _list(folder, root) if p.is_dir() and not p.name.startswith(".")):
         if not (len(sub.name) == 1 and sub.name.isdigit()):
+            if any(sub.name in (f.name, f.name.removesuffix(".gz")) for f in MNIST_FILES):
+                raise DataError(f"{sub}: is a folder, not the IDX file of that name")
             raise DataError(f"{sub}: a folder name must be a label 0-9 (or train/validation/test)")
         files = sorted(f for f in _list(sub, root) if f.suffix.lower() in IMAGE_SUFFIXES)
         if files:

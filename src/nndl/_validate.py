@@ -234,6 +234,9 @@ def read_toml(path: str | os.PathLike[str], error: ErrorType, where: str) -> dic
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{where}: not valid TOML ({exc})") from None
     except (ValueError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
+        if "int_max_str_digits" in str(exc) or "integer string conversion" in str(exc):
+            raise error(f"{where}: holds an integer of more than 4,300 digits; no setting is "
+                        "that large") from None
         raise error(f"{where}: not usable TOML ({exc})") from None
 
 
@@ -541,7 +544,12 @@ def image_grey(path: str | os.PathLike[str], error: ErrorType = DataError, *, pa
         except Exception as exc:  # noqa: BLE001 - Pillow: OSError, SyntaxError, struct.error, ...
             what = describe(data[:64])
             known = Image.UnidentifiedImageError
-            detail = "" if isinstance(exc, known) else f", damaged ({type(exc).__name__}: {exc})"
+            if not isinstance(exc, known):
+                detail = f", damaged ({type(exc).__name__}: {exc})"
+            elif what.endswith(" image"):  # its signature says image, yet Pillow cannot open it
+                detail = ", but a damaged one (its header does not check out)"
+            else:
+                detail = ""
             raise error(f"{where}: cannot read this image: it is {what}{detail}") from None
 
 

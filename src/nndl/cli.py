@@ -85,6 +85,20 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
     root.propagate = False
 
 
+def _terminate_cleanly() -> None:
+    """SIGTERM unwinds like Ctrl-C (KeyboardInterrupt): the writers' ``finally`` blocks remove
+    their temporary files. Only in the main thread; commands may install their own handler."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -96,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return ExitStatus.USAGE
         _configure_logging(args.verbose, args.quiet)
+        _terminate_cleanly()
         return int(args.func(args))
     except KeyboardInterrupt:
         if traceback:

@@ -176,9 +176,11 @@ def _decode_idx(raw: bytes, path: Path) -> np.ndarray:
     expected = math.prod(shape) * dtype.itemsize
     if len(raw) - start != expected:
         what = "truncated" if len(raw) - start < expected else "trailing bytes"
+        kind = {"u": "unsigned", "i": "signed", "f": "float"}[dtype.kind]
         raise DataError(
-            f"{path}: {what}: the header declares shape {shape} ({expected:,} bytes of data), "
-            f"the file holds {len(raw) - start:,}"
+            f"{path}: {what}: the header declares shape {shape} of type 0x{code:02X} ({kind}, "
+            f"{dtype.itemsize} byte{'s' if dtype.itemsize > 1 else ''} each: {expected:,} bytes of data), the file holds "
+            f"{len(raw) - start:,}"
         )
     data = np.frombuffer(raw, dtype, offset=start).reshape(shape)
     return data.astype(dtype.newbyteorder("="))  # a writable copy in native byte order
@@ -353,13 +355,30 @@ def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
     return Path(platformdirs.user_cache_dir("nndl", appauthor=False))
 
 
+def _mnist_spellings(folder: Path, name: str) -> list[Path]:
+    """Every file in ``folder`` that is ``name``: gzipped, or unzipped under either usual name."""
+    stem = name.removesuffix(".gz")
+    return [folder / c for c in (name, stem, stem.replace("-idx", ".idx")) if (folder / c).is_file()]
+
+
 def _mnist_path(folder: Path, name: str) -> Path | None:
     """The file ``name`` in ``folder``: gzipped, or unzipped under either usual name."""
-    stem = name.removesuffix(".gz")
-    for candidate in (name, stem, stem.replace("-idx", ".idx")):
-        if (folder / candidate).is_file():
-            return folder / candidate
-    return None
+    found = _mnist_spellings(folder, name)
+    return found[0] if found else None
+
+
+def _one_spelling(folder: Path, name: str, strict: bool) -> Path | None:
+    """``_mnist_path``, saying so when ``folder`` holds ``name`` under two spellings:
+    ``strict`` (content not checked against MNIST's): a ``DataError``; else a warning."""
+    found = _mnist_spellings(folder, name)
+    if len(found) > 1:
+        names = " and ".join(p.name for p in found)
+        if strict:
+            raise DataError(f"{folder}: holds both {names} (one file under two names); keep one, "
+                            "nndl will not guess which")
+        log.warning("%s: holds both %s; using %s (checked against MNIST's checksum)", folder, names,
+                    found[0].name)
+    return found[0] if found else None
 
 
 def _has_mnist(folder: Path) -> bool:
@@ -367,6 +386,21 @@ def _has_mnist(folder: Path) -> bool:
         return all(_mnist_path(folder, f.name) for f in MNIST_FILES)
     except OSError:  # e.g. a folder we may not list
         return False
+
+
+def check_mnist_dir(data_dir: str | os.PathLike[str], option: str = "--data-dir") -> None:
+    """``UsageError`` unless the folder a user named for MNIST holds the four MNIST files.
+
+    The command line's ``--data-dir`` says where MNIST is: a folder without it is a usage
+    error, never a silent switch to ``$NNDL_DATA`` or the cache.
+    """
+    from nndl.errors import UsageError
+
+    folder = Path(data_dir).expanduser()
+    if not _has_mnist(folder):
+        names = ", ".join(f.name for f in MNIST_FILES)
+        raise UsageError(f"{option} {folder}: does not hold the four MNIST files ({names}); "
+                         f"put them there, or leave {option} out to use $NNDL_DATA or the cache")
 
 
 def _search_path(data_dir, cache: Path) -> list[tuple[str, Path]]:
@@ -477,12 +511,12 @@ def load_mnist(
                     _download.fetch(spec.name, urls, folder, spec.md5, progress=progress,
                                     timeout=timeout)
         except _download.DownloadError as exc:
-            failure = f"could not be downloaded ({exc})"
+            failure = f"could not be downloaded ({exc.summary()})"
             raise _download.DownloadError(exc.name, exc.failures, exc.offline).with_message(
                 _not_found(data_dir, cache_root, failure)) from None
     arrays, checksums = [], {}
     for spec in MNIST_FILES:
-        path = _mnist_path(folder, spec.name)
+        path = _one_spelling(folder, spec.name, strict=False)
         assert path is not None
         try:
             array, md5 = _load_mnist_file(path, spec, cache_root)
@@ -618,8 +652,8 @@ def _load_auto(data_dir, dtype, download: bool) -> DataSplits:
     except _download.DownloadError as exc:
         if not exc.offline:
             raise
-        log.warning("MNIST is not on this machine and no mirror could be reached (offline?): "
-                    "using the bundled 8x8 digits instead (%s)", "; ".join(exc.failures))
+        log.warning("MNIST is not on this machine and %s (offline?): using the bundled 8x8 digits "
+                    "instead", exc.summary())
         return load_digits(dtype=dtype)
 
 

@@ -278,6 +278,10 @@ def load_npz(path: str | Path) -> tuple[Network, dict[str, Any], dict[str, np.nd
     n = len(sizes) - 1
 
     def check(name: str, shape: tuple[int, ...], dt: np.dtype) -> None:
+        if name[:1] in "wb" and name[1:].isdigit() and int(name[1:]) >= n:
+            # a layer's parameters beyond what the metadata describe: the two contradict
+            raise ModelFileError(f"{where}: holds the array {name} but its metadata's sizes {sizes} "
+                                 f"have {n} layers of weights")
         if name[:1] in "wb" and name[1:].isdigit() and str(int(name[1:])) == name[1:] and int(name[1:]) < n:
             w_shape, b_shapes = _param_shapes(sizes, int(name[1:]))
             allowed = (w_shape,) if name[0] == "w" else b_shapes

@@ -40,7 +40,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -75,6 +74,7 @@ FORMAT = "nndl-layered-network"
 FORMAT_VERSION = 1
 MAX_LAYERS = 100
 MAX_PARAMETERS = 200_000_000  # a model file asking for more is refused before allocation
+MAX_MINI_BATCH = 60_000  # a mini-batch of all of MNIST's training images
 
 
 @dataclass
@@ -127,7 +127,23 @@ class Network3History:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Network3History:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+        """The history ``to_dict`` wrote, every field's type checked (ValueError names the field)."""
+        from nndl._validate import plain_int, plain_number
+
+        if not isinstance(d, dict):
+            raise ValueError("the history is not an object")
+        for k, v in d.items():
+            if k not in cls.__dataclass_fields__:
+                raise ValueError(f"unknown history field {k!r}")
+            if k.startswith("n_"):
+                ok = plain_int(v, 0, 10**9)
+            elif k == "stopped":
+                ok = v is None or v == "interrupted"
+            else:
+                ok = isinstance(v, list) and all(plain_number(x) for x in v)
+            if not ok:
+                raise ValueError(f"history field {k!r} holds {str(v)[:40]!r}")
+        return cls(**{k: list(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 def _pair(data, name: str, n_in: int, dtype) -> tuple[Array, NDArray[np.int64]]:
@@ -141,6 +157,10 @@ def _pair(data, name: str, n_in: int, dtype) -> tuple[Array, NDArray[np.int64]]:
     X = np.ascontiguousarray(X, dtype=dtype)  # no copy when it is already so (the expanded set)
     if X.ndim != 2 or X.shape[1] != n_in:
         raise ValueError(f"{name}: inputs must have shape (m, {n_in}); got {X.shape}")
+    if not np.isfinite(X).all():
+        from nndl.errors import DataError
+
+        raise DataError(f"{name}: the inputs hold NaN or infinite values; clean the data first")
     y = np.asarray(y)
     if y.ndim == 2:
         y = np.argmax(y, axis=1)
@@ -472,17 +492,21 @@ class Trainer3:
         net, meta, arrays = load_npz(self.checkpoint)
         state = meta.get("trainer")
         if not isinstance(state, dict) or state.get("settings") != json.loads(json.dumps(self.settings())):
-            raise ValueError(f"{self.checkpoint}: a checkpoint of other settings or another network; "
+            raise ModelFileError(f"{self.checkpoint}: a checkpoint of other settings or another network; "
                              "remove it or choose another path")
         try:
             epoch = int(state["epoch"])
             history = Network3History.from_dict(state["history"])
-            if not 0 <= epoch == len(history.epoch_seconds):
+            if type(state["epoch"]) is not int or not 0 <= epoch == len(history.epoch_seconds):
                 raise ValueError("its epoch and its history disagree")
+            if any(len(getattr(history, k)) != epoch for k in ("validation_accuracy", "test_accuracy",
+                                                                 "training_cost", "eval_seconds")
+                   if getattr(history, k)):
+                raise ValueError("its history's lists have different lengths")
             self.rng.bit_generator.state = state["rng_state"]
             if state.get("net_rng_state") is not None:
                 self.net.rng.bit_generator.state = state["net_rng_state"]
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ModelFileError(f"{self.checkpoint}: a damaged training state ({exc})") from None
         for mine, theirs in zip(self.net.params(), net.params()):
             mine[...] = theirs
@@ -622,10 +646,12 @@ def build_layer(d: Any, dtype, where: str = "layer"):
         raise ModelFileError(f"{where}: a layer must be a JSON object")
     kind = d.get("type")
     act = d.get("activation_fn", "sigmoid")
+    if not isinstance(kind, str) or not isinstance(act, str):
+        raise ModelFileError(f"{where}: 'type' and 'activation_fn' must be names")
     if kind != "SoftmaxLayer" and act not in ACTIVATIONS3:
         raise ModelFileError(f"{where}: activation_fn {act!r}; expected one of {', '.join(ACTIVATIONS3)}")
     init = d.get("init", "book")
-    if init not in INITS3:
+    if not isinstance(init, str) or init not in INITS3:
         raise ModelFileError(f"{where}: init {init!r}; expected one of {', '.join(INITS3)}")
     p = d.get("p_dropout", 0.0)
     if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p < 1.0:
@@ -635,6 +661,8 @@ def build_layer(d: Any, dtype, where: str = "layer"):
             image = _int_list(d.get("image_shape"), 3, where, "image_shape")
             filt = _int_list(d.get("filter_shape"), 4, where, "filter_shape")
             pool = _int_list(d.get("poolsize"), 2, where, "poolsize")
+            if filt[0] * filt[1] * filt[2] * filt[3] > MAX_PARAMETERS:
+                raise ModelFileError(f"{where}: filter_shape {filt} is more weights than nndl loads")
             return ConvPoolLayer(image, filt, pool, act, dtype=dtype, init=init)
         if kind in ("FullyConnectedLayer", "SoftmaxLayer"):
             n_in, n_out = (_int_list([d.get("n_in"), d.get("n_out")], 2, where, "n_in, n_out", 10_000_000))
@@ -675,75 +703,99 @@ def save(net: Network, path: str | Path, *, metadata: dict | None = None,
 def is_layered_file(path: str | Path) -> bool:
     """True if ``path`` is a zip whose ``meta`` names this format (cheap; never raises)."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if "meta" not in z.files:
-                return False
-            meta = json.loads(str(z["meta"]))
-        return isinstance(meta, dict) and meta.get("format") == FORMAT
+        return _read_meta(path).get("format") == FORMAT
     except Exception:  # noqa: BLE001 - any unreadable file is simply not one of ours
         return False
+
+
+def _read_meta(path: str | Path) -> dict[str, Any]:
+    """The ``meta`` JSON of an ``.npz`` (read alone, through ``nndl._validate``): a dict."""
+    from nndl import _validate
+
+    where = str(path)
+
+    def small(name: str, shape: tuple[int, ...], dt) -> None:
+        if name == "meta" and dt.itemsize > _validate.MAX_TEXT_BYTES * 4:
+            raise ModelFileError(f"{where}: its metadata take {dt.itemsize:,} bytes; not an nndl model")
+
+    files = _validate.read_npz(path, ModelFileError, only={"meta"}, kinds="U", what=".npz model file",
+                               max_array_bytes=8 * MAX_PARAMETERS, check=small)
+    meta_arr = files.get("meta")
+    if meta_arr is None:
+        raise ModelFileError(f"{where}: no nndl metadata ('meta'); not an nndl model file")
+    if meta_arr.shape != ():
+        raise ModelFileError(f"{where}: 'meta' is not a JSON string")
+    meta = _validate.loads_json(str(meta_arr), f"{where}: metadata", ModelFileError)
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{where}: 'meta' is not a JSON object")
+    return meta
 
 
 def load_npz(path: str | Path) -> tuple[Network, dict[str, Any], dict[str, np.ndarray]]:
     """Read a layered network: (network, the "extra" metadata, other arrays).
 
+    Every check happens before the arrays are read (``nndl._validate.read_npz``, as for
+    chapter 3's model file): the zip members (``.npy`` only, no encryption, sizes that
+    agree with their headers, no trailing bytes), then the metadata (format, version,
+    dtype, layers within ``MAX_PARAMETERS``, ``mini_batch_size``), then each array's header
+    (dtype, the shape its layer needs), then the values (finite).
+
     Raises ModelFileError (one line, naming the file) for a missing, unreadable, pickled,
-    truncated or inconsistent file: unknown layer types or activations, shapes that do not
-    chain, arrays of the wrong shape or dtype, NaN or infinite parameters.
+    truncated or inconsistent file.
     """
+    from nndl import _validate
+
     where = str(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            names = list(z.files)
-            if "meta" not in names:
-                raise ModelFileError(f"{where}: no nndl metadata ('meta'); not an nndl model file")
-            meta_arr = z["meta"]
-            if meta_arr.dtype.kind != "U" or meta_arr.shape != ():
-                raise ModelFileError(f"{where}: 'meta' is not a JSON string")
-            meta = json.loads(str(meta_arr))
-            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-                raise ModelFileError(f"{where}: not a layered (chapter 6) nndl network")
-            if meta.get("format_version") != FORMAT_VERSION:
-                raise ModelFileError(f"{where}: unsupported format version {meta.get('format_version')!r}")
-            dtype = meta.get("dtype")
-            if dtype not in ("float32", "float64"):
-                raise ModelFileError(f"{where}: dtype {dtype!r}; expected float32 or float64")
-            specs = meta.get("layers")
-            if not isinstance(specs, list) or not 1 <= len(specs) <= MAX_LAYERS:
-                raise ModelFileError(f"{where}: 'layers' must be a list of 1..{MAX_LAYERS} layers")
-            layers = [build_layer(d, dtype, f"{where}: layer {i}") for i, d in enumerate(specs)]
-            for i, layer in enumerate(layers):
-                for key, target in ((f"w{i}", layer.w), (f"b{i}", layer.b)):
-                    if key not in names:
-                        raise ModelFileError(f"{where}: missing array {key}")
-                    arr = z[key]
-                    if arr.dtype.kind != "f":
-                        raise ModelFileError(f"{where}: array {key} has dtype {arr.dtype}; expected floats")
-                    if arr.shape != target.shape:
-                        raise ModelFileError(f"{where}: array {key} has shape {arr.shape}; layer {i} needs {target.shape}")
-                    if not np.all(np.isfinite(arr)):
-                        raise ModelFileError(f"{where}: array {key} holds NaN or infinite values")
-                    target[...] = arr
-                layer.initialized = True
-            extras = {k: z[k] for k in names if k != "meta" and not (k[:1] in "wb" and k[1:].isdigit()
-                                                                   and int(k[1:]) < len(layers))}
-    except ModelFileError:
-        raise
-    except FileNotFoundError:
-        raise ModelFileError(f"{where}: no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{where}: is a folder, not a model file") from None
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{where}: metadata is not valid JSON ({exc})") from None
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise ModelFileError(f"{where}: holds pickled Python objects; refusing to load it") from None
-        raise ModelFileError(f"{where}: not a valid .npz file ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise ModelFileError(f"{where}: not a readable .npz file ({exc})") from None
+    meta = _read_meta(path)
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{where}: not a layered (chapter 6) nndl network")
+    version = meta.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise ModelFileError(f"{where}: unsupported format version {version!r}")
+    dtype = meta.get("dtype")
+    if dtype not in ("float32", "float64"):
+        raise ModelFileError(f"{where}: dtype {dtype!r}; expected float32 or float64")
     mbs = meta.get("mini_batch_size")
-    if mbs is not None and (not isinstance(mbs, int) or isinstance(mbs, bool) or mbs < 1):
-        mbs = None
+    if mbs is not None and not _validate.plain_int(mbs, 1, MAX_MINI_BATCH):
+        raise ModelFileError(f"{where}: 'mini_batch_size' is {mbs!r}; expected a whole number "
+                             f"1..{MAX_MINI_BATCH:,} or null")
+    specs = meta.get("layers")
+    if not isinstance(specs, list) or not 1 <= len(specs) <= MAX_LAYERS:
+        raise ModelFileError(f"{where}: 'layers' must be a list of 1..{MAX_LAYERS} layers")
+    layers = [build_layer(d, dtype, f"{where}: layer {i}") for i, d in enumerate(specs)]
+    if sum(layer.w.size + layer.b.size for layer in layers) > MAX_PARAMETERS:
+        raise ModelFileError(f"{where}: more than {MAX_PARAMETERS:,} parameters; more than nndl loads")
+
+    def own(name: str) -> int | None:
+        i = name[1:]
+        if name[:1] in "wb" and i.isdigit() and str(int(i)) == i and int(i) < len(layers):
+            return int(i)
+        return None
+
+    def check(name: str, shape: tuple[int, ...], dt) -> None:
+        if name[:1] in "wb" and name[1:].isdigit() and int(name[1:]) >= len(layers):
+            raise ModelFileError(f"{where}: holds the array {name} but its metadata describe "
+                                 f"{len(layers)} layers")
+        i = own(name)
+        if i is None:
+            return
+        target = layers[i].w if name[0] == "w" else layers[i].b
+        if dt.kind != "f":
+            raise ModelFileError(f"{where}: array {name} has dtype {dt}; expected floats")
+        if shape != target.shape:
+            raise ModelFileError(f"{where}: array {name} has shape {shape}; layer {i} needs {target.shape}")
+
+    files = _validate.read_npz(path, ModelFileError, what=".npz model file", check=check,
+                               max_array_bytes=8 * MAX_PARAMETERS)
+    for i, layer in enumerate(layers):
+        for key, target in ((f"w{i}", layer.w), (f"b{i}", layer.b)):
+            if key not in files:
+                raise ModelFileError(f"{where}: missing array {key}")
+            if not np.all(np.isfinite(files[key])):
+                raise ModelFileError(f"{where}: array {key} holds NaN or infinite values")
+            target[...] = files[key]
+        layer.initialized = True
+    extras = {k: v for k, v in files.items() if k != "meta" and own(k) is None}
     try:
         net = Network(layers, mbs, rng=np.random.default_rng(0))
     except ValueError as exc:

@@ -188,6 +188,10 @@ class TrainSettings:
         from nndl.paths import check_data_options
 
         check_data_options(self.data, self.data_dir)
+        if self.data_dir is not None and self.data in (None, "auto", "mnist"):
+            from nndl.data import check_mnist_dir
+
+            check_mnist_dir(self.data_dir)
         if self.sizes is not None and (len(self.sizes) < 2 or min(self.sizes) < 1):
             raise UsageError(
                 "--sizes needs at least two layers of at least one neuron; "
@@ -228,6 +232,18 @@ def _flag(name: str) -> str:
 
 def _sizes_text(sizes) -> str:
     return ",".join(str(s) for s in sizes)
+
+
+def split_list(text: str, option: str, sep: str = ",") -> list[str]:
+    """The items of a ``sep``-separated option value, stripped; ``UsageError`` for an empty
+    item (``0.1,,1``, a trailing comma) or no item at all: an item the user typed is never
+    silently dropped."""
+    items = [item.strip() for item in str(text).split(sep)]
+    if not any(items):
+        raise UsageError(f"{option}: no values in {text!r}")
+    if "" in items:
+        raise UsageError(f"{option}: an empty item in {text!r} (two {sep!r} in a row, or one at an end)")
+    return items
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -310,7 +326,11 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     except UsageError as exc:  # name the option once, not the path twice
         message = str(exc)
         raise UsageError(message if message.startswith(where) else f"--config {message}") from None
-    if set(config) == {"train"} and isinstance(config["train"], dict):
+    if isinstance(config.get("train"), dict):
+        if set(config) != {"train"}:
+            others = ", ".join(sorted(k for k in config if k != "train"))
+            raise UsageError(f"{where}: settings both at the top ({others}) and in a [train] table; "
+                             "put them all in one place")
         config = config["train"]
     return config
 
@@ -340,8 +360,8 @@ def new_run_folder(out: str | os.PathLike[str] | None) -> Path:
             except OSError as exc:
                 raise FileWriteError(f"cannot create the run folder {folder}: "
                                      f"{exc.strerror or exc}") from None
+    check_out_option(out)
     folder = Path(out).expanduser()
-    check_new_run_folder(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -349,8 +369,30 @@ def new_run_folder(out: str | os.PathLike[str] | None) -> Path:
     return folder
 
 
+# every file a run may write into its folder (chapter 3's and chapter 6's plots, the report)
+RUN_FILES = (MODEL, CHECKPOINT, HISTORY, *RUN_PLOTS, "filters.png", "report.html")
+
+
+def check_out_option(out: str | os.PathLike[str] | None) -> None:
+    """Check ``--out`` before any work starts: not empty, a folder nndl can write, no run in it.
+
+    ``UsageError``: an empty path (it would mean the current folder), a path that cannot be
+    a folder, or a folder that holds a run or files a run would overwrite.
+    """
+    if out is None:
+        return
+    if not str(out).strip():
+        raise UsageError("--out: an empty path; name the run folder (or leave --out out for "
+                         "runs/<date>-<time>)")
+    from nndl.paths import check_output_dir
+
+    folder = check_output_dir(Path(out).expanduser(), "--out")
+    check_new_run_folder(folder)
+
+
 def check_new_run_folder(folder: Path) -> None:
-    """``UsageError`` if ``folder`` is not a folder or already holds a run (or its start)."""
+    """``UsageError`` if ``folder`` is not a folder, already holds a run (or its start), or
+    holds files a run would overwrite (``RUN_FILES``: a foreign model.npz, a cost.png)."""
     if (folder / HISTORY).exists() or (folder / CHECKPOINT).exists():
         raise UsageError(
             f"{folder} already holds a run; continue it with --resume {folder}, "
@@ -358,6 +400,10 @@ def check_new_run_folder(folder: Path) -> None:
         )
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out {folder}: exists and is not a folder")
+    clash = [name for name in RUN_FILES if os.path.lexists(folder / name)]
+    if clash:
+        raise UsageError(f"--out {folder}: holds {', '.join(clash)}, which a run would overwrite; "
+                         "choose a new or empty folder")
 
 
 def remove_stale_temporaries(folder: Path) -> None:
@@ -552,6 +598,9 @@ def _check_history(history: Any, epochs: int, path) -> dict[str, Any]:
     for key in ("n_training", "n_evaluation"):
         if not _validate.plain_int(history.get(key, 0), 0, 2**40):
             raise ModelFileError(f"{path}: history field {key!r} must be a whole number")
+    warnings = history.get("warnings", [])
+    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
+        raise ModelFileError(f"{path}: history field 'warnings' must be a list of texts")
     if history.get("stopped") not in (None, "early-stopping", "eta-schedule", "interrupted"):
         raise ModelFileError(f"{path}: history field 'stopped' is {_short(history.get('stopped'))}")
     return history
@@ -580,6 +629,33 @@ def check_state(state: dict[str, Any], n: int, mini_batch_size: int, path) -> No
             raise ModelFileError(f"{path}: the checkpoint's 'perm' is not a permutation of the "
                                  f"{n:,} training examples")
         state["perm"] = perm.astype(np.int64)
+
+
+def _check_record_fields(data: dict[str, Any], network: dict[str, Any], where: Path) -> None:
+    """The ``data`` and ``network`` fields of history.json that ``--resume`` reads: their types."""
+    from nndl import _validate
+
+    def bad(field_name: str, wanted: str, value: Any):
+        return ModelFileError(f"{where}: '{field_name}' must be {wanted}; got {_short(value)}")
+
+    checksums = data.get("checksums", {})
+    if not isinstance(checksums, dict) or not all(isinstance(v, str) for v in checksums.values()):
+        raise bad("data.checksums", "an object of texts", checksums)
+    for key, optional in (("name", True), ("description", False)):
+        value = data.get(key)
+        if not (isinstance(value, str) or (optional and value is None)):
+            raise bad(f"data.{key}", "text", value)
+    if not _validate.plain_int(data.get("n_inputs"), 1, 10**9):
+        raise bad("data.n_inputs", "a whole number", data.get("n_inputs"))
+    sizes = network.get("sizes")
+    if not isinstance(sizes, list) or not 2 <= len(sizes) <= 1000 or not all(
+            _validate.plain_int(v, 1, 10**9) for v in sizes):
+        raise bad("network.sizes", "a list of whole numbers", sizes)
+    for key in ("cost", "hidden", "output", "init", "dtype"):
+        if not isinstance(network.get(key), str):
+            raise bad(f"network.{key}", "a name", network.get(key))
+    if not _validate.plain_number(network.get("dropout", 0.0)):
+        raise bad("network.dropout", "a number", network.get("dropout"))
 
 
 @dataclass
@@ -647,8 +723,7 @@ class RunRecord:
                                      f"{kind.__name__})")
         if d["status"] not in STATUSES:
             raise ModelFileError(f"{where}: unknown status {_short(d['status'])}")
-        if not isinstance(d["data"].get("checksums", {}), dict):
-            raise ModelFileError(f"{where}: incomplete run history (data checksums)")
+        _check_record_fields(d["data"], d["network"], where)
         cost = d.get("initial_training_cost")
         if cost is not None and not _validate.plain_number(cost):
             raise ModelFileError(f"{where}: 'initial_training_cost' must be a number")
@@ -888,8 +963,11 @@ class Session:
                 "differ from the "
                 f"run's ({record.data.get('description')}); continuing needs the same data"
             )
+        from nndl.io import network_description
+
         remove_stale_temporaries(record.folder)
         record.settings = settings
+        record.network = network_description(net)  # the checkpoint's network is the truth
         record.status, record.message = "running", None
         training, evaluation = prepare_data(settings, splits)
         check_state(state, len(training.y), settings.mini_batch_size, record.folder / CHECKPOINT)

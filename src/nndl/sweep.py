@@ -44,7 +44,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from nndl.errors import NndlError, UsageError
-from nndl.runs import TrainSettings
+from nndl.runs import TrainSettings, split_list
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ SHARED_DATA = ".data"  # memory-mapped arrays for joblib workers (removed after 
 # Settings that are the sweep's frame, not one cell's: one value for the whole sweep.
 FIXED = ("data", "data_dir", "evaluate_on")
 DISTRIBUTIONS = ("uniform", "loguniform")
+MAX_CELLS = 10_000  # cells of one sweep: each trains a network; more is a mistake, not a plan
 LOCAL_RETRIES = 3  # times a joblib pool whose worker died is restarted for the missing cells
 TIMING_FIELDS = ("seconds", "cpu_seconds", "finished", "host", "pid")  # what differs between two runs of a cell
 
@@ -132,11 +133,7 @@ def parse_axis(name: str, text: str) -> Axis:
             raise UsageError(f"{_flag(name)} {text}: a range is {head}:LOW:HIGH, for a numeric setting")
         low, high = parse_value(name, parts[1]), parse_value(name, parts[2])
         return distribution(name, head, low, high)
-    parts = text.split("/") if name == "sizes" else text.split(",")
-    values = [parse_value(name, p) for p in parts if p.strip()]
-    if not values:
-        raise UsageError(f"{_flag(name)}: no values in {text!r}")
-    return values
+    return [parse_value(name, p) for p in split_list(text, _flag(name), "/" if name == "sizes" else ",")]
 
 
 def distribution(name: str, kind: str, low: float, high: float) -> Distribution:
@@ -193,6 +190,10 @@ class SweepSpec:
                     raise UsageError(f"{_flag(name)} {axis.text()}: a range needs --samples N (random search)")
         elif self.samples < 1:
             raise UsageError(f"--samples must be at least 1; got {self.samples}")
+        n_points = self.samples if self.samples is not None else math.prod(len(a) for a in self.axes.values())
+        if n_points * len(self.seeds) > MAX_CELLS:
+            raise UsageError(f"the sweep has {n_points * len(self.seeds):,} cells; more than the {MAX_CELLS:,} "
+                             "nndl runs in one sweep (each cell trains a network): sweep fewer values")
         self.base.check()
         for cell in self.cells():
             cell.settings.check()

@@ -123,6 +123,11 @@ def _as_pair(data, name: str, net: Network):
     X = np.ascontiguousarray(X, dtype=net.dtype)
     if X.ndim != 2 or X.shape[1] != n_in:
         raise ValueError(f"{name}: inputs must have shape (m, {n_in}); got {X.shape}")
+    if not np.isfinite(X).all():
+        from nndl.errors import DataError
+
+        raise DataError(f"{name}: the inputs hold NaN or infinite values (row "
+                        f"{int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])}); clean the data first")
     try:
         y = np.asarray(y)
     except ValueError:

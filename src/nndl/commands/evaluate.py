@@ -50,7 +50,7 @@ def add_parser(subparsers) -> None:
         type=int,
         default=25,
         metavar="N",
-        help="show the N most confidently wrong examples in wrong-DATA-SPLIT.png (default 25)",
+        help="show the N most confidently wrong examples in wrong-DATA-SPLIT.png (default 25, at most 100)",
     )
     p.add_argument(
         "-o", "--out", metavar="DIR", help="folder for the PNGs (default: the model's folder)"
@@ -101,16 +101,24 @@ def confusion_text(confusion) -> str:
     return "\n".join(lines)
 
 
+MAX_WRONG = 100  # images in the wrong-examples figure: a 10 x 10 grid
+
+
 def run(args: argparse.Namespace) -> int:
     from nndl import runs
     from nndl.data import load_dataset
     from nndl.paths import check_data_options, check_output_dir
 
-    if args.wrong < 0:
-        raise UsageError(f"--wrong must be at least 0; got {args.wrong}")
+    if not 0 <= args.wrong <= MAX_WRONG:
+        raise UsageError(f"--wrong must be from 0 to {MAX_WRONG} (a figure of more images is "
+                         f"unreadable, and slow to draw); got {args.wrong}")
     if args.no_plots and args.out:
         raise UsageError("-o/--out names the folder for the PNGs, and --no-plots writes none")
     check_data_options(args.data, args.data_dir)
+    if args.data_dir is not None and args.data in (None, "auto", "mnist"):
+        from nndl.data import check_mnist_dir
+
+        check_mnist_dir(args.data_dir)
     if args.out is not None:
         check_output_dir(args.out, "--out")
     net, metadata, model_file = runs.load_model(args.model)

@@ -40,8 +40,10 @@ def add_parser(subparsers) -> None:
 
 
 def _seeds(text: str) -> list[int]:
+    from nndl.runs import split_list
+
     try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
+        seeds = [int(s) for s in split_list(text, "--seeds")]
     except ValueError:
         raise UsageError(f"--seeds must be comma-separated whole numbers; got {text!r}") from None
     if not seeds or min(seeds) < 0:

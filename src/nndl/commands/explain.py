@@ -75,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
     if args.topic != "deep-networks" and (args.full or args.depths is not None):
         raise UsageError("--full and --depths work with deep-networks only")
     if args.depths is not None:  # --depths '' is a usage error, not the defaults
+        from nndl.runs import split_list
+
         try:
-            options["depths"] = [int(d) for d in args.depths.split(",")]
+            options["depths"] = [int(d) for d in split_list(args.depths, "--depths")]
         except ValueError:
             raise UsageError(f"--depths takes whole numbers separated by commas; got {args.depths!r}") from None
         if min(options["depths"]) < 2 or max(options["depths"]) > 1000:

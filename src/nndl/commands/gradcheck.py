@@ -81,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{', '.join(given)}: the network comes from --model; leave them out")
     rng = np.random.default_rng(args.seed)
     model = load_model(args.model)[0] if args.model else None
+    from nndl.network3 import Network as LayeredNetwork
+
+    if isinstance(model, LayeredNetwork):
+        raise UsageError(f"--model {args.model}: a chapter-6 network of layers; gradcheck checks "
+                         "the chapters 1-5 networks (nndl.Network) only")
     base = args.cost or (model.cost if model is not None else "cross-entropy")
     cost = gradcheck.custom_cost(base, fn=args.fn, delta=args.delta)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 
 DESCRIPTION = """\
 Classify pictures of handwritten digits (PNG, JPEG, anything Pillow reads), photos
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from nndl import runs
-    from nndl.errors import DataError
+    from nndl.errors import DataError, UsageError
     from nndl.images import digit_input, frame_for
     from nndl.paths import check_output_dir
 
@@ -76,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
         a = net.feedforward(x[None, :])[0]
         p = a if net.output == "softmax" else a / a.sum()
         digit = int(np.argmax(p))
+        if p[digit] < UNSURE:
+            logging.getLogger("nndl.predict").warning(
+                "%s: the network is unsure (probability %.2f of its best guess, below %.1f): this "
+                "may not be a digit, or not one written as MNIST's are", path, p[digit], UNSURE)
         saved = None
         if out is not None:
             saved = _save_input(x, side, out, Path(path))
@@ -99,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"nndl: {failed} of {len(args.images)} images could not be read (above)", file=sys.stderr)
         return 1
     return 0
+
+
+UNSURE = 0.5  # below this probability for its best guess, predict warns that it is unsure
 
 
 def _save_input(x, side: int, folder, path) -> object:

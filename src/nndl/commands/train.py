@@ -168,11 +168,20 @@ def _settings(args: argparse.Namespace) -> TrainSettings:
     """Defaults, then the --config file, then the options; checked."""
     from nndl.runs import read_config
 
-    settings = TrainSettings()
+    from_file = TrainSettings()
     if args.config:
-        settings = TrainSettings.from_dict(read_config(args.config), f"--config {args.config}")
-    settings = settings.updated(_given(args), "options")
-    settings.check()
+        from_file = TrainSettings.from_dict(read_config(args.config), f"--config {args.config}")
+    settings = from_file.updated(_given(args), "options")
+    try:
+        settings.check()
+    except UsageError as exc:
+        if args.config:  # the same fault without the options: a value of the file; name it
+            try:
+                from_file.check()
+            except UsageError as in_file:
+                if str(in_file) == str(exc):
+                    raise UsageError(f"--config {args.config}: {exc}") from None
+        raise
     return _absolute_paths(settings)
 
 
@@ -272,12 +281,9 @@ def run(args: argparse.Namespace) -> int:
         return _resume(args)
     settings = _settings(args)
     from nndl import runs
-    from nndl.paths import check_output_dir
-
     from nndl.io import folder_lock
 
-    if args.out is not None:
-        check_output_dir(args.out, "--out")  # before the data are read
+    runs.check_out_option(args.out)  # before the data are read
     splits = runs.load_data(settings)
     folder = runs.new_run_folder(args.out)
     with folder_lock(folder, "run folder"):
@@ -293,7 +299,7 @@ def _resume(args: argparse.Namespace) -> int:
     others = (
         sorted(set(_given(args)) - set(RESUME_OPTIONS))
         + (["config"] if args.config else [])
-        + (["out"] if args.out else [])
+        + (["out"] if args.out is not None else [])
     )
     if others:
         raise UsageError(

@@ -19,7 +19,6 @@ finished epoch.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -55,11 +54,15 @@ def wants_layered(args: argparse.Namespace) -> bool:
     if getattr(args, "net", None):
         return True
     if getattr(args, "resume", None):
+        from nndl import _validate
+        from nndl.runs import MAX_HISTORY_BYTES
+
         path = Path(args.resume).expanduser() / "history.json"
-        try:
-            return json.loads(path.read_text()).get("format") == FORMAT
-        except (OSError, ValueError, AttributeError):
+        try:  # bounded and checked like every reader; anything unreadable is not ours
+            record = _validate.read_json(path, UsageError, MAX_HISTORY_BYTES, "run history")
+        except UsageError:
             return False
+        return isinstance(record, dict) and record.get("format") == FORMAT
     if getattr(args, "config", None):
         from nndl.runs import read_config
 
@@ -100,9 +103,15 @@ def _settings(args: argparse.Namespace) -> Train3Settings:
         raise UsageError("--eta must be > 0 and --lmbda >= 0")
     if s.epochs < 0 or s.mini_batch_size < 1 or s.seed < 0 or (s.training_size is not None and s.training_size < 1):
         raise UsageError("--epochs >= 0, --mini-batch-size >= 1, --seed >= 0 and --training-size >= 1")
+    if s.training_size is not None and s.training_size < s.mini_batch_size:
+        raise UsageError(f"--training-size {s.training_size} is less than one mini-batch "
+                         f"({s.mini_batch_size})")
     if s.dtype not in ("float32", "float64"):
         raise UsageError(f"--dtype: unknown dtype {s.dtype!r}; choose from float32, float64")
     if s.data_dir is not None:
+        from nndl.data import check_mnist_dir
+
+        check_mnist_dir(s.data_dir)
         s = replace(s, data_dir=str(Path(s.data_dir).expanduser().resolve()))
     return s
 
@@ -118,11 +127,59 @@ def _settings_from_run(s: Train3Settings) -> None:
             raise ValueError(f"{name} is not a number")
     if not s.eta > 0 or s.lmbda < 0 or s.epochs < 0 or s.mini_batch_size < 1 or s.seed < 0:
         raise ValueError("a setting out of range")
+    for name in ("epochs", "mini_batch_size", "seed"):
+        if not isinstance(getattr(s, name), int) or getattr(s, name) > 10**9:
+            raise ValueError(f"{name} is not a whole number up to 10**9")
+    if s.training_size is not None and not (isinstance(s.training_size, int) and not isinstance(
+            s.training_size, bool) and s.mini_batch_size <= s.training_size <= 10**9):
+        raise ValueError("training_size is not a whole number of at least one mini-batch")
+    if s.data_dir is not None and not isinstance(s.data_dir, str):
+        raise ValueError("data_dir is not a path")
+    if not isinstance(s.expanded, bool):
+        raise ValueError("expanded is not true or false")
+
+
+def _read_record(folder: Path) -> dict[str, Any]:
+    """history.json of a chapter-6 run, every field ``--resume`` reads checked (UsageError)."""
+    from nndl import _validate
+    from nndl.runs import MAX_HISTORY_BYTES
+
+    path = folder / "history.json"
+    try:
+        record = _validate.read_json(path, UsageError, MAX_HISTORY_BYTES, "run history")
+    except UsageError as exc:
+        raise UsageError(f"--resume {folder}: not a readable chapter-6 run ({exc})") from None
+    try:
+        if not isinstance(record, dict) or record.get("format") != FORMAT:
+            raise ValueError("not a chapter-6 run history")
+        settings = record.get("settings")
+        if not isinstance(settings, dict) or set(settings) != {f.name for f in fields(Train3Settings)}:
+            raise ValueError("'settings' must name exactly the fields of a chapter-6 run")
+        s = Train3Settings(**settings)
+        _settings_from_run(s)
+        history = record.get("history", {})
+        if not isinstance(history, dict):
+            raise ValueError("'history' is not an object")
+        seconds = history.get("epoch_seconds", [])
+        if not isinstance(seconds, list) or not all(_validate.plain_number(x) for x in seconds):
+            raise ValueError("'history.epoch_seconds' is not a list of numbers")
+        if record.get("status") not in ("running", "finished", "interrupted"):
+            raise ValueError(f"'status' is {record.get('status')!r}")
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--resume {folder}: not a readable chapter-6 run ({exc})") from None
+    record["settings"] = s
+    record["done"] = len(seconds)
+    return record
 
 
 def run(args: argparse.Namespace) -> int:
-    """The ``nndl train`` command for a chapter-6 network; returns the exit status."""
-    from nndl.runs import new_run_folder
+    """The ``nndl train`` command for a chapter-6 network; returns the exit status.
+
+    The run folder is held under the same lock as chapter 3's (``nndl.io.folder_lock``):
+    a second ``nndl train`` (or ``--resume``) of one folder is refused while one runs.
+    """
+    from nndl import runs
+    from nndl.io import folder_lock
 
     if getattr(args, "report", False):  # before any work: no silent run without the page
         from nndl.report import CHAPTER3_ONLY
@@ -131,26 +188,55 @@ def run(args: argparse.Namespace) -> int:
                          "--report (the run folder gets history.json and accuracy.png)")
     if args.resume:
         folder = Path(args.resume).expanduser()
-        try:
-            record = json.loads((folder / "history.json").read_text())
-            s = Train3Settings(**record["settings"])
-            _settings_from_run(s)
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise UsageError(f"--resume {folder}: not a readable chapter-6 run ({exc})") from None
-        if args.epochs is not None:
-            s = replace(s, epochs=int(args.epochs))
-        done = len(record.get("history", {}).get("epoch_seconds", []))
-        if not (folder / "checkpoint.npz").exists():
-            if done >= s.epochs:
-                raise UsageError(f"{folder} has completed {done} of {s.epochs} epochs; to train it further "
-                                 f"pass --epochs N with N > {done}")
-            import shutil
+        if not folder.is_dir():
+            raise UsageError(f"--resume {folder}: no such run folder")
+        with folder_lock(folder, "run folder"):
+            s = _resume_locked(args, folder)
+            return train(s, folder, plots=not args.no_plots)
+    s = _settings(args)
+    runs.check_out_option(args.out)  # before the data are read
+    folder = runs.new_run_folder(args.out)
+    with folder_lock(folder, "run folder"):
+        runs.check_new_run_folder(folder)  # again, now that no other process can start one
+        runs.remove_stale_temporaries(folder)
+        return train(s, folder, plots=not args.no_plots)
 
-            shutil.copyfile(folder / "model.npz", folder / "checkpoint.npz")  # it holds the trainer's state
-    else:
-        s = _settings(args)
-        folder = new_run_folder(args.out)
-    return train(s, folder, plots=not args.no_plots)
+
+def _resume_locked(args: argparse.Namespace, folder: Path) -> Train3Settings:
+    """The settings to continue ``folder`` with (its lock held), from any kill point.
+
+    - no checkpoint and no finished epoch (killed before the first checkpoint): the run
+      starts again from its beginning (the same seed: the same bits);
+    - no checkpoint, a model.npz (the finished network, with the trainer's state): it
+      becomes the checkpoint again, so that a larger ``--epochs`` trains on, and a run
+      killed between the model and its "finished" record is finished;
+    - a checkpoint: training continues after its last epoch.
+    """
+    import shutil
+
+    from nndl.errors import NndlError
+    from nndl.runs import remove_stale_temporaries
+
+    remove_stale_temporaries(folder)
+    record = _read_record(folder)
+    s, done = record["settings"], record["done"]
+    if args.epochs is not None:
+        s = replace(s, epochs=int(args.epochs))
+        _settings_from_run(s)
+    checkpoint, model = folder / "checkpoint.npz", folder / "model.npz"
+    if checkpoint.exists():
+        return s
+    if model.is_file():
+        if done >= s.epochs and record["status"] == "finished":
+            raise UsageError(f"{folder} has completed {done} of {s.epochs} epochs; to train it further "
+                             f"pass --epochs N with N > {done}")
+        shutil.copyfile(model, checkpoint)  # it holds the trainer's state
+        return s
+    if done:
+        raise NndlError(f"{folder}: checkpoint.npz is missing although {done} epochs were trained; "
+                        "it cannot be continued (start a new run)")
+    log.warning("%s: killed before its first checkpoint; starting it again", folder)
+    return s
 
 
 def _data(s: Train3Settings):
@@ -172,7 +258,7 @@ def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
     import numpy as np
 
     from nndl.experiments.common import rngs, write_json
-    from nndl.network3 import book_net
+    from nndl.network3 import Trainer3, book_net
 
     splits, training = _data(s)
     init_rng, run_rng = rngs(s.seed)
@@ -185,12 +271,14 @@ def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
                       test_accuracy_at_best=h.test_accuracy_at_best)
         write_json(history_path, record)
 
-    write_json(history_path, record)
     checkpoint = folder / "checkpoint.npz"
     log.info("training %s on %d images, %d epochs (eta %g, lmbda %g, mini-batch %d, %s) into %s", s.net,
              len(training[0]), s.epochs, s.eta, s.lmbda, s.mini_batch_size, s.dtype, folder)
-    h = net.SGD(training, s.epochs, s.mini_batch_size, s.eta, splits.validation, splits.test, s.lmbda,
-                rng=run_rng, checkpoint=checkpoint, on_epoch=lambda e, hist, n: write(hist, "running"))
+    trainer = Trainer3(net, training, s.epochs, s.mini_batch_size, s.eta, splits.validation, splits.test,
+                       s.lmbda, rng=run_rng, checkpoint=checkpoint,
+                       on_epoch=lambda e, hist, n: write(hist, "running"))
+    write(trainer.history, "running")  # only once a checkpoint (if any) has been read and checked
+    h = trainer.run()
     if checkpoint.exists():  # the last checkpoint is the trained network, with the trainer's state
         checkpoint.replace(folder / "model.npz")
     else:
