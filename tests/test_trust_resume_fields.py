@@ -138,9 +138,9 @@ def test_empty_output_paths_are_usage_errors(capsys, finished, tmp_path, monkeyp
 
     Image.new("L", (8, 8), 255).save(tmp_path / "one.png")
     code, _, err = cli(capsys, "predict", finished, "one.png", "--save-inputs", "")
-    assert code == 2 and "--save-inputs: an empty path" in err, err
+    assert code == 2 and "--save-inputs: the path is empty" in err, err
     code, _, err = cli(capsys, "explain", "earlier-layers", "--plot", "")
-    assert code == 2 and "--plot: an empty path" in err, err
+    assert code == 2 and "--plot: the path is empty" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.png"]
 
 
