@@ -229,9 +229,11 @@ def _choice(meta: dict, key: str, choices, where: str) -> str:
     return value
 
 
-def read_npz_meta(path: str | Path, error=ModelFileError) -> dict[str, Any]:
-    """The ``meta`` JSON of an nndl ``.npz`` (read alone: nothing else is loaded yet)."""
+def read_npz_json(path: str | Path, error=ModelFileError) -> dict[str, Any]:
+    """The ``meta`` JSON object of an ``.npz`` model file, read alone (nothing else is loaded
+    yet) through ``nndl._validate``; any format. Raises ``error`` naming the file."""
     where = str(path)
+
     def small(name: str, shape: tuple[int, ...], dt) -> None:
         if name == "meta" and dt.itemsize > _validate.MAX_TEXT_BYTES * 4:
             raise error(f"{where}: its metadata take {dt.itemsize:,} bytes; not an nndl model")
@@ -239,12 +241,22 @@ def read_npz_meta(path: str | Path, error=ModelFileError) -> dict[str, Any]:
     files = _validate.read_npz(path, error, only={"meta"}, kinds="U", what=".npz model file",
                                max_array_bytes=8 * MAX_PARAMETERS, check=small)
     meta_array = files.get("meta")
-    if meta_array is None or meta_array.shape != ():
+    if meta_array is None:
         raise error(f"{where}: no nndl metadata ('meta'); not an nndl model file")
+    if meta_array.shape != ():
+        raise error(f"{where}: 'meta' is not a JSON string")
     meta = _validate.loads_json(str(meta_array), f"{where}: metadata", error)
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        found = meta.get("format") if isinstance(meta, dict) else None
-        raise error(f"{where}: not an nndl model file (format {found!r})")
+    if not isinstance(meta, dict):
+        raise error(f"{where}: 'meta' is not a JSON object")
+    return meta
+
+
+def read_npz_meta(path: str | Path, error=ModelFileError) -> dict[str, Any]:
+    """The ``meta`` JSON of an nndl (chapter-3) ``.npz``, its format and version checked."""
+    where = str(path)
+    meta = read_npz_json(path, error)
+    if meta.get("format") != FORMAT:
+        raise error(f"{where}: not an nndl model file (format {meta.get('format')!r})")
     version = meta.get("format_version")
     if type(version) is not int or version != FORMAT_VERSION:
         raise error(f"{where}: unsupported format version {version!r}")

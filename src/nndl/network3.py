@@ -710,25 +710,9 @@ def is_layered_file(path: str | Path) -> bool:
 
 def _read_meta(path: str | Path) -> dict[str, Any]:
     """The ``meta`` JSON of an ``.npz`` (read alone, through ``nndl._validate``): a dict."""
-    from nndl import _validate
+    from nndl.io import read_npz_json
 
-    where = str(path)
-
-    def small(name: str, shape: tuple[int, ...], dt) -> None:
-        if name == "meta" and dt.itemsize > _validate.MAX_TEXT_BYTES * 4:
-            raise ModelFileError(f"{where}: its metadata take {dt.itemsize:,} bytes; not an nndl model")
-
-    files = _validate.read_npz(path, ModelFileError, only={"meta"}, kinds="U", what=".npz model file",
-                               max_array_bytes=8 * MAX_PARAMETERS, check=small)
-    meta_arr = files.get("meta")
-    if meta_arr is None:
-        raise ModelFileError(f"{where}: no nndl metadata ('meta'); not an nndl model file")
-    if meta_arr.shape != ():
-        raise ModelFileError(f"{where}: 'meta' is not a JSON string")
-    meta = _validate.loads_json(str(meta_arr), f"{where}: metadata", ModelFileError)
-    if not isinstance(meta, dict):
-        raise ModelFileError(f"{where}: 'meta' is not a JSON object")
-    return meta
+    return read_npz_json(path, ModelFileError)
 
 
 def load_npz(path: str | Path) -> tuple[Network, dict[str, Any], dict[str, np.ndarray]]:
