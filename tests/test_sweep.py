@@ -52,7 +52,8 @@ def test_local_processes_and_dask_cluster_give_identical_rows(tmp_path, digits, 
     local = sweep.run_sweep(_spec(), tmp_path / "local", jobs=2, splits=digits)
     dask = sweep.run_sweep(_spec(), tmp_path / "dask", scheduler=cluster.scheduler_address, splits=digits)
     assert len(local.rows) == len(dask.rows) == 6
-    assert len({r["pid"] for r in local.rows}) == 2  # two worker processes did the work
+    pids = {r["pid"] for r in local.rows}  # worker processes did the work (one of them may do every
+    assert os.getpid() not in pids and len(pids) <= 2  # quick cell while the other still starts)
     assert _comparable(here) == _comparable(local) == _comparable(dask)
     failed = [r for r in local.rows if r["status"] == "error"]
     assert [r["varied"]["eta"] for r in failed] == [1000.0, 1000.0]
@@ -237,3 +238,37 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sweep, "run_sweep", interrupted)
     assert main(["sweep", "--data", "digits", "--eta", "0.5,1", "--out", str(tmp_path)]) == 130
     assert "the same command resumes the sweep" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_pixels_travel_as_uint8_only_when_that_is_exact(dtype):
+    import numpy as np
+
+    from nndl.data import _features
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(2500, 20), dtype=np.uint8)  # more rows than one PACK_CHUNK
+    X = _features(pixels, np.dtype(dtype), "test")
+    assert np.array_equal(sweep._pixels(X), pixels)
+    assert np.array_equal(sweep._pixels(X[:, ::3]), pixels[:, ::3])  # a strided view too
+    for bad in (-0.0, np.nan, 2.0, np.nextafter(X[2100, 5], 2, dtype=X.dtype)):
+        Y = X.copy()
+        Y[2100, 5] = bad  # in the third chunk
+        assert sweep._pixels(Y) is None, bad
+
+
+def test_uint8_pixels_on_a_dask_cluster_give_the_rows_of_this_process(tmp_path, digits, cluster):
+    import numpy as np
+
+    from nndl.data import Dataset, _features
+
+    def as_pixels(d):  # the digits' images as MNIST-like k/255 values
+        return Dataset(_features(np.rint(d.X * 255).astype(np.uint8), d.X.dtype, "test"), d.y)
+
+    data = sweep.replace(digits, **{p: as_pixels(getattr(digits, p)) for p in ("training", "validation", "test")})
+    assert sweep.PackedSplits.pack(data).packed == ("training", "validation", "test")
+    assert sweep.PackedSplits.pack(digits).packed == ()  # digits' k/16 are no k/255: sent as they are
+    spec = _spec(axes={"eta": [0.5]}, base=TrainSettings(data="digits", evaluate_on="validation", epochs=2))
+    here = sweep.run_sweep(spec, tmp_path / "here", splits=data)
+    dask = sweep.run_sweep(spec, tmp_path / "dask", scheduler=cluster.scheduler_address, splits=data)
+    assert all(r["status"] == "ok" for r in dask.rows) and _comparable(here) == _comparable(dask)
