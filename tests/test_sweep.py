@@ -272,3 +272,64 @@ def test_uint8_pixels_on_a_dask_cluster_give_the_rows_of_this_process(tmp_path, 
     here = sweep.run_sweep(spec, tmp_path / "here", splits=data)
     dask = sweep.run_sweep(spec, tmp_path / "dask", scheduler=cluster.scheduler_address, splits=data)
     assert all(r["status"] == "ok" for r in dask.rows) and _comparable(here) == _comparable(dask)
+
+
+def _killer(eta):
+    """A ``run_cell`` whose cell with this ``eta`` kills its process, as the kernel's OOM killer would
+    (a local function: pickled by value, so the workers run it)."""
+    real = sweep.run_cell
+
+    def cell(task, data):
+        if task["varied"]["eta"] == eta:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(task, data)
+
+    return cell
+
+
+def _killed_row(result, message):
+    rows = {r["varied"]["eta"]: r for r in result.rows}
+    assert len(rows) == 3 and all(rows[e]["status"] == "ok" for e in (0.5, 3.0)), rows
+    assert rows[2.0]["status"] == "error" and rows[2.0]["error"].startswith(message)
+    assert "\n" not in rows[2.0]["error"]
+
+
+def test_a_cell_that_kills_its_worker_process_becomes_a_row(tmp_path, digits, monkeypatch):
+    monkeypatch.setattr(sweep, "run_cell", _killer(2.0))  # (never with jobs=1: it would kill pytest)
+    spec = _spec(axes={"eta": [0.5, 2.0, 3.0]}, seeds=(0,))
+    result = sweep.run_sweep(spec, tmp_path, jobs=2, splits=digits)
+    _killed_row(result, "TerminatedWorkerError: A worker process managed by the executor was unexpectedly terminated")
+    assert sweep.run_sweep(spec, tmp_path, jobs=2, splits=digits).computed == 0  # a row like any other
+
+
+def test_a_cell_that_kills_its_dask_workers_becomes_a_row(tmp_path, digits, monkeypatch):
+    import dask
+
+    monkeypatch.setattr(sweep, "run_cell", _killer(2.0))
+    spec = _spec(axes={"eta": [0.5, 2.0, 3.0]}, seeds=(0,))
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as c:
+        result = sweep.run_sweep(spec, tmp_path, scheduler=c.scheduler_address, splits=digits)
+    _killed_row(result, "KilledWorker: Attempted to run task 'nndl-cell-")
+
+
+def test_a_scheduler_that_is_not_there_is_a_one_line_error_at_once(tmp_path, capsys):
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on (once closed)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    began = time.monotonic()
+    assert main(["sweep", "--data", "digits", "--eta", "0.5,1", "--out", str(tmp_path / "s"), "--quiet",
+                 "--scheduler", f"tcp://127.0.0.1:{port}"]) == 1
+    err = capsys.readouterr().err
+    assert time.monotonic() - began < 5
+    assert err.startswith(f"nndl: error: --scheduler tcp://127.0.0.1:{port}: cannot connect") and err.count("\n") == 1
+
+
+def test_a_cluster_without_workers_is_an_error_after_a_wait(tmp_path, digits, monkeypatch):
+    monkeypatch.setattr(sweep, "WORKER_WAIT", 1)
+    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as c:
+        with pytest.raises(NndlError, match="has had no workers for 1 s; start some"):
+            sweep.run_sweep(_spec(), tmp_path, scheduler=c.scheduler_address, splits=digits)
