@@ -333,3 +333,17 @@ def test_a_cluster_without_workers_is_an_error_after_a_wait(tmp_path, digits, mo
     with distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as c:
         with pytest.raises(NndlError, match="has had no workers for 1 s; start some"):
             sweep.run_sweep(_spec(), tmp_path, scheduler=c.scheduler_address, splits=digits)
+
+
+def test_a_cluster_that_loses_all_its_workers_mid_sweep_is_an_error_after_a_wait(tmp_path, digits, monkeypatch):
+    monkeypatch.setattr(sweep, "WORKER_WAIT", 1)
+    monkeypatch.setattr(sweep, "POLL_SECONDS", 0.2)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as c:
+        def retire_every_worker(row):
+            c.scale(0)
+
+        spec = _spec(base=TrainSettings(data="digits", evaluate_on="validation", epochs=30))  # cells outlast
+        with pytest.raises(NndlError, match="has had no workers for 1 s"):  # the worker's retirement
+            sweep.run_sweep(spec, tmp_path, scheduler=c.scheduler_address, splits=digits, on_row=retire_every_worker)
+    assert 1 <= len(sweep.read_rows(tmp_path / sweep.RESULTS)) < 6  # the rows before: a rerun resumes
