@@ -300,6 +300,8 @@ def test_a_cell_that_kills_its_worker_process_becomes_a_row(tmp_path, digits, mo
     result = sweep.run_sweep(spec, tmp_path, jobs=2, splits=digits)
     _killed_row(result, "TerminatedWorkerError: A worker process managed by the executor was unexpectedly terminated")
     assert sweep.run_sweep(spec, tmp_path, jobs=2, splits=digits).computed == 0  # a row like any other
+    alone = sweep.run_sweep(_spec(axes={"eta": [2.0]}, seeds=(1,)), tmp_path / "alone", jobs=2, splits=digits)
+    assert [r["status"] for r in alone.rows] == ["error"]  # the last cell left: still in a worker process
 
 
 def test_a_cell_that_kills_its_dask_workers_becomes_a_row(tmp_path, digits, monkeypatch):

@@ -520,7 +520,7 @@ def _started(cell_fn, task: dict[str, Any], shared: SharedData) -> dict[str, Any
 
 
 def _run_joblib(cells: Sequence[Cell], splits, jobs: int, on_row, folder: Path) -> None:
-    """``jobs`` loky processes; a pool whose worker died is restarted for the cells still missing.
+    """``jobs`` (>= 2) loky processes; a pool whose worker died is restarted for the cells still missing.
 
     The cells that had started when a worker died run again one at a time (one worker busy):
     a cell that kills its worker then (out of memory, a crash in native code) becomes a row
@@ -822,10 +822,11 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int = 1,
             splits = _needed(splits, spec.base.evaluate_on)
             if scheduler:
                 _run_dask(todo, splits, scheduler, record)
-            elif jobs == 1 or len(todo) == 1:
+            elif jobs == 1:
                 _run_here(todo, splits, record)
-            else:
-                _run_joblib(todo, splits, min(jobs, len(todo)), record, folder)
+            else:  # even one cell runs in a worker: one that kills its process (out of memory) must not
+                # kill the sweep; and 2 at least, since joblib runs n_jobs=1 in this process
+                _run_joblib(todo, splits, max(2, min(jobs, len(todo))), record, folder)
         rows = [latest[c.key] for c in cells if c.key in latest]
         return SweepResult(spec, cells, rows, len(todo), folder)
     finally:
