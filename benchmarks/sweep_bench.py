@@ -7,7 +7,7 @@ Three ways, in the same run, interleaved in a new random order every round:
 - ``jobs1``: ``--jobs 1`` (the cells one after another in this process);
 - ``jobs2``: ``--jobs 2`` (two joblib/loky worker processes, the data memory-mapped once);
 - ``dask2``: a ``distributed.LocalCluster`` of two worker processes (one thread each),
-  started once before the rounds (as a cluster would be), the data broadcast once per sweep.
+  started once before the rounds (as a cluster would be), the data sent once per worker per sweep.
 
 Each sweep starts from an empty folder and times ``nndl.sweep.run_sweep`` from the call
 to its return (data shipping included; MNIST is read once beforehand, as every mode

@@ -99,6 +99,31 @@ def _terminate_cleanly() -> None:
         signal.signal(signal.SIGTERM, interrupt)
 
 
+def _stdout_closed() -> bool:
+    """Whether stdout's reader has gone (``nndl ... | head -1``). If so, stdout is pointed at
+    /dev/null so that Python's flush at exit does not fail again: the recipe of the Python
+    documentation (``signal`` module, "Note on SIGPIPE"), which also exits with status 1."""
+    import os
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # no file descriptor behind stdout: not the broken pipe
+        return False
+    try:  # the write end of a pipe without a reader polls as an error (Linux, macOS)
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        if not any(events & select.POLLERR for _, events in poller.poll(0)):
+            return False  # stdout is fine: the broken pipe was another one
+    except (AttributeError, OSError, ValueError):  # no poll() (Windows): assume it was stdout
+        pass
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    except OSError:
+        pass
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -111,7 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return ExitStatus.USAGE
         _configure_logging(args.verbose, args.quiet)
         _terminate_cleanly()
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # here, where a closed stdout is caught, not at exit
+        return status
     except KeyboardInterrupt:
         if traceback:
             raise
@@ -130,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nndl: error: {exc}", file=sys.stderr)
         return ExitStatus.ERROR
     except OSError as exc:  # a path the OS refused: name it in plain words, not "[Errno 2] ..."
+        if isinstance(exc, BrokenPipeError) and _stdout_closed():  # `nndl ... | head -1`: stop quietly
+            return ExitStatus.ERROR
         if traceback:
             raise
         from nndl.paths import os_error_message

@@ -10,8 +10,8 @@ so the command printed for the best cell reproduces its numbers exactly.
 Cells run in this process (``jobs=1``), in ``jobs`` worker processes through joblib
 (one BLAS thread each), or on a Dask distributed cluster (``scheduler="tcp://host:port"``).
 The data are shipped once per worker, never once per cell: joblib workers memory-map
-one copy of the arrays written to the sweep folder; Dask workers receive one broadcast
-copy (``Client.scatter(..., broadcast=True)``) that every cell on them reuses.
+one copy of the arrays written to the sweep folder; on Dask the data are one task's
+result (``PackedSplits``: MNIST's pixels as uint8) that every cell on a worker reuses.
 
 The output folder::
 
@@ -54,11 +54,15 @@ SUMMARY = "summary.json"
 BEST = "best.toml"
 LOCK = ".sweep.lock"
 SHARED_DATA = ".data"  # memory-mapped arrays for joblib workers (removed after the sweep)
+STARTED = "started"  # in SHARED_DATA: one empty file per cell a joblib worker has started
 # Settings that are the sweep's frame, not one cell's: one value for the whole sweep.
 FIXED = ("data", "data_dir", "evaluate_on")
 DISTRIBUTIONS = ("uniform", "loguniform")
 MAX_CELLS = 10_000  # cells of one sweep: each trains a network; more is a mistake, not a plan
 LOCAL_RETRIES = 3  # times a joblib pool whose worker died is restarted for the missing cells
+CONNECT_TIMEOUT = 20  # seconds to reach a Dask scheduler
+WORKER_WAIT = 120  # seconds a sweep waits for a Dask cluster without workers before it gives up
+POLL_SECONDS = 5  # how often a Dask sweep waiting for cells checks that the cluster still has workers
 TIMING_FIELDS = ("seconds", "cpu_seconds", "finished", "host", "pid")  # what differs between two runs of a cell
 
 
@@ -350,16 +354,86 @@ def _aligned(splits):
         return cached[1]
     from nndl.data import Dataset
 
-    fixed = replace(splits, **{p: Dataset(*(a.copy() for a in getattr(splits, p))) for p in parts})
+    fixed = replace(splits, **{p: Dataset(*(a if a.flags.aligned else a.copy() for a in getattr(splits, p)))
+                               for p in parts})
     _SHARED["aligned"] = (splits, fixed)
     return fixed
+
+
+PACK_CHUNK = 1_000  # rows checked at once when packing (temporaries that stay in the CPU's cache)
+
+
+def _pixels(X):
+    """The uint8 pixels k of ``X`` if every entry of ``X`` is exactly k/255 as ``nndl.data`` computes
+    it (bit for bit, in X's dtype), else ``None``. Proved by rebuilding, ``PACK_CHUNK`` rows at once."""
+    import numpy as np
+
+    from nndl.data import _features
+
+    if X.ndim != 2 or X.dtype not in (np.float32, np.float64):
+        return None
+    bits = np.uint64 if X.dtype == np.float64 else np.uint32
+    out = np.empty(X.shape, np.uint8)
+    k = np.empty((min(PACK_CHUNK, len(X)), X.shape[1]), X.dtype)
+    for i in range(0, len(X), PACK_CHUNK):
+        chunk = X[i:i + PACK_CHUNK]
+        ki = k[:len(chunk)]
+        np.multiply(chunk, 255, out=ki)
+        np.rint(ki, out=ki)
+        with np.errstate(invalid="ignore"):  # NaN, or out of 0..255: the comparison below fails
+            np.copyto(out[i:i + len(chunk)], ki, casting="unsafe")
+        rebuilt = _features(out[i:i + len(chunk)], X.dtype, "sweep data")
+        if not np.array_equal(rebuilt.view(bits), np.ascontiguousarray(chunk).view(bits)):  # -0.0 is not 0.0
+            return None
+    return out
+
+
+@dataclass(frozen=True)
+class PackedSplits:
+    """``DataSplits`` as sent to Dask workers: images that are exactly k/255 of uint8 pixels k
+    (MNIST's) travel as those pixels, 8x fewer bytes than float64, and are rebuilt bit for bit
+    once per worker process (``open``); other arrays travel as they are."""
+
+    splits: Any  # DataSplits whose X are uint8 pixels for the parts in ``packed``
+    packed: tuple[str, ...]
+    dtype: str  # the float dtype the pixels are rebuilt in
+
+    @classmethod
+    def pack(cls, splits) -> PackedSplits:
+        from nndl.data import Dataset
+
+        packed, parts = [], {}
+        for part in ("training", "validation", "test"):
+            data = getattr(splits, part)
+            pixels = _pixels(data.X)
+            if pixels is not None:
+                parts[part] = Dataset(pixels, data.y)
+                packed.append(part)
+        log.info("sweep data: %s sent as uint8 pixels", ", ".join(packed) or "nothing")
+        return cls(replace(splits, **parts), tuple(packed), str(splits.training.X.dtype))
+
+    def open(self):
+        """The ``DataSplits`` (built once per process, reused by every cell)."""
+        cached = _SHARED.get("packed")
+        if cached is not None and cached[0] is self:
+            return cached[1]
+        from nndl.data import Dataset, _features
+
+        splits = _aligned(self.splits)
+        splits = replace(splits, **{p: Dataset(_features(getattr(splits, p).X, self.dtype, "sweep data"),
+                                               getattr(splits, p).y) for p in self.packed})
+        _SHARED["packed"] = (self, splits)
+        return splits
 
 
 def run_cell(task: dict[str, Any], data) -> dict[str, Any]:
     """Train one cell; return its results row. Never raises for a failure of the cell itself:
     any exception (divergence, NaN, MemoryError, bad settings) becomes ``status="error"``.
 
-    ``data`` is a ``DataSplits`` or a ``SharedData``. BLAS runs on one thread.
+    ``data`` is a ``DataSplits``, a ``SharedData`` (joblib workers) or a ``PackedSplits``
+    (Dask workers). Training runs on one BLAS thread (``Trainer.run``); the evaluation of the
+    whole training set afterwards uses the threads BLAS has: one in a joblib worker (loky
+    limits it), the default in this process (``jobs=1``), as ``nndl train`` does.
     """
     import numpy as np
 
@@ -371,7 +445,7 @@ def run_cell(task: dict[str, Any], data) -> dict[str, Any]:
     row: dict[str, Any] = {"key": task["key"], "varied": task["varied"], "seed": settings.seed,
                            "status": "ok", "error": None}
     try:
-        splits = data.open() if isinstance(data, SharedData) else _aligned(data)
+        splits = data.open() if isinstance(data, (SharedData, PackedSplits)) else _aligned(data)
         training, evaluation = runs.prepare_data(settings, splits)
         net = runs.build_network(settings, splits.name, training, evaluation)
         start_cost = runs.initial_cost(net, training, settings)
@@ -383,9 +457,10 @@ def run_cell(task: dict[str, Any], data) -> dict[str, Any]:
                           on_epoch=lambda e, h, n: runs.check_divergence(e, h, start_cost, trainer.eta))
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported
             h = trainer.run()
-            training_cost = net.total_cost(training.X, training.y, settings.lmbda, len(training.y),
-                                           settings.regularization)
-            training_accuracy = net.accuracy(training.X, training.y) / len(training.y)
+            # one forward pass for both (what total_cost and accuracy compute, chunk for chunk)
+            training_cost, correct = net.evaluate(training.X, training.y, settings.lmbda, len(training.y),
+                                                  settings.regularization)
+            training_accuracy = correct / len(training.y)
         final = SimpleNamespace(training_cost=[training_cost], evaluation_cost=[])
         runs.check_divergence(h.epochs, final, start_cost, trainer.eta)
         accuracies = [c / h.n_evaluation for c in h.evaluation_accuracy]
@@ -418,77 +493,199 @@ def run_cell(task: dict[str, Any], data) -> dict[str, Any]:
 def error_row(cell: Cell, exc: BaseException) -> dict[str, Any]:
     """The row of a cell that the cluster gave up on (it killed its workers: out of memory?)."""
     return {"key": cell.key, "varied": cell.varied, "seed": cell.settings.seed, "status": "error",
-            "error": f"{type(exc).__name__}: {exc}", "evaluate_on": cell.settings.evaluate_on,
+            "error": " ".join(f"{type(exc).__name__}: {exc}".split()), "evaluate_on": cell.settings.evaluate_on,
             "settings": {k: v for k, v in cell.settings.to_dict().items() if k != "data_dir"},
             "seconds": None, "cpu_seconds": None, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": None,
             "pid": None}
 
 
 # ---------------------------------------------------------------------- executors
+def _warm_up() -> None:
+    """Import what a cell needs (in a worker process, while the data are being prepared)."""
+    import nndl.network  # noqa: F401
+    import nndl.runs  # noqa: F401
+    import nndl.training  # noqa: F401
+
+
 def _run_here(cells: Sequence[Cell], splits, on_row) -> None:
     for cell in cells:
         on_row(run_cell(cell.task(), splits))
 
 
+def _started(cell_fn, task: dict[str, Any], shared: SharedData) -> dict[str, Any]:
+    """In a joblib worker: mark the cell as started (a file named by its key), then run it.
+    ``cell_fn`` is ``run_cell``, sent as this process sees it (tests replace it)."""
+    (Path(shared.folder) / STARTED / task["key"]).touch()
+    return cell_fn(task, shared)
+
+
 def _run_joblib(cells: Sequence[Cell], splits, jobs: int, on_row, folder: Path) -> None:
-    """``jobs`` loky processes; a pool whose worker died is restarted for the cells still missing."""
+    """``jobs`` (>= 2) loky processes; a pool whose worker died is restarted for the cells still missing.
+
+    The cells that had started when a worker died run again one at a time (one worker busy):
+    a cell that kills its worker then (out of memory, a crash in native code) becomes a row
+    with the error (``TerminatedWorkerError``); the others finish. ``NndlError`` when workers
+    die ``LOCAL_RETRIES`` + 1 times outside any cell.
+    """
     from joblib import Parallel, delayed, parallel_config
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    shared = share_locally(splits, folder / SHARED_DATA)
+    shared: list[SharedData] = []
+    started = folder / SHARED_DATA / STARTED
+
+    def tasks(todo):
+        """First one warm-up per worker, then the cells: joblib starts the workers and hands them
+        the warm-up before it asks for the first cell, so the workers start and import nndl while
+        this process writes the data for them (measured on a busy machine: writing MNIST took
+        0.2-0.7 s, a worker's start and imports 0.5-0.9 s, one after the other before)."""
+        if not shared:
+            yield from (delayed(_warm_up)() for _ in range(jobs))
+            shared.append(share_locally(splits, folder / SHARED_DATA))
+            started.mkdir(exist_ok=True)
+        yield from (delayed(_started)(run_cell, c.task(), shared[0]) for c in todo)
+
+    def run(todo, done: set[str]) -> None:
+        with parallel_config(backend="loky", inner_max_num_threads=1):
+            results = Parallel(n_jobs=jobs, return_as="generator_unordered", max_nbytes=None, batch_size=1)(
+                tasks(todo))
+            for row in results:
+                if row is not None:  # a warm-up's
+                    done.add(row["key"])
+                    on_row(row)
+
     try:
-        todo = list(cells)
-        for attempt in range(LOCAL_RETRIES + 1):
+        todo, deaths = list(cells), 0
+        while todo:
             done: set[str] = set()
-
-            def record(row, done=done):
-                done.add(row["key"])
-                on_row(row)
-
             try:
-                with parallel_config(backend="loky", inner_max_num_threads=1):
-                    results = Parallel(n_jobs=jobs, return_as="generator_unordered", max_nbytes=None)(
-                        delayed(run_cell)(c.task(), shared) for c in todo)
-                    for row in results:
-                        record(row)
+                run(todo, done)
                 return
             except TerminatedWorkerError as exc:
                 todo = [c for c in todo if c.key not in done]
-                if attempt == LOCAL_RETRIES:
-                    raise NndlError(f"worker processes kept dying ({exc.__class__.__name__}); "
-                                    f"{len(todo)} cells are missing; rerun the same command to resume") from None
-                log.warning("a worker process died; restarting the pool for the %d missing cells", len(todo))
+                suspects = [c for c in todo if (started / c.key).exists()]
+                for path in started.iterdir() if started.exists() else ():
+                    path.unlink()
+                if not suspects:
+                    deaths += 1
+                    if deaths > LOCAL_RETRIES:
+                        raise NndlError(f"worker processes kept dying ({exc.__class__.__name__}); {len(todo)} "
+                                        "cells are missing; rerun the same command to resume") from None
+                log.warning("a worker process died; restarting the pool for the %d missing cells "
+                            "(the %d that had started first, one at a time)", len(todo), len(suspects))
+                for cell in suspects:
+                    try:
+                        run([cell], done)
+                    except TerminatedWorkerError as alone:  # it killed its worker again, alone this time
+                        log.warning("a cell killed its worker process twice (%s); recorded as failed", cell.varied)
+                        on_row(error_row(cell, alone))
+                todo = [c for c in todo if c not in suspects]
     finally:
         import shutil
 
         shutil.rmtree(folder / SHARED_DATA, ignore_errors=True)
 
 
-def _run_dask(cells: Sequence[Cell], splits, scheduler: str, on_row) -> None:
-    """On the Dask cluster at ``scheduler``: the data broadcast once to every worker."""
+def _identity(x):
+    return x
+
+
+def _connect(scheduler: str):
+    """A ``distributed.Client`` for ``scheduler``; ``NndlError`` at once if nothing listens there."""
+    from distributed import Client
+
+    if scheduler.startswith("tcp://"):  # refused at once, where Client would retry for its timeout
+        host, _, port = scheduler[len("tcp://"):].rstrip("/").rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+        except ValueError:
+            raise UsageError(f"--scheduler {scheduler}: an address is tcp://HOST:PORT") from None
+        except OSError as exc:
+            raise NndlError(f"--scheduler {scheduler}: cannot connect ({exc.strerror or exc}); "
+                            "is `dask scheduler` running there?") from None
     try:
-        from distributed import Client, as_completed
+        return Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise NndlError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+
+
+def _run_dask(cells: Sequence[Cell], splits, scheduler: str, on_row) -> None:
+    """On the Dask cluster at ``scheduler``: the data sent once to every worker that runs a cell.
+
+    The data are the result of a task (not scattered): scattered data are lost for good once
+    every worker holding them has died (a cell that kills its worker kills one after another),
+    while a task's result is recomputed. A cell whose workers keep dying becomes a row with
+    Dask's ``KilledWorker`` (after ``distributed.scheduler.allowed-failures`` deaths).
+    ``NndlError`` if no worker is there for ``WORKER_WAIT`` seconds.
+    """
+    try:
+        import dask
+        from distributed import TimeoutError as DaskTimeout
     except ImportError:
         raise NndlError("--scheduler needs Dask distributed: pip install 'nndl[sweep]'") from None
-    try:
-        client = Client(scheduler, timeout="20s")
-    except (OSError, TimeoutError) as exc:
-        raise NndlError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
-    with client:
+    with _connect(scheduler) as client:
         if not client.nthreads():
-            log.warning("the cluster at %s has no workers yet; waiting for one to join", scheduler)
-            client.wait_for_workers(1)
+            log.warning("the cluster at %s has no workers; waiting up to %g s for one to join", scheduler, WORKER_WAIT)
+            try:
+                client.wait_for_workers(1, timeout=WORKER_WAIT)
+            except (TimeoutError, DaskTimeout):
+                raise _no_workers(scheduler) from None
         log.info("cluster %s: %d workers", scheduler, len(client.nthreads()))
-        data = client.scatter(splits, broadcast=True, hash=False)
-        by_future = {client.submit(run_cell, c.task(), data, key=f"nndl-cell-{c.key}", pure=False): c
-                     for c in cells}
-        for future in as_completed(by_future):
-            cell = by_future[future]
+        with dask.config.set({"distributed.admin.large-graph-warning-threshold": "64 GiB"}):  # the data: sent once
+            data = client.submit(_identity, PackedSplits.pack(splits), key=f"nndl-data-{os.urandom(8).hex()}",
+                                 pure=False)
+        killed = _dask_cells(client, scheduler, cells, data, on_row)
+        # A worker holds the cell it runs and the next one queued for it, and Dask counts both
+        # when the worker dies: a cell queued behind one that kills its workers can be given up
+        # on too. Each given-up cell runs again alone: then its own workers' deaths are its own.
+        for cell in killed:
+            _dask_cells(client, scheduler, [cell], data, on_row, alone=True)
+
+
+def _no_workers(scheduler: str) -> NndlError:
+    return NndlError(f"the cluster at {scheduler} has had no workers for {WORKER_WAIT:g} s; start some "
+                     f"(`dask worker {scheduler}`), then run the same command again to resume")
+
+
+def _dask_cells(client, scheduler: str, cells: Sequence[Cell], data, on_row, alone: bool = False) -> list[Cell]:
+    """Run ``cells`` on the cluster; record their rows; return those Dask gave up on (``KilledWorker``),
+    unrecorded, unless ``alone``."""
+    from distributed import KilledWorker, wait
+    from distributed import TimeoutError as DaskTimeout
+
+    suffix = "-alone" if alone else ""
+    by_future = {client.submit(run_cell, c.task(), data, key=f"nndl-cell-{c.key}{suffix}", pure=False): c
+                 for c in cells}
+    pending, idle_since, killed = set(by_future), None, []
+    while pending:
+        try:
+            done, pending = wait(pending, timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+        except (TimeoutError, DaskTimeout):  # nothing finished meanwhile: are there still workers?
+            if client.nthreads():
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+                log.warning("the cluster at %s has lost all its workers; waiting up to %g s for one to join",
+                            scheduler, WORKER_WAIT)
+            elif time.monotonic() - idle_since > WORKER_WAIT:
+                raise _no_workers(scheduler) from None
+            continue
+        for future in done:
+            cell = by_future.pop(future)
             try:
                 row = future.result()
-            except Exception as exc:  # noqa: BLE001 - KilledWorker and the like: the cluster gave up on it
+            except KilledWorker as exc:
+                if not alone:
+                    killed.append(cell)
+                    log.warning("a cell's workers died while running it (%s); it runs again alone at the end",
+                                cell.varied)
+                    continue
                 row = error_row(cell, exc)
+            except Exception as exc:  # noqa: BLE001 - the cluster lost it: a row with its error
+                row = error_row(cell, exc)
+            finally:
+                future.release()  # forgotten by the cluster: not recomputed if its worker dies later
             on_row(row)
+    return killed
 
 
 # ---------------------------------------------------------------------- results file
@@ -625,10 +822,11 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int = 1,
             splits = _needed(splits, spec.base.evaluate_on)
             if scheduler:
                 _run_dask(todo, splits, scheduler, record)
-            elif jobs == 1 or len(todo) == 1:
+            elif jobs == 1:
                 _run_here(todo, splits, record)
-            else:
-                _run_joblib(todo, splits, min(jobs, len(todo)), record, folder)
+            else:  # even one cell runs in a worker: one that kills its process (out of memory) must not
+                # kill the sweep; and 2 at least, since joblib runs n_jobs=1 in this process
+                _run_joblib(todo, splits, max(2, min(jobs, len(todo))), record, folder)
         rows = [latest[c.key] for c in cells if c.key in latest]
         return SweepResult(spec, cells, rows, len(todo), folder)
     finally:
