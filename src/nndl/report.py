@@ -22,10 +22,21 @@ the browser to fetch anything else. It shows
 The JavaScript's forward pass, deltas and preprocessing are tested against this package's
 Python in a real browser (tests/test_report_browser.py).
 
-Features that read a chapter-3 ``nndl.Network``'s weights (the canvas, the first-layer
-images, the deltas) are listed in ``page_network``; for any other kind of network the page
-says that they are for chapter-3 networks only. A layered (chapter-6) network would add its
-own entry there (its conv layers drawn as feature maps) without touching the rest.
+What page.js runs is described by ``page_network``: a chapter-3 ``nndl.Network`` (kind
+"chapter3") or a chapter-6 ``nndl.network3.Network`` (kind "chapter6", ``layered_network``);
+for any other kind of network the page says that those features are for chapter-3 and
+chapter-6 networks only.
+
+A chapter-6 run (``nndl train --net``, its ``history.json`` of format
+``nndl.commands.train3.FORMAT``) gets the same page from what it records
+(``chapter6_record``, ``run_summary6``): the run and the book's number for its id
+(``book_match6``), the validation and test accuracy and the training cost per epoch (no
+speed of learning: not recorded), the confusion matrix on the test set, the first
+ConvPoolLayer's filters as images, and the canvas running the layered network in
+JavaScript as ``nndl.layers`` computes it, each ConvPool layer's feature maps drawn after
+every stroke, and every layer's delta for a chosen label (BP1 with eq. 84, then BP2 through
+the fully connected layers and through max-pooling and the convolution, as network3's
+backward pass). tests/test_report_browser.py checks them against ``nndl.layers``.
 """
 
 from __future__ import annotations
