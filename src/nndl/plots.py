@@ -154,6 +154,8 @@ def _per_epoch(ax, series, ylabel: str, title: str):
             )
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    if max((len(values) for values, _ in series), default=0) == 1:
+        ax.set_xlim(-0.5, 0.5)  # one epoch: the tick 0 alone, not fractions of an epoch
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)

@@ -327,16 +327,22 @@ def layered_network(net) -> dict[str, Any]:
     return {"kind": "chapter6", "sizes": net.sizes, "layers": layers, "dtype": net.dtype.name, "frame": frame}
 
 
+#: The charts' size and font: drawn at 72 SVG units an inch and scaled to the page's width,
+#: so that on a 375 px phone (a 337 px column) the 11 pt labels come out at 11.7 px.
+CHART_INCHES = (4.4, 3.0)
+CHART_POINTS = 11
+
+
 def _svg(draw, data, salt: str) -> str:
     """A chart drawn by ``nndl.plots`` as inline SVG that scales with the page."""
     import matplotlib
 
     from nndl import plots
 
-    fig = plots.new_figure(6.4, 4.0)
-    draw(fig.add_subplot(), data)
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt, "font.size": CHART_POINTS}):
+        fig = plots.new_figure(*CHART_INCHES)
+        draw(fig.add_subplot(), data)
         fig.savefig(buffer, format="svg")
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
@@ -826,7 +832,8 @@ def run_summary6(record: dict[str, Any], folder: Path, net, model_file: Path) ->
         ]),
         _table("Network", [
             ("network", f"{s.net}: {BOOK_NETS.get(s.net, '')}"),
-            *((f"layer {i + 1}", _layer_text(d)) for i, d in enumerate(net.description()["layers"])),
+            ("layer 1", f"the input, {net.n_in} pixels"),  # the book's numbering, as the canvas's
+            *((f"layer {i + 2}", _layer_text(d)) for i, d in enumerate(net.description()["layers"])),
             ("cost", "log-likelihood (eq. 80), softmax output"),
             ("dtype", net.dtype.name),
         ]),

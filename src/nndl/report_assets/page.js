@@ -800,15 +800,15 @@
     return box;
   }
 
-  function showDeltas6() {
+  function showDeltas6() {  // layers[l] is the book's layer l + 2 (layer 1: the input image)
     const box = document.getElementById("deltas");
     const n = MODEL.layers.length;
     for (let l = n - 1; l >= 0; l--) {
       const d = state.deltas[l], L = MODEL.layers[l];
       const div = el("div", { class: "layer" });
       const rule = l === n - 1 ? "BP1, eq. (84)" : "BP2";
-      const h = el("h3", {}, `layer ${l + 1}, ${L.type}${l === n - 1 ? " (output)" : ""}, by ${rule}: `);
-      h.append(el("span", { class: "math" }, `\\|\\delta^{${l + 1}}\\| = ${fmt(norm(d))}`));
+      const h = el("h3", {}, `layer ${l + 2}, ${L.type}${l === n - 1 ? " (output)" : ""}, by ${rule}: `);
+      h.append(el("span", { class: "math" }, `\\|\\delta^{${l + 2}}\\| = ${fmt(norm(d))}`));
       div.append(h);
       if (l === n - 1) {
         const b = el("div", { class: "bars" });
@@ -877,8 +877,8 @@
         const what = L.type === "ConvPoolLayer"
           ? `${L.filter_shape[0]} feature maps, ${L.activation}(max-pool(conv) + b), dark = high`
           : `${L.n_out} neurons, ${L.activation}, dark = 1`;
-        const h = el("h3", {}, `Layer ${l + 1}, ${L.type}: activations `);
-        h.append(el("span", { class: "math" }, `a^{${l + 1}}`), ` (${what})`);
+        const h = el("h3", {}, `Layer ${l + 2}, ${L.type}: activations `);
+        h.append(el("span", { class: "math" }, `a^{${l + 2}}`), ` (${what})`);
         div.append(h, layerValues(L, values, false));
         hidden.append(div);
       });
