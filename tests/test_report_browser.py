@@ -772,3 +772,34 @@ def test_the_page_network_is_network3_for_every_layer_kind(page, name):
         for d, want in zip(g["deltas"], deltas):
             np.testing.assert_allclose(d, want, rtol=0, atol=EXACT_TOL * max(1.0, np.abs(want).max()))
         np.testing.assert_allclose(g["as"][-1], net.feedforward(X[i])[0], rtol=0, atol=EXACT_TOL)
+
+
+def test_a_fully_connected_chapter6_network_shows_neuron_images_and_cells(browser, run_page, tmp_path, monkeypatch):
+    """ch6-fc's shape (no conv layer): each first-layer neuron's weights as an image, the hidden
+    layer's activations as cells, its delta by BP2 through the softmax layer."""
+    from nndl import report
+    from nndl.network3 import FullyConnectedLayer, Network, SoftmaxLayer
+
+    rng = np.random.default_rng(5)
+    net = Network([FullyConnectedLayer(784, 12, "tanh", p_dropout=0.2), SoftmaxLayer(12, 10, p_dropout=0.3)], 10,
+                  rng=rng)
+    net.layers[1].w[...] = rng.normal(0, 1, net.layers[1].w.shape)
+    monkeypatch.setattr(report, "page_network", lambda _: report.layered_network(net))
+    monkeypatch.setattr(report, "_evaluation", lambda net, record, folder: None)
+    page = Page(browser, report.write(run_page[0], tmp_path / "fc.html", answers=False))
+    try:
+        assert page.page.locator("#neuron-grid canvas").count() == 12
+        for s in HAND[7]:
+            page.stroke(s)
+        page.choose_label(7)
+        state = page.state()
+        net64 = Network(net.layers, 10, dtype=np.float64)
+        outs, deltas = network3_pass(net64, np.array(state["input"]), 7)
+        for got, want in zip(state["activations"] + state["deltas"], outs + deltas, strict=True):
+            np.testing.assert_allclose(got, want, rtol=0, atol=EXACT_TOL)
+        assert page.page.locator("#hidden-activations .cells").count() == 1
+        assert page.page.locator("#hidden-activations .maps").count() == 0
+        assert page.page.locator("#deltas h3").count() == 2
+        assert page.errors() == []
+    finally:
+        page.close()

@@ -817,7 +817,8 @@ def run_summary6(record: dict[str, Any], folder: Path, net, model_file: Path) ->
     best validation epoch and timings; a warning first if the model is not the network
     the history names (``layered_mismatch``).
     """
-    from nndl.network3 import BOOK_NETS, _read_meta
+    from nndl.io import read_npz_json
+    from nndl.network3 import BOOK_NETS
 
     s, h = record["settings"], record["history"]
     best = h.best_epoch
@@ -854,7 +855,7 @@ def run_summary6(record: dict[str, Any], folder: Path, net, model_file: Path) ->
              ", ".join(f"{t:.2f}" for t in seconds[:10]) + (" ..." if len(seconds) > 10 else "")),
             ("run folder", folder.name),
         ]),
-        _table("Versions", [("nndl (the model file)", _read_meta(model_file).get("nndl_version", "-"))]),
+        _table("Versions", [("nndl (the model file)", read_npz_json(model_file, ModelFileError).get("nndl_version", "-"))]),
     ]
     run_html = _book_html(book_match6(s), f"The book gives no single number for {s.net}.")
     run_html += '<div class="kv-grid">' + "".join(tables) + "</div>"
