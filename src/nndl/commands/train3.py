@@ -13,7 +13,8 @@ The run folder holds ``model.npz`` (the layered network, loadable by ``nndl eval
 accuracies and seconds, the test accuracy at the best validation epoch) and
 ``accuracy.png``. While training, ``checkpoint.npz`` is written after every epoch;
 ``nndl train --resume RUN`` (or Ctrl-C and the same command) continues after the last
-finished epoch.
+finished epoch. ``--report`` writes the run's page, ``RUN/report.html``, when training ends
+(``nndl report RUN``: the canvas runs the layered network).
 """
 
 from __future__ import annotations
