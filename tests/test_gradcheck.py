@@ -230,3 +230,30 @@ def test_help_states_the_defaults(capsys):
     tolerance = re.search(r"passes \(default (\S+)\)", out).group(1)
     assert (float(eps), float(eps_relu)) == (gradcheck.EPS, gradcheck.EPS_RELU)
     assert float(tolerance) == gradcheck.TOLERANCE
+
+
+def test_the_cached_signature_check_gives_the_same_numerical_gradients(monkeypatch):
+    """``_takes`` is cached (it was more than half of ``nndl explain shapes``, which the report
+    page runs): the numerical gradients, and so every page and answer built from them, are the
+    same bits with the uncached check; and the cache answers as inspect does, for a user's
+    ``fn(a, y)`` and for unhashable callables."""
+    rng = np.random.default_rng(3)
+    X, y = rng.random((3, 5)), [0, 2, 1]
+    for cost in ("quadratic", "cross-entropy", "log-likelihood"):
+        net = nndl.Network([5, 4, 3], cost, rng=np.random.default_rng(1))
+        cached = gradcheck.numerical_gradients(net, X, y)
+        with monkeypatch.context() as m:
+            m.setattr(gradcheck, "_takes", gradcheck._signature_has)
+            uncached = gradcheck.numerical_gradients(net, X, y)
+        for a, b in zip(cached[0] + cached[1], uncached[0] + uncached[1], strict=True):
+            assert np.array_equal(a, b)
+
+    class Unhashable:
+        __hash__ = None
+
+        def __call__(self, a, y, z=None):
+            return 0.0
+
+    assert gradcheck._takes(lambda a, y: 0.0, "z") is False
+    assert gradcheck._takes(lambda a, y, z=None: 0.0, "z") is True
+    assert gradcheck._takes(Unhashable(), "z") is True and gradcheck._takes(Unhashable(), "output") is False

@@ -186,25 +186,166 @@ def test_every_atomic_writer_refuses_what_is_not_a_regular_file(tmp_path):
     assert not_a_regular_file(tmp_path / "new") is None
 
 
-def test_chapter6_runs_get_a_one_line_error_not_a_silent_exit(tmp_path, capsys):
-    """No page for chapter-6 runs yet: both ways of asking say so (exit 2), before any work."""
+needs_mnist = pytest.mark.skipif(not __import__("os").environ.get("NNDL_DATA"),
+                                 reason="NNDL_DATA (the MNIST folder) is not set")
+
+
+@pytest.fixture(scope="module")
+def ch6_run(tmp_path_factory):
+    """A ch6-fc run (nndl train --net) on 100 MNIST images, 1 epoch."""
+    folder = tmp_path_factory.mktemp("report6") / "ch6"
+    assert main(["-q", "train", "--net", "ch6-fc", "--training-size", "100", "--epochs", "1", "--no-plots",
+                 "-o", str(folder)]) == 0
+    return folder
+
+
+def _page_data(page: str) -> dict:
     import json
 
-    from nndl.commands.train3 import FORMAT
+    return json.loads(re.search(r'id="nndl-data">(.*?)</script>', page, re.S).group(1))
 
-    run = tmp_path / "ch6"
-    run.mkdir()
-    (run / "history.json").write_text(json.dumps({"format": FORMAT, "settings": {"net": "ch6-fc"}}))
-    assert main(["report", str(run)]) == 2
+
+@needs_mnist
+def test_a_chapter6_run_gets_its_page_with_the_layered_network(ch6_run, tmp_path):
+    import base64
+
+    from nndl import network3
+
+    out = tmp_path / "ch6.html"
+    assert main(["-q", "report", str(ch6_run), "-o", str(out), "--no-answers"]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert page.count("<script") == 3 and "default-src 'none'" in page
+    markup = re.sub(r"<script>.*?</script>", "", page, flags=re.S)
+    for ref in re.findall(r'(?:src|href)="([^"]*)"', markup):
+        assert ref.startswith(("data:", "#")), ref
+    network = _page_data(page)["network"]
+    assert network["kind"] == "chapter6" and network["sizes"] == [784, 100, 10]
+    assert network["frame"] == {"side": 28, "box": 20, "centre": 14.0}
+    net = network3.load(ch6_run / "model.npz")
+    for d, layer in zip(network["layers"], net.layers, strict=True):
+        assert (d["type"], d["activation"]) == (type(layer).__name__, layer.activation)
+        for key, array in (("w", layer.w), ("b", layer.b)):
+            got = np.frombuffer(base64.b64decode(d[key]), dtype="<f4").reshape(array.shape)
+            assert np.array_equal(got, array)
+    assert page.count('class="chart"') == 2  # accuracy and cost: a chapter-6 run records no speed
+    assert "records no per-layer speed of learning" in page
+    # the book's number for ch6-fc, and how this run differs from the book's
+    assert "nndl experiment ch6-fc" in page and "97.80 %" in page and "training-size 100 here, 50000 there" in page
+    assert '<table class="confusion">' in page and page.count('class="mistakes"') == 1
+    assert "FullyConnected(784-&gt;100, sigmoid)" in page
+
+
+def _ch6_copy(ch6_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(ch6_run, run)
+    return run
+
+
+@needs_mnist
+def test_odd_chapter6_run_folders_are_one_line_errors(ch6_run, tmp_path, capsys):
+    import json
+
+    import nndl
+
+    run = _ch6_copy(ch6_run, tmp_path)
+    good = (run / "history.json").read_text()
+    record = json.loads(good)
+
+    def fails(why: str, code: int = 1):
+        assert main(["report", str(run), "--no-answers"]) == code
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and why in err, err
+        assert not (run / "report.html").exists()
+
+    for damage, why in [
+        ({"settings": {**record["settings"], "eta": "fast"}}, "damaged chapter-6 run history"),
+        ({"settings": {**record["settings"], "net": "ch6-nope"}}, "damaged chapter-6 run history"),
+        ({"settings": {"net": "ch6-fc"}}, "exactly the fields of a chapter-6 run"),
+        ({"history": {**record["history"], "test_accuracy": ["x"]}}, "history field 'test_accuracy'"),
+        ({"status": "dreaming"}, "'status' is 'dreaming'"),
+        ({"data": 7}, "'data' is not a description"),
+    ]:
+        (run / "history.json").write_text(json.dumps({**record, **damage}))
+        fails(why)
+    (run / "history.json").write_text(good[:-40])
+    fails("history.json")
+    (run / "history.json").write_text(good)
+    (run / "model.npz").rename(run / "kept.npz")
+    fails("a chapter-6 run without model.npz or checkpoint.npz")
+    nndl.Network([784, 10], rng=np.random.default_rng(0)).save(run / "model.npz")  # a chapter-3 model
+    fails("not a layered (chapter 6) nndl network")
+    (run / "model.npz").write_bytes(b"PK\x03\x04 not a zip")
+    fails("model.npz")
+
+
+@needs_mnist
+def test_a_chapter6_checkpoint_or_another_network_is_said_on_the_page(ch6_run, tmp_path, capsys, monkeypatch):
+    from nndl import network3
+
+    monkeypatch.setattr(report, "_evaluation6", lambda net, s: None)  # (the test set's pass: tested above)
+    run = _ch6_copy(ch6_run, tmp_path)
+    (run / "model.npz").rename(run / "checkpoint.npz")  # an interrupted run: only its checkpoint
+    assert main(["report", str(run), "--no-answers"]) == 0
+    assert "using checkpoint.npz, the network after 1 epochs" in capsys.readouterr().err
+    other = network3.Network([network3.FullyConnectedLayer(784, 30), network3.SoftmaxLayer(30, 10)], 10,
+                             rng=np.random.default_rng(0))
+    other.save(run / "model.npz")
+    assert main(["report", str(run), "--no-answers"]) == 0
+    warning = ("the model is not the ch6-fc network history.json describes: it is FullyConnected(784->30, "
+               "sigmoid), Softmax(30->10)")
+    assert warning in capsys.readouterr().err
+    assert report.html.escape(warning) in (run / "report.html").read_text(encoding="utf-8")
+
+
+@needs_mnist
+def test_a_damaged_chapter6_history_is_one_error_naming_the_file(ch6_run, tmp_path):
+    """Fuzz: any JSON in a chapter-6 history.json's parts gives a run section or a ModelFileError."""
+    import json
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from nndl import network3
+    from nndl.errors import ModelFileError
+
+    run = _ch6_copy(ch6_run, tmp_path)
+    base = json.loads((run / "history.json").read_text())
+    net = network3.load(run / "model.npz")
+    parts = ("settings", "data", "history", "status", "best_epoch", "format")
+    nested = ("eta", "epochs", "training_size", "validation_accuracy", "test_accuracy", "epoch_seconds",
+              "n_test", "stopped", "seed", "expanded")
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.dictionaries(st.sampled_from(parts), _json_values(), max_size=2),
+           st.dictionaries(st.sampled_from(nested), _json_values(), max_size=3))
+    def check(top, inner):
+        record = json.loads(json.dumps(base))
+        record.update(top)
+        for part in ("settings", "history"):
+            if isinstance(record.get(part), dict):
+                record[part].update(inner)
+        (run / "history.json").write_text(json.dumps(record))
+        try:
+            parsed = report.chapter6_record(run)
+        except ModelFileError as exc:
+            assert "history.json" in str(exc)
+            return
+        if parsed is not None:  # (None: not a chapter-6 history, e.g. another "format")
+            assert "<table" in report.run_summary6(parsed, run, net, run / "model.npz")
+
+    check()
+
+
+@needs_mnist
+def test_train_net_report_checks_the_page_file_before_resuming(ch6_run, tmp_path, capsys):
+    run = _ch6_copy(ch6_run, tmp_path)
+    (run / "report.html").write_text("my own notes\n")
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--report"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "chapter-6 run (ch6-fc" in err and "chapter-3 networks" in err
-    assert not (run / "report.html").exists()
-    out = tmp_path / "trained"
-    assert main(["train", "--net", "ch6-fc", "--epochs", "1", "--training-size", "100", "-o", str(out),
-                 "--report"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--report" in err and "chapter-3 networks" in err
-    assert not out.exists()  # refused before training
+    assert err.count("\n") == 1 and "not a page written by nndl report" in err
+    assert (run / "report.html").read_text() == "my own notes\n"
 
 
 def test_a_model_that_is_not_the_runs_network_is_a_warning_on_the_page_and_stderr(digits_run, tmp_path, capsys):

@@ -410,33 +410,91 @@ def test_a_pen_draws_too(page):
         cdp.detach()
 
 
-def test_a_finger_draws_on_a_phone_sized_screen(browser, run_page, tmp_path):
-    phone = Page(browser, run_page[1], viewport={"width": 390, "height": 844},
-                 device_scale_factor=1, is_mobile=True, has_touch=True)
+PHONE = {"width": 375, "height": 667}  # an iPhone SE's screen in CSS pixels
+MIN_CHART_TEXT = 11  # px: the smallest chart text on the phone (nndl.report.CHART_POINTS, scaled)
+MIN_EXPONENT = 8  # px: the exponents of a log axis's labels (mathtext draws them at 0.7 x)
+
+
+LIVE_EVERY = 100  # ms: page.js's LIVE_EVERY, the updates while a stroke is drawn
+SHOWS_THE_CANVAS = """(() => { const pad = document.getElementById('pad');
+    const rgba = pad.getContext('2d').getImageData(0, 0, pad.width, pad.height).data;
+    const x = nndl.mnistInput(nndl.greyFromRGBA(rgba), pad.width, pad.height, nndl.network.frame);
+    const s = nndl.state.input;
+    return x !== null && s !== null && x.every((v, i) => v === s[i]); })()"""  # the page is up to date
+
+
+def _wait_until(page, expression: str, seconds: float = 10.0) -> None:
+    """Poll ``expression`` with ``page.evaluate`` (wait_for_function's polling would eval a
+    string inside the page, which the page's Content-Security-Policy forbids)."""
+    import time
+
+    end = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        assert time.monotonic() < end, f"still false after {seconds} s: {expression}"
+        page.wait_for_timeout(25)
+
+
+def _on_screen(page, selector: str) -> list[str]:
+    """The elements matching ``selector`` that are not wholly inside the viewport (empty: all are)."""
+    return page.evaluate(
+        """(sel) => Array.from(document.querySelectorAll(sel)).filter((e) => {
+             const r = e.getBoundingClientRect();
+             return !(r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth);
+           }).map((e) => e.textContent)""",
+        selector,
+    )
+
+
+def test_a_finger_draws_on_a_phone_and_sees_the_answer_under_the_canvas(browser, run_page, tmp_path):
+    """On a 375 x 667 phone, with the canvas scrolled into view: while the finger is still
+    down, the digit read and all ten output bars are on the screen, and the page has not
+    scrolled; nothing is wider than the screen (the confusion matrix scrolls in its own
+    box); the charts' text is at least MIN_CHART_TEXT px."""
+    phone = Page(browser, run_page[1], viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True)
     try:
         cdp = phone.context.new_cdp_session(phone.page)
         at = lambda x, y: [{"x": phone.x0 + x * phone.scale, "y": phone.y0 + y * phone.scale}]  # noqa: E731
+        scrolled = phone.page.evaluate("window.scrollY")
         cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": at(70, 60)})
         for x, y in [(140, 60), (210, 60), (190, 110), (150, 180), (120, 245)]:
             cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": at(x, y)})
+        _wait_until(phone.page, "nndl.state.input !== null")  # the live update, finger still down
+        phone.page.wait_for_timeout(2 * LIVE_EVERY)  # then one more move, on the spot: the next live
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": at(120, 245)})  # update
+        _wait_until(phone.page, SHOWS_THE_CANVAS)  # sees the whole stroke
+        assert phone.page.evaluate("window.scrollY") == scrolled > 0  # the canvas took the touch
+        assert _on_screen(phone.page, "#predicted") == []
+        assert phone.page.locator("#output-bars .bar").count() == 10
+        assert _on_screen(phone.page, "#output-bars .bar") == []
+        assert _on_screen(phone.page, "#pad") == []
+        _screenshot(phone.page, tmp_path / "report-phone.png")
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-        phone.page.wait_for_function("nndl.state.input !== null")
         assert phone.page.evaluate("nndl.lastPointerType") == "touch"
-        assert phone.page.evaluate("window.scrollY") > 0  # the page did not scroll while drawing
         phone.choose_label(7)
-        _screenshot(phone.page.locator("#draw"), tmp_path / "report-phone.png")
         assert phone.errors() == []
         assert phone.requests == [run_page[1].as_uri()]
         width = phone.page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+        assert width <= PHONE["width"], f"the page is {width} px wide on a {PHONE['width']} px screen"
+        box = phone.page.locator("#evaluation .scroll").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]  # the matrix scrolls inside it
+        sizes = phone.page.evaluate(
+            """Array.from(document.querySelectorAll('svg.chart text, svg.chart tspan'))
+                 .filter((t) => t.style.fontSize && t.textContent.trim())
+                 .map((t) => { const m = t.closest('text').getScreenCTM();  // (rotated: the y label)
+                   return [parseFloat(t.style.fontSize), Math.hypot(m.a, m.b)]; })"""
+        )
+        text = [size * scale for size, scale in sizes if size >= 11]  # matplotlib's font.size
+        exponents = [size * scale for size, scale in sizes if size < 11]  # 10^-2's -2 (0.7 x)
+        assert text and min(text) >= MIN_CHART_TEXT, sorted(text)[:3]
+        assert exponents and min(exponents) >= MIN_EXPONENT, sorted(exponents)[:3]
     finally:
         phone.close()
 
 
-def test_other_networks_are_told_the_features_are_for_chapter_3(browser, run_page, tmp_path, monkeypatch):
+def test_other_networks_are_told_the_features_are_for_chapters_3_and_6(browser, run_page, tmp_path, monkeypatch):
     from nndl import report
 
-    monkeypatch.setattr(report, "page_network", lambda net: {"kind": "unsupported", "type": "Network3"})
+    monkeypatch.setattr(report, "page_network", lambda net: {"kind": "unsupported", "type": "OtherNet"})
     monkeypatch.setattr(report, "_evaluation", lambda net, record, folder: None)
     path = report.write(run_page[0], tmp_path / "other.html", answers=False)
     context = browser.new_context()
@@ -448,8 +506,9 @@ def test_other_networks_are_told_the_features_are_for_chapter_3(browser, run_pag
         page.goto(path.as_uri())
         page.wait_for_function("window.nndl && window.nndl.ready")
         notes = page.locator(".note").all_inner_texts()
-        assert any("chapter-3 networks (nndl.Network) only; this is a Network3" in t for t in notes)
-        assert any("Neuron images are drawn for chapter-3 networks" in t for t in notes)
+        assert any("chapter-3 and chapter-6 networks (nndl.Network, nndl.network3.Network) only; this is a "
+                   "OtherNet" in t for t in notes)
+        assert any("Neuron images are drawn for chapter-3 and chapter-6 networks" in t for t in notes)
         assert page.locator("#pad").count() == 0
         assert errors == []
     finally:
@@ -512,3 +571,235 @@ def test_bp1_and_bp2_are_shown_for_the_networks_own_activations(browser, tmp_pat
     finally:
         page.close()
     assert report._a(8) == "an" and report._a(7) == "a" and report._a(18) == "an"
+
+
+# ---------------------------------------------------------------------- chapter 6
+
+N_MNIST6 = 4  # MNIST test digits drawn on the chapter-6 page (each a full-canvas trace)
+
+
+@pytest.fixture(scope="session")
+def ch6_run(tmp_path_factory, run_page):
+    """A ch6-relu run (ch6-conv2's layers with ReLU), 1 epoch on 1,000 images at eta 0.1, with its page.
+
+    The tests check agreement, not accuracy; this little training (about 55 %) makes the
+    screenshot read a drawn 7 as a 7. (After ``run_page``, so that the seed answers are
+    already computed in this process.)
+    """
+    from nndl.cli import main
+
+    folder = tmp_path_factory.mktemp("report") / "ch6"
+    assert main(["-q", "train", "--net", "ch6-relu", "--training-size", "1000", "--eta", "0.1", "--epochs", "1",
+                 "--no-plots", "-o", str(folder), "--report"]) == 0
+    return folder, folder / "report.html"
+
+
+@pytest.fixture(scope="session")
+def net6(ch6_run):
+    """The run's network in float64 (its float32 weights converted exactly), as the page runs it."""
+    from nndl import network3
+
+    net = network3.load(ch6_run[0] / "model.npz")
+    return network3.Network(net.layers, net.mini_batch_size, dtype=np.float64)
+
+
+@pytest.fixture(scope="session")
+def page6(browser, ch6_run):
+    p = Page(browser, ch6_run[1], viewport={"width": 1280, "height": 900})
+    yield p
+    p.close()
+
+
+def _book_order(layer, a):
+    """A layer's output (as its ``forward`` returns it, for one example) in the book's order, flat."""
+    if layer.kind == "conv" and not layer.output_book_order:  # channel-last rows (PH * PW, F)
+        return np.asarray(a).reshape(*layer.pooled_shape, -1).transpose(2, 0, 1).ravel().copy()
+    return np.asarray(a).ravel().copy()
+
+
+def _prime(name, a):  # f'(z) from a = f(z)
+    return {"sigmoid": a * (1 - a), "tanh": 1 - a * a, "relu": (a > 0) * 1.0, "linear": np.ones_like(a)}[name]
+
+
+def network3_pass(net, x, label=None):
+    """Each layer's output and, for ``label``, each layer's delta = dC/dz, for one input ``x``.
+
+    By nndl.layers' own ``forward`` / ``backward`` (the training path, with every dropout
+    mask the constant 1 - p_dropout: exactly the test-time network that the page and
+    ``Network.feedforward`` run). A ConvPoolLayer's delta is its BP2 factor times f'(z) of
+    its pooled units, in the book's (filter, row, column) order.
+    """
+    for layer in net.layers:
+        if layer.kind in ("fc", "softmax") and layer.p_dropout:
+            layer.mask = np.full((1, layer.n_in), 1.0 - layer.p_dropout)
+    a, outs = np.asarray(x, dtype=np.float64)[None], []
+    for layer in net.layers[:-1]:
+        a = layer.forward(a, True)
+        outs.append(_book_order(layer, a))
+    out = net.layers[-1]
+    outs.append(out.forward(a, True)[0].copy())
+    if label is None:
+        return outs, None
+    d = out.backward_labels(np.array([label]))  # BP1, eq. (84), and dC/da of the layer below
+    deltas = [outs[-1] - np.eye(out.n_out)[label]]
+    for i in range(len(net.layers) - 2, -1, -1):
+        layer = net.layers[i]
+        deltas.insert(0, _book_order(layer, d) * _prime(layer.activation, outs[i]))  # BP2
+        d = layer.backward(d, need_dx=i > 0)
+    return outs, deltas
+
+
+def _compare6(net, state, png: Path, agreement: dict, label=None):
+    """The chapter-6 page's input, feature maps, activations (and deltas) against nndl's Python."""
+    from nndl.images import digit_input
+
+    assert state is not None, "the page found no digit in the drawing"
+    x_page = np.array(state["input"])
+    pixel = np.abs(x_page - digit_input(png)).max()
+    outs, deltas = network3_pass(net, x_page, label)
+    assert len(state["activations"]) == len(outs)
+    worst = max(np.abs(np.array(g) - w).max() for g, w in zip(state["activations"], outs))
+    feedforward = np.abs(np.array(state["activations"][-1]) - net.feedforward(x_page)[0]).max()
+    agreement.setdefault("pixel", []).append(pixel)
+    agreement.setdefault("output", []).append(max(worst, feedforward))
+    assert pixel <= PIXEL_TOL, f"{png.name}: the page's 28x28 input differs by {pixel:.3g}"
+    assert worst <= VALUE_TOL and feedforward <= VALUE_TOL, (png.name, worst, feedforward)
+    assert int(state["predicted"]) == int(np.argmax(outs[-1]))
+    if label is not None:
+        assert len(state["deltas"]) == len(deltas)
+        d = max(np.abs(np.array(g) - w).max() for g, w in zip(state["deltas"], deltas))
+        agreement.setdefault("delta", []).append(d)
+        assert d <= VALUE_TOL, (png.name, d)
+
+
+def test_chapter6_page_loads_offline_with_its_filters_and_feature_maps(page6, ch6_run):
+    p = page6.page
+    size = ch6_run[1].stat().st_size
+    assert page6.requests == [ch6_run[1].as_uri()], page6.requests
+    assert page6.errors() == []
+    assert p.locator("#neuron-grid canvas").count() == 20  # the first ConvPoolLayer's 20 filters
+    assert "filters" in p.locator("#neurons h2").inner_text()
+    assert p.locator("#training svg.chart").count() == 2  # accuracy and cost (no speed: not recorded)
+    assert p.locator(".mistakes img").count() == 12
+    assert "ch6-relu" in p.locator("#run").inner_text()
+    assert "The book gives no single number for ch6-relu" in p.locator("#run").inner_text()
+    page6.clear()
+    for s in HAND[7]:
+        page6.stroke(s)
+    assert p.locator("#hidden-activations .maps").count() == 2  # both ConvPool layers as feature maps
+    assert p.locator("#hidden-activations .maps").nth(0).locator("canvas").count() == 20
+    assert p.locator("#hidden-activations .maps").nth(1).locator("canvas").count() == 40
+    assert p.locator("#hidden-activations .cells").count() == 1  # the fully connected layer
+    print(f"\nch6-relu (ch6-conv2's shape) page: {size / 1e6:.2f} MB")
+
+
+def test_chapter6_drawn_digits_and_strokes_agree_with_network3(page6, net6, tmp_path):
+    """Feature maps, activations and outputs of the page = network3's forward pass (float64, the
+    same float32 weights) on the page's own 28x28 input; deltas for a chosen label = its backward."""
+    from nndl.data import load_mnist
+
+    test = load_mnist().test
+    agreement: dict = {}
+    for i in range(N_MNIST6):
+        page6.clear()
+        page6.draw_mnist(test.X[i])
+        label = int(test.y[i])
+        page6.choose_label(label)
+        _compare6(net6, page6.state(), page6.canvas_png(tmp_path, f"mnist6-{i}.png"), agreement, label)
+    for digit in (4, 7):  # (the 7 last: the screenshot)
+        page6.clear()
+        for s in HAND[digit]:
+            page6.stroke(s)
+        page6.choose_label(digit)
+        _compare6(net6, page6.state(), page6.canvas_png(tmp_path, f"hand6-{digit}.png"), agreement, digit)
+    page6.page.locator("#draw").scroll_into_view_if_needed()
+    assert page6.page.locator("#deltas .maps").count() == 2  # delta of both ConvPool layers, as maps
+    _screenshot(page6.page.locator("#draw"), tmp_path / "report-chapter6.png")
+    print(f"\nchapter 6, {N_MNIST6} MNIST digits and 2 hand-drawn: max pixel difference {max(agreement['pixel']):.2e}, "
+          f"max activation difference {max(agreement['output']):.2e}, max delta difference {max(agreement['delta']):.2e}")
+    assert page6.errors() == []
+
+
+LAYERED = [  # small layered networks that take every branch of page.js's chapter6Network
+    "conv-sigmoid-tanh",  # two ConvPool layers (channel-last between them), 2x2 and 3x2 pools
+    "conv-relu-linear-dropout",  # ReLU conv, a linear fully connected layer, dropout everywhere
+    "fc-only",  # ch6-fc's shape: fully connected and softmax layers
+]
+
+
+def _layered(name: str, rng):
+    from nndl.network3 import ConvPoolLayer, FullyConnectedLayer, Network, SoftmaxLayer
+
+    if name == "conv-sigmoid-tanh":
+        layers = [ConvPoolLayer((1, 12, 12), (3, 1, 3, 3), (2, 2), "sigmoid"),  # -> 3 x 5 x 5
+                  ConvPoolLayer((3, 5, 5), (4, 3, 2, 2), (3, 2), "tanh"),  # 4x4 conv -> 4 x 1 x 2
+                  FullyConnectedLayer(8, 6, "sigmoid"), SoftmaxLayer(6, 4)]
+    elif name == "conv-relu-linear-dropout":
+        layers = [ConvPoolLayer((1, 12, 12), (4, 1, 5, 5), (2, 2), "relu"),  # -> 4 x 4 x 4
+                  FullyConnectedLayer(64, 7, "linear", p_dropout=0.3),
+                  FullyConnectedLayer(7, 5, "tanh", p_dropout=0.2), SoftmaxLayer(5, 3, p_dropout=0.5)]
+    else:
+        layers = [FullyConnectedLayer(144, 9, "relu"), SoftmaxLayer(9, 10)]
+    net = Network(layers, 2, rng=rng)  # the book's initialisation, float32
+    for layer in net.layers:  # the softmax starts at zero (network3): give it weights to check
+        if layer.kind == "softmax":
+            layer.w[...] = rng.normal(0, 1, layer.w.shape)
+            layer.b[...] = rng.normal(0, 1, layer.b.shape)
+    return Network(net.layers, 2, dtype=np.float64)  # the float32 values, exactly, in float64
+
+
+@pytest.mark.parametrize("name", LAYERED)
+def test_the_page_network_is_network3_for_every_layer_kind(page, name):
+    from nndl import report
+
+    rng = np.random.default_rng(11)
+    net = _layered(name, rng)
+    X = rng.random((3, 144)) * 2 - 0.5
+    X[0, :60] = 0.0  # a blank region: max-pooling ties, decided the same way on both sides
+    labels = [1, 0, 2]
+    got = page.page.evaluate(
+        """([N, xs, labels]) => { const m = nndl.chapter6Network(N);
+             return xs.map((x, i) => { const p = m.forward(x);
+               return { as: p.as.slice(1).map((a) => Array.from(a)),
+                        deltas: m.deltas(p, labels[i]).map((d) => Array.from(d)) }; }); }""",
+        [report.page_network(net), X.tolist(), labels],
+    )
+    for i, g in enumerate(got):
+        outs, deltas = network3_pass(net, X[i], labels[i])
+        assert len(g["as"]) == len(outs) == len(g["deltas"]) == len(deltas) == len(net.layers)
+        for a, want in zip(g["as"], outs):
+            np.testing.assert_allclose(a, want, rtol=0, atol=EXACT_TOL)
+        for d, want in zip(g["deltas"], deltas):
+            np.testing.assert_allclose(d, want, rtol=0, atol=EXACT_TOL * max(1.0, np.abs(want).max()))
+        np.testing.assert_allclose(g["as"][-1], net.feedforward(X[i])[0], rtol=0, atol=EXACT_TOL)
+
+
+def test_a_fully_connected_chapter6_network_shows_neuron_images_and_cells(browser, run_page, tmp_path, monkeypatch):
+    """ch6-fc's shape (no conv layer): each first-layer neuron's weights as an image, the hidden
+    layer's activations as cells, its delta by BP2 through the softmax layer."""
+    from nndl import report
+    from nndl.network3 import FullyConnectedLayer, Network, SoftmaxLayer
+
+    rng = np.random.default_rng(5)
+    net = Network([FullyConnectedLayer(784, 12, "tanh", p_dropout=0.2), SoftmaxLayer(12, 10, p_dropout=0.3)], 10,
+                  rng=rng)
+    net.layers[1].w[...] = rng.normal(0, 1, net.layers[1].w.shape)
+    monkeypatch.setattr(report, "page_network", lambda _: report.layered_network(net))
+    monkeypatch.setattr(report, "_evaluation", lambda net, record, folder: None)
+    page = Page(browser, report.write(run_page[0], tmp_path / "fc.html", answers=False))
+    try:
+        assert page.page.locator("#neuron-grid canvas").count() == 12
+        for s in HAND[7]:
+            page.stroke(s)
+        page.choose_label(7)
+        state = page.state()
+        net64 = Network(net.layers, 10, dtype=np.float64)
+        outs, deltas = network3_pass(net64, np.array(state["input"]), 7)
+        for got, want in zip(state["activations"] + state["deltas"], outs + deltas, strict=True):
+            np.testing.assert_allclose(got, want, rtol=0, atol=EXACT_TOL)
+        assert page.page.locator("#hidden-activations .cells").count() == 1
+        assert page.page.locator("#hidden-activations .maps").count() == 0
+        assert page.page.locator("#deltas h3").count() == 2
+        assert page.errors() == []
+    finally:
+        page.close()

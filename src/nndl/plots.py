@@ -154,6 +154,8 @@ def _per_epoch(ax, series, ylabel: str, title: str):
             )
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    if max((len(values) for values, _ in series), default=0) == 1:
+        ax.set_xlim(-0.5, 0.5)  # one epoch: the tick 0 alone, not fractions of an epoch
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
@@ -169,4 +171,19 @@ def _per_epoch(ax, series, ylabel: str, title: str):
             va="center",
             color="grey",
         )
+    return ax
+
+
+def plot_validation_test_accuracy(ax, history: dict[str, Any]):
+    """A chapter-6 run's validation and test accuracy per epoch, in percent (``Network3History``).
+
+    The epoch of the best validation accuracy is marked: the book reports the test accuracy there.
+    """
+    series = [([100.0 * a for a in history.get(key) or []], label)
+              for key, label in (("validation_accuracy", "validation data"), ("test_accuracy", "test data"))]
+    _per_epoch(ax, series, "accuracy (%)", "Classification accuracy per epoch")
+    v = history.get("validation_accuracy") or []
+    if v:
+        best = max(i for i, a in enumerate(v) if a == max(v))  # network3's >=: the later epoch
+        ax.axvline(best, color="0.5", lw=0.8, ls=":", label="best validation epoch")
     return ax

@@ -22,10 +22,21 @@ the browser to fetch anything else. It shows
 The JavaScript's forward pass, deltas and preprocessing are tested against this package's
 Python in a real browser (tests/test_report_browser.py).
 
-Features that read a chapter-3 ``nndl.Network``'s weights (the canvas, the first-layer
-images, the deltas) are listed in ``page_network``; for any other kind of network the page
-says that they are for chapter-3 networks only. A layered (chapter-6) network would add its
-own entry there (its conv layers drawn as feature maps) without touching the rest.
+What page.js runs is described by ``page_network``: a chapter-3 ``nndl.Network`` (kind
+"chapter3") or a chapter-6 ``nndl.network3.Network`` (kind "chapter6", ``layered_network``);
+for any other kind of network the page says that those features are for chapter-3 and
+chapter-6 networks only.
+
+A chapter-6 run (``nndl train --net``, its ``history.json`` of format
+``nndl.commands.train3.FORMAT``) gets the same page from what it records
+(``chapter6_record``, ``run_summary6``): the run and the book's number for its id
+(``book_match6``), the validation and test accuracy and the training cost per epoch (no
+speed of learning: not recorded), the confusion matrix on the test set, the first
+ConvPoolLayer's filters as images, and the canvas running the layered network in
+JavaScript as ``nndl.layers`` computes it, each ConvPool layer's feature maps drawn after
+every stroke, and every layer's delta for a chosen label (BP1 with eq. 84, then BP2 through
+the fully connected layers and through max-pooling and the convolution, as network3's
+backward pass). tests/test_report_browser.py checks them against ``nndl.layers``.
 """
 
 from __future__ import annotations
@@ -251,13 +262,18 @@ def page_network(net) -> dict[str, Any]:
     """What page.js needs to run ``net``: kind, sizes, activations, cost and float32 weights.
 
     For a chapter-3 ``nndl.Network`` (``kind`` "chapter3"): weights as base64 little-endian
-    float32, ``weights[l]`` row-major (n_out, n_in) as in the book. Any other network gets
-    ``kind`` "unsupported" and the page says its features are for chapter-3 networks only.
+    float32, ``weights[l]`` row-major (n_out, n_in) as in the book. A chapter-6
+    ``nndl.network3.Network`` gets ``kind`` "chapter6" (``layered_network``). Any other
+    network gets ``kind`` "unsupported" and the page says its features are for chapter-3
+    and chapter-6 networks only.
     """
     from nndl.costs import cost_name
-    from nndl.images import frame_for
     from nndl.network import Network
 
+    from nndl.network3 import Network as LayeredNetwork
+
+    if isinstance(net, LayeredNetwork):
+        return layered_network(net)
     if not isinstance(net, Network):
         return {"kind": "unsupported", "type": type(net).__name__}
     out: dict[str, Any] = {
@@ -269,12 +285,52 @@ def page_network(net) -> dict[str, Any]:
         "dropout": net.dropout,
         "weights": [_b64_f32(W) for W in net.weights],
         "biases": [_b64_f32(b) for b in net.biases],
-        "frame": None,
+        "frame": _frame(net.sizes[0]),  # not a square image: no canvas, no neuron images
     }
-    with contextlib.suppress(Exception):  # not a square image: no canvas, no neuron images
-        side, box, centre = frame_for(net.sizes[0])
-        out["frame"] = {"side": side, "box": box, "centre": centre}
     return out
+
+
+def _frame(n_inputs: int) -> dict[str, Any] | None:
+    """``nndl.images.frame_for`` as the page's ``frame`` (None: not a square image)."""
+    from nndl.images import frame_for
+
+    try:
+        side, box, centre = frame_for(n_inputs)
+    except NndlError:
+        return None
+    return {"side": side, "box": box, "centre": centre}
+
+
+def layered_network(net) -> dict[str, Any]:
+    """What page.js needs to run a chapter-6 ``nndl.network3.Network`` (``kind`` "chapter6").
+
+    One entry per layer, ``nndl.network3.layer_description``'s fields plus ``activation``
+    ("softmax" for the SoftmaxLayer) and the parameters as base64 little-endian float32 in
+    the book's shapes, row-major: a ConvPoolLayer's ``w`` (n_filters, channels, fh, fw)
+    (the true-convolution kernel, as network3's Theano conv2d and nndl.layers use it) and
+    ``b`` (n_filters,); a fully connected or softmax layer's ``w`` (n_in, n_out) (network3's
+    orientation, z = x . w + b) and ``b`` (n_out,). ``frame``: the canvas's 28x28 frame when
+    the first layer takes one square grey image, else None (no canvas).
+    """
+    from nndl.network3 import layer_description
+
+    layers = []
+    for layer in net.layers:
+        d = layer_description(layer)
+        d.update(activation=layer.activation, n_in=layer.n_in, n_out=layer.n_out,
+                 w=_b64_f32(layer.w), b=_b64_f32(layer.b))
+        layers.append(d)
+    first = net.layers[0]
+    frame = _frame(net.n_in)
+    if frame is not None and first.kind == "conv" and first.image_shape != (1, frame["side"], frame["side"]):
+        frame = None  # several channels, or not a square: the canvas cannot make its input
+    return {"kind": "chapter6", "sizes": net.sizes, "layers": layers, "dtype": net.dtype.name, "frame": frame}
+
+
+#: The charts' size and font: drawn at 72 SVG units an inch and scaled to the page's width,
+#: so that on a 375 px phone (a 337 px column) the 11 pt labels come out at 11.7 px.
+CHART_INCHES = (4.4, 3.0)
+CHART_POINTS = 11
 
 
 def _svg(draw, data, salt: str) -> str:
@@ -283,10 +339,10 @@ def _svg(draw, data, salt: str) -> str:
 
     from nndl import plots
 
-    fig = plots.new_figure(6.4, 4.0)
-    draw(fig.add_subplot(), data)
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt, "font.size": CHART_POINTS}):
+        fig = plots.new_figure(*CHART_INCHES)
+        draw(fig.add_subplot(), data)
         fig.savefig(buffer, format="svg")
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
@@ -312,7 +368,6 @@ def _png_data_url(image, side: int) -> str:
 def _evaluation(net, record: dict[str, Any], folder: Path) -> dict[str, Any] | None:
     """Confusion matrix and worst mistakes on the run's evaluation set, or None without data."""
     from nndl import runs
-    from nndl.commands.evaluate import evaluate
 
     try:
         settings = runs.TrainSettings.from_dict(record["settings"], str(folder / runs.HISTORY))
@@ -321,26 +376,33 @@ def _evaluation(net, record: dict[str, Any], folder: Path) -> dict[str, Any] | N
     except (DataError, UsageError, OSError, KeyError) as exc:
         log.warning("no confusion matrix in the report: cannot load the run's data (%s)", exc)
         return None
+    return _evaluate_on(net, evaluation.X, evaluation.y, settings.evaluate_on, splits.description)
+
+
+def _evaluate_on(net, X, y, name: str, description: str) -> dict[str, Any] | None:
+    """``nndl evaluate``'s numbers for the page: confusion matrix, worst mistakes with images."""
+    from nndl.commands.evaluate import evaluate
+
     try:
-        result = evaluate(net, evaluation.X, evaluation.y)
+        result = evaluate(net, X, y)
     except (AttributeError, TypeError, ValueError) as exc:  # data that do not fit, another kind of net
         log.warning("no confusion matrix in the report: %s", exc)
         return None
-    side = math.isqrt(evaluation.X.shape[1])
-    square = side * side == evaluation.X.shape[1]
+    side = math.isqrt(X.shape[1])
+    square = side * side == X.shape[1]
     wrong = [
         {
             "index": int(i),
-            "label": int(evaluation.y[i]),
+            "label": int(y[i]),
             "predicted": int(result["predicted"][i]),
             "confidence": float(result["confidence"][i]),
-            "image": _png_data_url(evaluation.X[i], side) if square else None,
+            "image": _png_data_url(X[i], side) if square else None,
         }
         for i in result["wrong"][:N_WRONG]
     ]
     return {
-        "set": settings.evaluate_on,
-        "description": splits.description,
+        "set": name,
+        "description": description,
         "n": result["n"],
         "correct": result["correct"],
         "accuracy": result["accuracy"],
@@ -403,27 +465,8 @@ def _run_section(record: dict[str, Any], folder: Path, book: dict[str, Any] | No
         ]),
         _table("Versions", list(env.items())),
     ]
-    if book is None:
-        book_html = (
-            "<p>The book gives no number for this kind of run (its numbers are for MNIST's "
-            "50,000 training images and plain sigmoid SGD).</p>"
-        )
-    elif not book["differences"]:
-        book_html = (
-            f'<p class="book">The book\'s number for this configuration '
-            f"(<code>nndl experiment {_e(book['id'])}</code>, {_e(book['title'])}): "
-            f"<b>{_e(book['book_text'] or book['book'])}</b> ({_e(book['metric'])}).</p>"
-        )
-    else:
-        diffs = "; ".join(
-            f"{k.replace('_', '-')} {_e(a)} here, {_e(b)} there" for k, a, b in book["differences"]
-        )
-        book_html = (
-            f'<p class="book">No book number for exactly this configuration. The closest '
-            f"experiment with one is <code>nndl experiment {_e(book['id'])}</code> "
-            f"({_e(book['title'])}): {_e(book['book_text'] or book['book'])} "
-            f"({_e(book['metric'])}); it differs in {diffs}.</p>"
-        )
+    book_html = _book_html(book, "The book gives no number for this kind of run (its numbers are for MNIST's "
+                                 "50,000 training images and plain sigmoid SGD).")
     return book_html + '<div class="kv-grid">' + "".join(tables) + "</div>"
 
 
@@ -515,16 +558,32 @@ def _plain(value) -> str:
     return "-".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
+TRAINING_NOTE = (
+    "<p>Cost and classification accuracy on the training and evaluation data after every epoch, "
+    "and chapter 5's speed of learning: the length of the gradient "
+    '<span class="math">\\|\\partial C/\\partial b^l\\|</span>\n'
+    'of each hidden layer <span class="math">l</span> at the start of each epoch (mean over the first\n'
+    "1,000 training examples).</p>"
+)
+
+
 def build(folder: str | Path, *, answers: bool = True) -> str:
     """The report page of the run in ``folder``, as one HTML string.
 
-    Raises ``ModelFileError`` if ``folder`` is not a run folder (no ``history.json`` or
-    no model). ``answers=False`` leaves out the seed answers (they take about 10 s).
+    A chapter-3 run (``nndl train``) or a chapter-6 run (``nndl train --net``, its
+    ``history.json`` of format ``nndl.commands.train3.FORMAT``). Raises ``ModelFileError``
+    if ``folder`` is not a run folder (no ``history.json`` or no model, or either damaged).
+    ``answers=False`` leaves out the seed answers (they take about 10 s).
     """
-    from nndl import __version__, plots, runs
-
     folder = check_run_folder(folder)
-    refuse_chapter6(folder)
+    record6 = chapter6_record(folder)
+    parts = _chapter3_parts(folder) if record6 is None else _chapter6_parts(folder, record6)
+    return _assemble(folder, parts, answers)
+
+
+def _chapter3_parts(folder: Path) -> dict[str, Any]:
+    from nndl import plots, runs
+
     record = runs.read_history(folder)
     net, _, model_file = runs.load_model(folder)
     run_html, subtitle = run_summary(record, folder)
@@ -545,21 +604,30 @@ def build(folder: str | Path, *, answers: bool = True) -> str:
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a damaged history
         log.warning("no charts in the report: %s: unreadable histories (%s)", folder / runs.HISTORY, exc)
         charts = "<p>The run's histories are unreadable: no charts.</p>"
-    evaluation = _evaluation(net, record, folder)
-    network = page_network(net)
+    return {"net": net, "model_file": model_file, "run_html": run_html, "subtitle": subtitle,
+            "training_note": TRAINING_NOTE, "charts": charts,
+            "evaluation": _evaluation(net, record, folder)}
+
+
+def _evaluation_html(evaluation: dict[str, Any] | None) -> str:
     if evaluation is None:
-        evaluation_html = "<p>The run's data are not on this machine: no confusion matrix.</p>"
-    else:
-        evaluation_html = (
-            f"<p>{_e(evaluation['description'])}; the {_e(evaluation['set'])} set: "
-            f"<b>{100 * evaluation['accuracy']:.2f} %</b> ({evaluation['correct']:,} / "
-            f"{evaluation['n']:,}), mean cost {evaluation['cost']:.4f}. Rows are the true digits, "
-            "columns the network's answers.</p>"
-            + _confusion_html(evaluation)
-            + "<h3>Most confidently wrong</h3><p>True digit, the network's answer and its "
-            "confidence (that output's share of all outputs).</p>"
-            + _wrong_html(evaluation)
-        )
+        return "<p>The run's data are not on this machine: no confusion matrix.</p>"
+    return (
+        f"<p>{_e(evaluation['description'])}; the {_e(evaluation['set'])} set: "
+        f"<b>{100 * evaluation['accuracy']:.2f} %</b> ({evaluation['correct']:,} / "
+        f"{evaluation['n']:,}), mean cost {evaluation['cost']:.4f}. Rows are the true digits, "
+        "columns the network's answers.</p>"
+        + _confusion_html(evaluation)
+        + "<h3>Most confidently wrong</h3><p>True digit, the network's answer and its "
+        "confidence (that output's share of all outputs).</p>"
+        + _wrong_html(evaluation)
+    )
+
+
+def _assemble(folder: Path, parts: dict[str, Any], answers: bool) -> str:
+    """The page from its parts (run, charts, evaluation, network) and the shared assets."""
+    from nndl import __version__
+
     if answers:
         log.info("computing the learners' questions (nndl derive, nndl explain)...")
         answers_html = "".join(
@@ -570,8 +638,8 @@ def build(folder: str | Path, *, answers: bool = True) -> str:
     else:
         answers_html = "<p>Left out (<code>--no-answers</code>).</p>"
     data = {
-        "network": network,
-        "model": model_file.name,
+        "network": page_network(parts["net"]),
+        "model": parts["model_file"].name,
         "max_neurons": MAX_NEURON_IMAGES,
         "nndl": __version__,
         "preprocessing": preprocessing_constants(),
@@ -580,18 +648,239 @@ def build(folder: str | Path, *, answers: bool = True) -> str:
     replacements = {
         "TITLE": _e(f"nndl run {folder.name}"),
         "HEADING": _e(f"Run {folder.name}"),
-        "SUBTITLE": _e(f"{subtitle}; nndl {__version__}"),
+        "SUBTITLE": _e(f"{parts['subtitle']}; nndl {__version__}"),
         "KATEX_CSS": _script_safe(katex_css()),
         "PAGE_CSS": _script_safe(_text_asset("page.css")),
-        "RUN": run_html,
-        "CHARTS": charts,
-        "EVALUATION": evaluation_html,
+        "RUN": parts["run_html"],
+        "TRAINING_NOTE": parts["training_note"],
+        "CHARTS": parts["charts"],
+        "EVALUATION": _evaluation_html(parts["evaluation"]),
         "ANSWERS": answers_html,
         "DATA": _script_safe(json.dumps(data, separators=(",", ":"))),
         "KATEX_JS": _script_safe(_text_asset("katex", "katex.min.js")),
         "PAGE_JS": _script_safe(_text_asset("page.js")),
     }
     return re.sub(r"<!--@(\w+)@-->", lambda m: replacements[m.group(1)], template)
+
+
+# ---------------------------------------------------------------------- chapter 6
+
+
+def chapter6_record(folder: Path) -> dict[str, Any] | None:
+    """The parsed ``history.json`` of a chapter-6 run (``nndl train --net``), or None for another run.
+
+    Raises ``ModelFileError`` (one line, naming the file) when it is a chapter-6 history
+    whose fields are damaged (``nndl.commands.train3.check_record``).
+    """
+    from nndl import _validate
+    from nndl.commands.train3 import FORMAT, check_record
+    from nndl.runs import HISTORY, MAX_HISTORY_BYTES
+
+    path = folder / HISTORY
+    if not path.is_file():
+        return None  # read_history says what is wrong
+    record = _validate.read_json(path, ModelFileError, MAX_HISTORY_BYTES, "run history")
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        return None
+    try:
+        settings, _ = check_record(record)
+        from nndl.network3 import Network3History
+
+        history = Network3History.from_dict(record.get("history", {}))
+        if not isinstance(record.get("data"), str):
+            raise ValueError("'data' is not a description")
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: incomplete or damaged chapter-6 run history ({exc})") from None
+    return {**record, "settings": settings, "history": history}
+
+
+def _chapter6_model(folder: Path, record: dict[str, Any]):
+    """``(net, model file)``: the run's model.npz, else its checkpoint.npz (with a warning)."""
+    from nndl.network3 import is_layered_file, load_npz
+    from nndl.runs import CHECKPOINT, MODEL
+
+    path = folder / MODEL
+    if not path.is_file():
+        path = folder / CHECKPOINT
+        if not path.is_file():
+            raise ModelFileError(f"{folder}: a chapter-6 run without {MODEL} or {CHECKPOINT}; nothing to show")
+        log.warning("%s: no %s (the run is %s); using %s, the network after %d epochs", folder, MODEL,
+                    record.get("status"), CHECKPOINT, record["history"].epochs)
+    if not is_layered_file(path):
+        raise ModelFileError(f"{path}: not a layered (chapter 6) nndl network, but history.json describes "
+                             f"a chapter-6 run ({record['settings'].net})")
+    net, _, _ = load_npz(path)
+    return net, path
+
+
+def _layer_text(d: dict[str, Any]) -> str:
+    """One layer of ``nndl.network3.layer_description`` in a few words."""
+    kind = d.get("type")
+    if kind == "ConvPoolLayer":
+        f, c, fh, fw = d["filter_shape"]
+        text = (f"ConvPool({'x'.join(map(str, d['image_shape']))}, {f} filters {fh}x{fw}, "
+                f"pool {'x'.join(map(str, d['poolsize']))}, {d['activation_fn']})")
+    elif kind == "SoftmaxLayer":
+        text = f"Softmax({d['n_in']}->{d['n_out']})"
+    else:
+        text = f"FullyConnected({d['n_in']}->{d['n_out']}, {d['activation_fn']})"
+    p = d.get("p_dropout", 0)
+    return text[:-1] + f", p_dropout {p})" if p else text
+
+
+def layered_mismatch(net, name: str, mini_batch_size: int) -> str | None:
+    """How ``net`` differs from the book's network ``name`` that history.json names, or None."""
+    from nndl.network3 import _book_layers, layer_description
+
+    theirs = [layer_description(layer) for layer in _book_layers(name, mini_batch_size, net.dtype)]
+    ours = [layer_description(layer) for layer in net.layers]
+    if ours == theirs:
+        return None
+    return (f"the model is not the {name} network history.json describes: it is "
+            f"{', '.join(_layer_text(d) for d in ours)}. The page runs the model; the histories "
+            "and settings shown are history.json's")
+
+
+def book_match6(s) -> dict[str, Any] | None:
+    """The book's chapter-6 experiment for a run's ``Train3Settings`` and its published number.
+
+    Same fields as ``book_match`` (``differences``: (setting, run's value, book's value));
+    None if the book gives no number for that network (``nndl experiment --list``).
+    """
+    from nndl.experiments.registry import REGISTRY
+
+    exp = REGISTRY.get(s.net)
+    if exp is None:
+        return None
+    metric = next((m for m in exp.metrics if m.book is not None), None)
+    if metric is None:
+        return None
+    cfg = exp.config
+    ours = {"eta": s.eta, "lmbda": s.lmbda, "epochs": s.epochs, "mini_batch_size": s.mini_batch_size,
+            "training_size": s.training_size or cfg.n_train, "expanded": s.expanded}
+    theirs = {"eta": cfg.eta, "lmbda": cfg.lmbda, "epochs": cfg.epochs, "mini_batch_size": cfg.mini_batch_size,
+              "training_size": cfg.n_train, "expanded": cfg.expanded}
+    return {"id": exp.id, "title": exp.title, "book": metric.book, "book_text": metric.book_text,
+            "metric": metric.name.replace(" (%)", ""),
+            "differences": [(k, ours[k], theirs[k]) for k in ours if ours[k] != theirs[k]]}
+
+
+def _book_html(book: dict[str, Any] | None, none_text: str) -> str:
+    if book is None:
+        return f"<p>{none_text}</p>"
+    if not book["differences"]:
+        return (
+            f'<p class="book">The book\'s number for this configuration '
+            f"(<code>nndl experiment {_e(book['id'])}</code>, {_e(book['title'])}): "
+            f"<b>{_e(book['book_text'] or book['book'])}</b> ({_e(book['metric'])}).</p>"
+        )
+    diffs = "; ".join(
+        f"{k.replace('_', '-')} {_e(a)} here, {_e(b)} there" for k, a, b in book["differences"]
+    )
+    return (
+        f'<p class="book">No book number for exactly this configuration. The closest '
+        f"experiment with one is <code>nndl experiment {_e(book['id'])}</code> "
+        f"({_e(book['title'])}): {_e(book['book_text'] or book['book'])} "
+        f"({_e(book['metric'])}); it differs in {diffs}.</p>"
+    )
+
+
+TRAINING_NOTE6 = (
+    "<p>network3's measurements after every epoch: the classification accuracy on the validation "
+    "and test data (the book reports the test accuracy at the epoch of the best validation "
+    "accuracy, marked) and the mean training cost of the epoch's mini-batches (eq. 80, with the "
+    "dropout masks, without the L2 term). A chapter-6 run records no per-layer speed of learning "
+    "(chapter 5's <span class=\"math\">\\|\\partial C/\\partial b^l\\|</span>): that chart is for "
+    "chapter-3 runs.</p>"
+)
+
+
+def _chapter6_parts(folder: Path, record: dict[str, Any]) -> dict[str, Any]:
+    from nndl import plots
+
+    net, model_file = _chapter6_model(folder, record)
+    history = record["history"].to_dict()
+    charts = "".join(
+        f"<figure>{_svg(draw, history, name)}</figure>"
+        for name, draw in (("accuracy per epoch", plots.plot_validation_test_accuracy),
+                           ("cost per epoch", plots.plot_cost))
+    )
+    return {"net": net, "model_file": model_file, "run_html": run_summary6(record, folder, net, model_file),
+            "subtitle": f"{record['settings'].net} (chapter 6), log-likelihood cost, mnist",
+            "training_note": TRAINING_NOTE6, "charts": charts, "evaluation": _evaluation6(net, record["settings"])}
+
+
+def run_summary6(record: dict[str, Any], folder: Path, net, model_file: Path) -> str:
+    """The run section of a chapter-6 run's page (``record`` from ``chapter6_record``).
+
+    Settings, the book's number for them (``book_match6``), the layers, the result at the
+    best validation epoch and timings; a warning first if the model is not the network
+    the history names (``layered_mismatch``).
+    """
+    from nndl.io import read_npz_json
+    from nndl.network3 import BOOK_NETS
+
+    s, h = record["settings"], record["history"]
+    best = h.best_epoch
+    seconds = h.epoch_seconds
+    at_best = h.test_accuracy_at_best
+    tables = [
+        _table("Data", [
+            ("data set", record["data"]),
+            ("training examples", f"{h.n_training:,}" + (" (expanded: each image and its four "
+                                                          "one-pixel shifts)" if s.expanded else "")),
+            ("evaluated on", f"the validation set ({h.n_validation:,}) and the test set ({h.n_test:,})"),
+        ]),
+        _table("Network", [
+            ("network", f"{s.net}: {BOOK_NETS.get(s.net, '')}"),
+            ("layer 1", f"the input, {net.n_in} pixels"),  # the book's numbering, as the canvas's
+            *((f"layer {i + 2}", _layer_text(d)) for i, d in enumerate(net.description()["layers"])),
+            ("cost", "log-likelihood (eq. 80), softmax output"),
+            ("dtype", net.dtype.name),
+        ]),
+        _table("Training (network3's SGD)", [
+            ("seed", s.seed), ("eta", s.eta), ("lmbda", s.lmbda), ("epochs", s.epochs),
+            ("mini-batch-size", s.mini_batch_size),
+            ("training-size", "all" if s.training_size is None else f"{s.training_size:,}"),
+            ("expanded", s.expanded), ("data-dir", "-" if s.data_dir is None else s.data_dir),
+        ]),
+        _table("Result and timings", [
+            ("status", record.get("status")),
+            ("epochs completed", h.epochs),
+            ("best validation accuracy", "-" if best is None
+             else f"{100 * h.validation_accuracy[best]:.2f} % after epoch {best}"),
+            ("test accuracy there", "-" if at_best is None else f"{100 * at_best:.2f} % (the book's measure)"),
+            ("training time", f"{sum(seconds):.2f} s"),
+            ("seconds per epoch",
+             ", ".join(f"{t:.2f}" for t in seconds[:10]) + (" ..." if len(seconds) > 10 else "")),
+            ("run folder", folder.name),
+        ]),
+        _table("Versions", [("nndl (the model file)", read_npz_json(model_file, ModelFileError).get("nndl_version", "-"))]),
+    ]
+    run_html = _book_html(book_match6(s), f"The book gives no single number for {s.net}.")
+    run_html += '<div class="kv-grid">' + "".join(tables) + "</div>"
+    mismatch = layered_mismatch(net, s.net, s.mini_batch_size)
+    if mismatch:
+        log.warning("%s: %s", model_file, mismatch)
+        run_html = f'<p class="note"><b>Warning:</b> {_e(model_file.name)}: {_e(mismatch)}</p>' + run_html
+    return run_html
+
+
+def _evaluation6(net, s) -> dict[str, Any] | None:
+    """Confusion matrix and worst mistakes on the test set (the book's reported one), or None."""
+    import numpy as np
+
+    from nndl.data import load_mnist
+
+    try:
+        splits = load_mnist(data_dir=s.data_dir, dtype=np.dtype(net.dtype), download=False)
+    except (DataError, UsageError, OSError) as exc:
+        log.warning("no confusion matrix in the report: cannot load MNIST (%s)", exc)
+        return None
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):  # as network3 trains: 2-4x faster than threads here
+        return _evaluate_on(net, splits.test.X, splits.test.y, "test", splits.description)
 
 
 MARKER = '<meta name="generator" content="nndl report">'  # in every page's head (page.html)
@@ -618,26 +907,6 @@ def check_run_folder(folder: str | Path) -> Path:
         raise ModelFileError(f"{folder}: is a file, not a run folder; name the folder nndl train "
                              f"wrote (it holds history.json and the model){hint}")
     raise ModelFileError(f"{folder}: no such run folder")
-
-
-CHAPTER3_ONLY = ("the report page (its canvas, neuron images, activations and deltas) is for "
-                 "chapter-3 networks (nndl.Network) only")
-
-
-def refuse_chapter6(folder: Path) -> None:
-    """``UsageError`` if ``folder`` is a chapter-6 run (``nndl train --net``): no page for it yet."""
-    import json
-
-    from nndl.commands.train3 import FORMAT
-
-    try:
-        record = json.loads((folder / "history.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return  # read_history says what is wrong with it
-    if isinstance(record, dict) and record.get("format") == FORMAT:
-        net = (record.get("settings") or {}).get("net", "?") if isinstance(record.get("settings"), dict) else "?"
-        raise UsageError(f"{folder}: a chapter-6 run ({net}, nndl.network3); {CHAPTER3_ONLY}. Its results "
-                         f"are in {folder / 'history.json'} and its plots")
 
 
 def check_target(path: str | Path, option: str = "-o") -> Path:
@@ -669,7 +938,6 @@ def write(folder: str | Path, out: str | Path | None = None, *, answers: bool = 
     from nndl.io import atomic_write
 
     folder = check_run_folder(folder)
-    refuse_chapter6(folder)
     path = Path(out).expanduser() if out is not None else folder / REPORT
     check_target(path, "-o" if out is not None else "report")
     page = build(folder, answers=answers)

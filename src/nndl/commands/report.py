@@ -18,6 +18,9 @@ and the worst mistakes, the first-layer neurons' weights as images, a canvas to 
 digit on and watch it go through the network (activations of every layer; choose the
 true label to see delta^L and each delta^l by BP1 and BP2), and the five learners'
 questions answered by nndl derive and nndl explain, with the mathematics typeset.
+For a chapter-6 run (nndl train --net) the canvas runs the layered network and draws each
+convolutional layer's feature maps, the first layer's filters are shown as images, and the
+deltas go back through pooling and convolution as network3 backpropagates.
 RUN is a run folder written by nndl train; the page goes to RUN/report.html unless -o
 says otherwise.
 """

@@ -13,7 +13,8 @@ The run folder holds ``model.npz`` (the layered network, loadable by ``nndl eval
 accuracies and seconds, the test accuracy at the best validation epoch) and
 ``accuracy.png``. While training, ``checkpoint.npz`` is written after every epoch;
 ``nndl train --resume RUN`` (or Ctrl-C and the same command) continues after the last
-finished epoch.
+finished epoch. ``--report`` writes the run's page, ``RUN/report.html``, when training ends
+(``nndl report RUN``: the canvas runs the layered network).
 """
 
 from __future__ import annotations
@@ -150,26 +151,38 @@ def _read_record(folder: Path) -> dict[str, Any]:
     except UsageError as exc:
         raise UsageError(f"--resume {folder}: not a readable chapter-6 run ({exc})") from None
     try:
-        if not isinstance(record, dict) or record.get("format") != FORMAT:
-            raise ValueError("not a chapter-6 run history")
-        settings = record.get("settings")
-        if not isinstance(settings, dict) or set(settings) != {f.name for f in fields(Train3Settings)}:
-            raise ValueError("'settings' must name exactly the fields of a chapter-6 run")
-        s = Train3Settings(**settings)
-        _settings_from_run(s)
-        history = record.get("history", {})
-        if not isinstance(history, dict):
-            raise ValueError("'history' is not an object")
-        seconds = history.get("epoch_seconds", [])
-        if not isinstance(seconds, list) or not all(_validate.plain_number(x) for x in seconds):
-            raise ValueError("'history.epoch_seconds' is not a list of numbers")
-        if record.get("status") not in ("running", "finished", "interrupted"):
-            raise ValueError(f"'status' is {record.get('status')!r}")
+        s, seconds = check_record(record)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"--resume {folder}: not a readable chapter-6 run ({exc})") from None
     record["settings"] = s
     record["done"] = len(seconds)
     return record
+
+
+def check_record(record: Any) -> tuple[Train3Settings, list]:
+    """``(settings, epoch_seconds)`` of a parsed chapter-6 ``history.json``, its fields checked.
+
+    Raises ValueError (or TypeError) saying which field is wrong; used by ``--resume`` and
+    by ``nndl report``.
+    """
+    from nndl import _validate
+
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ValueError("not a chapter-6 run history")
+    settings = record.get("settings")
+    if not isinstance(settings, dict) or set(settings) != {f.name for f in fields(Train3Settings)}:
+        raise ValueError("'settings' must name exactly the fields of a chapter-6 run")
+    s = Train3Settings(**settings)
+    _settings_from_run(s)
+    history = record.get("history", {})
+    if not isinstance(history, dict):
+        raise ValueError("'history' is not an object")
+    seconds = history.get("epoch_seconds", [])
+    if not isinstance(seconds, list) or not all(_validate.plain_number(x) for x in seconds):
+        raise ValueError("'history.epoch_seconds' is not a list of numbers")
+    if record.get("status") not in ("running", "finished", "interrupted"):
+        raise ValueError(f"'status' is {record.get('status')!r}")
+    return s, seconds
 
 
 def run(args: argparse.Namespace) -> int:
@@ -181,25 +194,31 @@ def run(args: argparse.Namespace) -> int:
     from nndl import runs
     from nndl.io import folder_lock
 
-    if getattr(args, "report", False):  # before any work: no silent run without the page
-        from nndl.report import CHAPTER3_ONLY
-
-        raise UsageError(f"--report: {CHAPTER3_ONLY}; --net trains a chapter-6 network. Leave out "
-                         "--report (the run folder gets history.json and accuracy.png)")
+    report = getattr(args, "report", False)
     if args.resume:
         folder = Path(args.resume).expanduser()
         if not folder.is_dir():
             raise UsageError(f"--resume {folder}: no such run folder")
+        if report:  # before any work: an existing file there that is not a page is refused now
+            from nndl.report import REPORT, check_target
+
+            check_target(folder / REPORT, "--report")
         with folder_lock(folder, "run folder"):
             s = _resume_locked(args, folder)
-            return train(s, folder, plots=not args.no_plots)
-    s = _settings(args)
-    runs.check_out_option(args.out)  # before the data are read
-    folder = runs.new_run_folder(args.out)
-    with folder_lock(folder, "run folder"):
-        runs.check_new_run_folder(folder)  # again, now that no other process can start one
-        runs.remove_stale_temporaries(folder)
-        return train(s, folder, plots=not args.no_plots)
+            status = train(s, folder, plots=not args.no_plots)
+    else:
+        s = _settings(args)
+        runs.check_out_option(args.out)  # before the data are read
+        folder = runs.new_run_folder(args.out)
+        with folder_lock(folder, "run folder"):
+            runs.check_new_run_folder(folder)  # again, now that no other process can start one
+            runs.remove_stale_temporaries(folder)
+            status = train(s, folder, plots=not args.no_plots)
+    if report and status == 0:  # the run's page, as nndl report RUN writes it
+        from nndl.commands.report import write
+
+        write(folder)
+    return status
 
 
 def _resume_locked(args: argparse.Namespace, folder: Path) -> Train3Settings:

@@ -123,13 +123,166 @@
     return { W, B, forward, deltas };
   }
 
+  /* A chapter-6 network of layers (nndl.network3.Network) from the page's data:
+     N.layers = [{type, activation, n_in, n_out, p_dropout, w, b, and for a ConvPoolLayer
+     image_shape [C, H, W], filter_shape [F, C, fh, fw], poolsize [ph, pw]}], w and b base64
+     float32 in the book's shapes, row-major (nndl.report.layered_network).
+     Every layer's input and output is flattened in the book's (channel, row, column) order. */
+  const ACT6 = { sigmoid, tanh: Math.tanh, relu: (z) => (z > 0 ? z : 0), linear: (z) => z };
+  const PRIME6 = {  // f'(z) from a = f(z), as nndl.layers._times_prime
+    sigmoid: (a) => a * (1 - a), tanh: (a) => 1 - a * a, relu: (a) => (a > 0 ? 1 : 0), linear: () => 1,
+  };
+  function chapter6Network(N) {
+    const layers = N.layers.map((d) => Object.assign({}, d, { W: decodeF32(d.w), B: decodeF32(d.b) }));
+
+    /* nndl.layers.ConvPoolLayer.forward for one example: a = f(maxpool(conv(x, w)) + b), the
+       bias and activation after pooling (network3's order). A true convolution, as Theano's
+       conv2d: conv[f, i, j] = sum_{c,p,q} x[c, i+p, j+q] w[f, c, fh-1-p, fw-1-q]; only the rows
+       and columns that fill a pooling block are computed (the others are ignored, as
+       ignore_border=True). win[f, I, J]: the position in conv of the block's maximum, the
+       first in row-major order on ties (nndl's rule); BP2 through the pooling uses it. */
+    function convPool(L, x) {
+      const [C, H, Wd] = L.image_shape, [F, , fh, fw] = L.filter_shape, [ph, pw] = L.poolsize;
+      const PH = Math.floor((H - fh + 1) / ph), PW = Math.floor((Wd - fw + 1) / pw);
+      const CH = PH * ph, CW = PW * pw, w = L.W;
+      const conv = new Float64Array(F * CH * CW);
+      for (let f = 0; f < F; f++) {
+        for (let i = 0; i < CH; i++) {
+          for (let j = 0; j < CW; j++) {
+            let s = 0;
+            for (let c = 0; c < C; c++) {
+              for (let p = 0; p < fh; p++) {
+                const xrow = (c * H + i + p) * Wd + j, wrow = ((f * C + c) * fh + fh - 1 - p) * fw + fw - 1;
+                for (let q = 0; q < fw; q++) s += x[xrow + q] * w[wrow - q];
+              }
+            }
+            conv[(f * CH + i) * CW + j] = s;
+          }
+        }
+      }
+      const z = new Float64Array(F * PH * PW), win = new Int32Array(F * PH * PW);
+      for (let f = 0; f < F; f++) {
+        for (let I = 0; I < PH; I++) {
+          for (let J = 0; J < PW; J++) {
+            let best = -Infinity, at = 0;
+            for (let p = 0; p < ph; p++) {
+              for (let q = 0; q < pw; q++) {
+                const k = (f * CH + I * ph + p) * CW + J * pw + q;
+                if (conv[k] > best) { best = conv[k]; at = k; }  // strictly greater: ties keep the first
+              }
+            }
+            const o = (f * PH + I) * PW + J;
+            z[o] = best + L.B[f];  // the bias after pooling
+            win[o] = at;
+          }
+        }
+      }
+      return { z, win, shape: [F, PH, PW], convShape: [F, CH, CW] };
+    }
+
+    /* nndl.layers.FullyConnectedLayer / SoftmaxLayer at test time (network3's inpt):
+       z_k = (1 - p_dropout) sum_j x_j w_jk + b_k, w of shape (n_in, n_out). */
+    function dense(L, x) {
+      const nIn = L.n_in, nOut = L.n_out, w = L.W, scale = 1 - L.p_dropout;
+      const z = new Float64Array(nOut);
+      for (let k = 0; k < nOut; k++) {
+        let s = 0;
+        for (let j = 0; j < nIn; j++) s += x[j] * w[j * nOut + k];
+        z[k] = s * scale + L.B[k];
+      }
+      return { z };
+    }
+
+    /* Every layer for one input x (n_in, the book's order): as[0] = x, as[l+1] = the output
+       of layers[l]; zs[l] its weighted input (a ConvPoolLayer's after pooling and bias);
+       pools[l] the ConvPoolLayer's winners (null for the other layers). */
+    function forward(x) {
+      const zs = [], as = [Float64Array.from(x)], pools = [];
+      let a = as[0];
+      for (const L of layers) {
+        const r = L.type === "ConvPoolLayer" ? convPool(L, a) : dense(L, a);
+        const z = r.z, next = new Float64Array(z.length);
+        if (L.type === "SoftmaxLayer") {  // eq. (78)
+          const m = Math.max(...z);
+          let sum = 0;
+          for (let j = 0; j < z.length; j++) { next[j] = Math.exp(z[j] - m); sum += next[j]; }
+          for (let j = 0; j < z.length; j++) next[j] /= sum;
+        } else {
+          const f = ACT6[L.activation];
+          for (let j = 0; j < z.length; j++) next[j] = f(z[j]);
+        }
+        zs.push(z);
+        as.push(next);
+        pools.push(L.type === "ConvPoolLayer" ? r : null);
+        a = next;
+      }
+      return { zs, as, pools };
+    }
+
+    /* dC/dx of layer l's input (= dC/da of layer l-1's output) from its delta: BP2's
+       (w^{l+1})^T delta^{l+1}, as nndl.layers' backward computes it.
+       Dense: (1 - p_dropout) w delta (the test-time network's input scaling).
+       ConvPool: each pooled unit's delta goes to the one conv output that won its block
+       (the pooling rule: the derivative of a maximum), and from conv output (f, i, j) to
+       every input it read: dC/dx[c, i+p, j+q] += delta w[f, c, fh-1-p, fw-1-q] (the
+       convolution's rule: the gradient of a valid convolution is a full one). */
+    function inputGradient(L, pass, l, d) {
+      const g = new Float64Array(L.n_in), w = L.W;
+      if (L.type === "ConvPoolLayer") {
+        const [C, H, Wd] = L.image_shape, [F, , fh, fw] = L.filter_shape;
+        const { win, convShape } = pass.pools[l], CH = convShape[1], CW = convShape[2];
+        for (let o = 0; o < d.length; o++) {
+          const dd = d[o];
+          if (dd === 0) continue;
+          const k = win[o], f = Math.floor(k / (CH * CW)), i = Math.floor((k % (CH * CW)) / CW), j = k % CW;
+          for (let c = 0; c < C; c++) {
+            for (let p = 0; p < fh; p++) {
+              const grow = (c * H + i + p) * Wd + j, wrow = ((f * C + c) * fh + fh - 1 - p) * fw + fw - 1;
+              for (let q = 0; q < fw; q++) g[grow + q] += dd * w[wrow - q];
+            }
+          }
+        }
+      } else {
+        const nOut = L.n_out, scale = 1 - L.p_dropout;
+        for (let j = 0; j < L.n_in; j++) {
+          let s = 0;
+          const row = j * nOut;
+          for (let k = 0; k < nOut; k++) s += w[row + k] * d[k];
+          g[j] = s * scale;
+        }
+      }
+      return g;
+    }
+
+    /* delta^l = dC_x/dz^l of every layer for the target `label`, one example, as network3
+       backpropagates: BP1 for the softmax layer with the log-likelihood cost, eq. (84),
+       delta^L = a^L - y; then BP2 layer by layer, delta^l = (dC/da^l) (.) f'(z^l) with dC/da^l
+       from inputGradient. deltas[l] is the error of layers[l] (a ConvPoolLayer's: of its
+       pooled units, shaped like its output). */
+    function deltas(pass, label) {
+      const L = layers.length - 1, a = pass.as[L + 1];
+      let d = new Float64Array(a.length);
+      for (let j = 0; j < a.length; j++) d[j] = a[j] - (j === label ? 1 : 0);  // BP1, eq. (84)
+      const out = [d];
+      for (let l = L; l >= 1; l--) {
+        const g = inputGradient(layers[l], pass, l, d), h = pass.as[l], prime = PRIME6[layers[l - 1].activation];
+        d = new Float64Array(g.length);
+        for (let k = 0; k < g.length; k++) d[k] = g[k] * prime(h[k]);  // BP2's (.) f'(z^l)
+        out.unshift(d);
+      }
+      return out;
+    }
+    return { layers, forward, deltas };
+  }
+
   const NET = DATA.network;
   const chapter3 = NET.kind === "chapter3";
-  const MODEL = chapter3 ? chapter3Network(NET) : null;
+  const layered = NET.kind === "chapter6";
+  const MODEL = chapter3 ? chapter3Network(NET) : layered ? chapter6Network(NET) : null;
   const W = chapter3 ? MODEL.W : [];
   const B = chapter3 ? MODEL.B : [];
-  const forward = chapter3 ? MODEL.forward : null;
-  const deltas = chapter3 ? MODEL.deltas : null;
+  const forward = MODEL ? MODEL.forward : null;
+  const deltas = MODEL ? MODEL.deltas : null;
 
   // ------------------------------------------------------------------ preprocessing
   /* nndl.images's constants, written into the page by nndl.report (so they cannot drift):
@@ -530,30 +683,64 @@
     return t >= 0 ? `rgb(255,${c},${c})` : `rgb(${c},${c},255)`;
   }
 
+  /* One small image of `values` (h x w, row-major): signed ones blue (-) white (0) red (+)
+     on the scale `scale`, others grey from white (0) to black (`scale`). */
+  function mapCanvas(values, w, h, scale, signed, title) {
+    const c = el("canvas", { width: w, height: h, title });
+    const ctx = c.getContext("2d");
+    const img = ctx.createImageData(w, h);
+    for (let k = 0; k < w * h; k++) {
+      const t = scale ? Math.max(-1, Math.min(1, values[k] / scale)) : 0, c8 = Math.round(255 * (1 - Math.abs(t)));
+      img.data.set(!signed ? [c8, c8, c8, 255] : t >= 0 ? [255, c8, c8, 255] : [c8, c8, 255, 255], 4 * k);
+    }
+    ctx.putImageData(img, 0, 0);
+    return c;
+  }
+  function maxAbs(values, from, to) {
+    let m = 0;
+    for (let k = from; k < to; k++) m = Math.max(m, Math.abs(values[k]));
+    return m;
+  }
+
   function drawNeurons() {
     const grid = document.getElementById("neuron-grid");
     const frame = NET.frame;
-    if (!chapter3 || !frame || W.length < 2) {
-      grid.replaceWith(el("p", { class: "note" }, chapter3
-        ? "The inputs are not a square image (or there is no hidden layer): no neuron images."
-        : "Neuron images are drawn for chapter-3 networks (nndl.Network) only."));
+    const first = layered ? MODEL.layers[0] : null;
+    if (layered && frame && first.type === "ConvPoolLayer") {  // the book's picture of the first layer's filters
+      document.querySelector("#neurons h2").textContent = "What the first layer's filters look for";
+      const [F, C, fh, fw] = first.filter_shape;
+      document.getElementById("neurons-note").textContent = `Each image is one of the ${F} filters w[f] (${fh}x${fw}) of the ` +
+        "first ConvPoolLayer, as network3 stores it: red weights excite the feature map, blue ones inhibit it (each " +
+        "image on its own scale, white = 0). network3's convolution flips the kernel (Theano's conv2d, a true " +
+        "convolution), so the pattern a filter answers to most is this image turned by 180 degrees.";
+      grid.classList.add("filters");
+      for (let f = 0; f < F; f++) {
+        for (let c = 0; c < C; c++) {
+          const k0 = (f * C + c) * fh * fw;
+          const fig = el("figure");
+          fig.append(mapCanvas(first.W.subarray(k0, k0 + fh * fw), fw, fh, maxAbs(first.W, k0, k0 + fh * fw), true,
+            `filter ${f}`), el("figcaption", {}, C > 1 ? `${f}.${c}` : String(f)));
+          grid.append(fig);
+        }
+      }
       return;
     }
-    const side = frame.side, nIn = side * side, w = W[0];
-    const n = Math.min(B[0].length, DATA.max_neurons);
+    const dense = layered && frame && first.type !== "SoftmaxLayer";  // ch6-fc: w is (n_in, n_out)
+    if (!dense && (!chapter3 || !frame || W.length < 2)) {
+      grid.replaceWith(el("p", { class: "note" }, chapter3 || layered
+        ? "The inputs are not a square image (or there is no hidden layer): no neuron images."
+        : "Neuron images are drawn for chapter-3 and chapter-6 networks (nndl.Network, nndl.network3.Network) only."));
+      return;
+    }
+    const side = frame.side, nIn = side * side, w = dense ? first.W : W[0];
+    const nOut = dense ? first.n_out : B[0].length;
+    const weight = dense ? (j, k) => w[k * nOut + j] : (j, k) => w[j * nIn + k];
+    const n = Math.min(nOut, DATA.max_neurons);
     for (let j = 0; j < n; j++) {
-      const c = el("canvas", { width: side, height: side, title: `hidden neuron ${j}` });
-      const ctx = c.getContext("2d");
-      const img = ctx.createImageData(side, side);
-      let m = 0;
-      for (let k = 0; k < nIn; k++) m = Math.max(m, Math.abs(w[j * nIn + k]));
-      for (let k = 0; k < nIn; k++) {
-        const t = m ? w[j * nIn + k] / m : 0, c8 = Math.round(255 * (1 - Math.abs(t)));
-        img.data.set(t >= 0 ? [255, c8, c8, 255] : [c8, c8, 255, 255], 4 * k);
-      }
-      ctx.putImageData(img, 0, 0);
+      const v = new Float64Array(nIn);
+      for (let k = 0; k < nIn; k++) v[k] = weight(j, k);
       const fig = el("figure");
-      fig.append(c, el("figcaption", {}, String(j)));
+      fig.append(mapCanvas(v, side, side, maxAbs(v, 0, nIn), true, `hidden neuron ${j}`), el("figcaption", {}, String(j)));
       grid.append(fig);
     }
   }
@@ -593,11 +780,54 @@
   // ------------------------------------------------------------------ the panel
   const state = { input: null, pass: null, label: null, deltas: null };
 
+  /* A chapter-6 layer's values (activations or deltas) drawn: a ConvPoolLayer's as one
+     small image per feature map, a fully connected layer's as cells. */
+  function layerValues(L, values, signed) {
+    if (L.type !== "ConvPoolLayer") {
+      const scale = signed ? Math.max(1e-12, maxAbs(values, 0, values.length)) : 1;
+      return cells(Array.from(values).map((v) => (signed ? v : Math.min(1, Math.max(0, v)))), scale, signed);
+    }
+    const [F, , fh, fw] = L.filter_shape, [, H, Wd] = L.image_shape;
+    const h = Math.floor((H - fh + 1) / L.poolsize[0]), w = Math.floor((Wd - fw + 1) / L.poolsize[1]), n = h * w;
+    const negative = values.some((v) => v < 0);
+    const scale = Math.max(1e-12, L.activation === "sigmoid" && !signed ? 1 : maxAbs(values, 0, values.length));
+    const box = el("div", { class: "maps" });
+    for (let f = 0; f < F; f++) {
+      const fig = el("figure");
+      fig.append(mapCanvas(values.subarray(f * n, (f + 1) * n), w, h, scale, signed || negative, `feature map ${f}`));
+      box.append(fig);
+    }
+    return box;
+  }
+
+  function showDeltas6() {  // layers[l] is the book's layer l + 2 (layer 1: the input image)
+    const box = document.getElementById("deltas");
+    const n = MODEL.layers.length;
+    for (let l = n - 1; l >= 0; l--) {
+      const d = state.deltas[l], L = MODEL.layers[l];
+      const div = el("div", { class: "layer" });
+      const rule = l === n - 1 ? "BP1, eq. (84)" : "BP2";
+      const h = el("h3", {}, `layer ${l + 2}, ${L.type}${l === n - 1 ? " (output)" : ""}, by ${rule}: `);
+      h.append(el("span", { class: "math" }, `\\|\\delta^{${l + 2}}\\| = ${fmt(norm(d))}`));
+      div.append(h);
+      if (l === n - 1) {
+        const b = el("div", { class: "bars" });
+        bars(b, Array.from(d), { signed: true });
+        div.append(b);
+      } else {
+        div.append(layerValues(L, d, true));
+      }
+      box.append(div);
+    }
+    renderMath(box);
+  }
+
   function showDeltas() {
     const box = document.getElementById("deltas");
     box.textContent = "";
     if (state.pass === null || state.label === null) { state.deltas = null; return; }
     state.deltas = deltas(state.pass, state.label);
+    if (layered) { showDeltas6(); return; }
     const L = state.deltas.length + 1;  // layers 2..L in the book's numbering
     for (let l = state.deltas.length - 1; l >= 0; l--) {
       const d = state.deltas[l], layer = l + 2;
@@ -641,6 +871,20 @@
     verdict.innerHTML = "";
     verdict.append(`The network reads ${best === 8 ? "an" : "a"} `, el("b", { id: "predicted" }, String(best)));
     bars(outputs, Array.from(a), { highlight: best });
+    if (layered) {  // each layer's output: a ConvPoolLayer's feature maps, a fully connected layer's cells
+      MODEL.layers.slice(0, -1).forEach((L, l) => {
+        const div = el("div", { class: "layer" }), values = state.pass.as[l + 1];
+        const what = L.type === "ConvPoolLayer"
+          ? `${L.filter_shape[0]} feature maps, ${L.activation}(max-pool(conv) + b), dark = high`
+          : `${L.n_out} neurons, ${L.activation}, dark = 1`;
+        const h = el("h3", {}, `Layer ${l + 2}, ${L.type}: activations `);
+        h.append(el("span", { class: "math" }, `a^{${l + 2}}`), ` (${what})`);
+        div.append(h, layerValues(L, values, false));
+        hidden.append(div);
+      });
+      renderMath(hidden);
+      return;
+    }
     for (let l = 1; l < state.pass.as.length - 1; l++) {
       const div = el("div", { class: "layer" });
       const h = el("h3", {}, `Hidden layer ${l + 1}: activations `);
@@ -718,10 +962,10 @@
   }
 
   function setupDrawing() {
-    if (!chapter3 || !NET.frame) {
-      const why = chapter3
-        ? "The draw-a-digit panel needs a network whose inputs are a square image."
-        : `The draw-a-digit panel, the activations and the deltas are for chapter-3 networks (nndl.Network) only; this is a ${NET.type}.`;
+    if (!MODEL || !NET.frame) {
+      const why = MODEL
+        ? "The draw-a-digit panel needs a network whose inputs are one square grey image."
+        : `The draw-a-digit panel, the activations and the deltas are for chapter-3 and chapter-6 networks (nndl.Network, nndl.network3.Network) only; this is a ${NET.type}.`;
       document.getElementById("draw-panel").replaceWith(el("p", { class: "note" }, why));
       document.getElementById("hidden-activations").remove();
       document.getElementById("deltas-panel").remove();
@@ -744,6 +988,19 @@
     const prime = { sigmoid: "\\sigma'(z^l)", tanh: "\\tanh'(z^l) = 1 - (a^l)^2", relu: "\\mathrm{ReLU}'(z^l) = [z^l > 0]" }[NET.hidden];
     if (prime) bp2.textContent = `\\delta^l = \\left((w^{l+1})^T \\delta^{l+1}\\right) \\odot ${prime}`;
   }
+  if (layered && NET.frame) {  // BP1 and BP2 as network3 backpropagates
+    const p = document.querySelector("#deltas-panel p");
+    p.innerHTML = "Choose the digit you meant. The page computes the softmax layer's error by BP1 with the " +
+      "log-likelihood cost, <span class=\"math\">\\delta^L = a^L - y</span> (eq. 84), and each earlier layer's by BP2, " +
+      "<span class=\"math\">\\delta^l = \\partial C/\\partial a^l \\odot f'(z^l)</span>, as network3 backpropagates. " +
+      "Through a fully connected layer <span class=\"math\">\\partial C/\\partial a^l = (1 - p)\\, w^{l+1} \\delta^{l+1}</span> " +
+      "(network3's <span class=\"math\">w</span> is <span class=\"math\">n_{in} \\times n_{out}</span>; " +
+      "<span class=\"math\">p</span> its dropout, scaled as at test time). Through a ConvPool layer each pooled " +
+      "unit's error goes to the one input of its block that won the max (the first, on ties), and from there " +
+      "back through the convolution, <span class=\"math\">\\partial C/\\partial a^l_{c,i+p,j+q} \\mathrel{+}= " +
+      "\\delta_{f,i,j}\\, w_{f,c,f_h-1-p,f_w-1-q}</span>. A ConvPool layer's <span class=\"math\">z</span> is " +
+      "max-pool(conv) + b, so its errors are drawn as maps of the pooled units.";
+  }
   for (const id of ["run", "training", "neurons", "draw"]) renderMath(document.getElementById(id));
   for (const d of document.querySelectorAll("details.answer")) {
     d.addEventListener("toggle", () => { if (d.open) renderMath(d); });
@@ -753,7 +1010,7 @@
 
   // For the tests and the curious: the page's functions and its current state.
   window.nndl = {
-    forward, deltas, mnistInput, greyFromRGBA, renderMath, state, pad, network: NET, chapter3Network,
+    forward, deltas, mnistInput, greyFromRGBA, renderMath, state, pad, network: NET, chapter3Network, chapter6Network,
     ready: true,
   };
 })();
