@@ -17,6 +17,7 @@ import pytest
 from nndl.errors import ModelFileError
 from nndl.gradcheck import relative_error
 from nndl.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
+from nndl import network3
 from nndl.network3 import Network, load, load_npz
 
 TOL = 1e-7
@@ -200,10 +201,15 @@ def _small_net(act, p_dropout=0.0, rng=None):
     return net
 
 
+@pytest.mark.parametrize("chunks", [1, 3])
 @pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu"])
-def test_network_gradients_conv_conv_fc_softmax(act):
+def test_network_gradients_conv_conv_fc_softmax(act, chunks, monkeypatch):
+    """chunks 3: the conv layers see the mini-batch one example at a time (their gradients summed)."""
+    if chunks > 1:
+        monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 1)
     rng = np.random.default_rng(9)
     net = _small_net(act)
+    assert len(net._chunk_plan(3) or [None]) == chunks
     X = rng.normal(size=(3, 144))
     y = np.array([0, 2, 1])
     lmbda, nb = 0.3, 7
@@ -216,6 +222,27 @@ def test_network_gradients_conv_conv_fc_softmax(act):
     for P, g in zip(net.params(), grads):
         num = numeric_grad(lambda: net.mini_batch_cost(X, y, lmbda, nb, masks), P, h)
         assert relative_error(num, g) <= TOL
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv_layers_in_chunks_equal_one_piece(threads, monkeypatch):
+    """A mini-batch split into chunks of examples for the conv layers (on 1 or 2 threads) gives
+    the same gradients and the same SGD steps as in one piece (float64: to rounding)."""
+    rng = np.random.default_rng(15)
+    X, y = rng.normal(size=(7, 144)), rng.integers(0, 3, 7)
+    runs = []
+    for chunk_bytes, n_threads in ((10**12, 1), (3 * (4 * 5 * 5 * 9) * 8, threads)):  # chunks of <= 3 examples
+        monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", chunk_bytes)
+        net = _small_net("tanh", rng=np.random.default_rng(16))
+        net.threads = n_threads
+        plan = net._chunk_plan(7)
+        grads = net.gradients(X, y, 0.3, 5)
+        for _ in range(2):
+            net.update_mini_batch(X, y, 0.2, 0.3, 5)
+        runs.append((plan, grads, [p.copy() for p in net.params()]))
+    assert runs[0][0] is None and len(runs[1][0]) == (3 if threads == 1 else 4)
+    for a, b in zip(runs[0][1] + runs[0][2], runs[1][1] + runs[1][2]):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
 
 
 def test_sgd_step_is_param_minus_eta_grad():
