@@ -245,6 +245,23 @@ def test_conv_layers_in_chunks_equal_one_piece(threads, monkeypatch):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
 
 
+def test_sgd_threads_option(monkeypatch):
+    """SGD(threads=2) trains as threads=1 does (to rounding), leaves net.threads as it was, refuses 0."""
+    monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 1)
+    rng = np.random.default_rng(17)
+    X, y = rng.normal(size=(12, 144)), rng.integers(0, 3, 12)
+    params = []
+    for threads in (1, 2):
+        net = _small_net("relu", rng=np.random.default_rng(18))
+        net.SGD((X, y), 2, 4, 0.1, lmbda=0.1, monitor=(), threads=threads)
+        assert net.threads == 1
+        params.append(net.params())
+    for a, b in zip(*params):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="threads must be a whole number >= 1"):
+        _small_net("relu").SGD((X, y), 1, 4, 0.1, threads=0)
+
+
 def test_sgd_step_is_param_minus_eta_grad():
     rng = np.random.default_rng(10)
     net = _small_net("tanh")

@@ -269,11 +269,13 @@ class ConvPoolLayer:
         return [self.nabla_w, self.nabla_b]
 
     # ------------------------------------------------------------------ buffers
-    def _make_bytes_per_example(self) -> int:
-        """Bytes of the im2col matrix per example (what the Network's chunking keeps in cache)."""
+    def _make_bytes_per_example(self, need_dx: bool) -> int:
+        """Training bytes per example that the Network's chunking keeps in cache: the im2col
+        matrix, and with ``need_dx`` the window gradients of the col2im as large again."""
         F, C, fh, fw = self.filter_shape
         ph, pw = self.poolsize
-        return ph * pw * self.pooled_shape[0] * self.pooled_shape[1] * fh * fw * C * self.dtype.itemsize
+        cols = ph * pw * self.pooled_shape[0] * self.pooled_shape[1] * fh * fw * C * self.dtype.itemsize
+        return 2 * cols if need_dx else cols
 
     def _make(self, m: int) -> dict:
         C, H, W = self.image_shape

@@ -75,11 +75,13 @@ __all__ = ["Network", "ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer", "N
 
 EVAL_CHUNK = 200  # examples per forward pass when evaluating (bounded buffers)
 # Training: a large mini-batch goes through the convolutional layers in chunks of examples
-# whose largest im2col matrix stays near this size (ch6-conv2's second layer: 20 examples,
-# 2.6 MB), so that each layer's buffers stay in cache between its im2col, GEMM, pooling and
-# backward (measured: the conv layers' time per image is 10-15 % lower in chunks of 20 than
-# at mini-batch 100, and about the same at 10 and 50). The gradients are the sums over the chunks.
-CONV_CHUNK_BYTES = 2_600_000
+# whose working set (the im2col matrix, and for a layer that passes the gradient down also
+# its gradient) stays near this size, so that it stays in cache between a layer's im2col,
+# GEMMs, pooling and col2im. Measured (one thread, mini-batch 100, A/B interleaved): ch6-conv2,
+# chunks of 20 examples (its second layer's 5.1 MB), about 5 % faster than in one piece;
+# ch6-conv1 (one conv layer, no col2im), 2 chunks of 50, the same; smaller chunks were slower.
+# The gradients are the sums over the chunks (equal to float32 rounding).
+CONV_CHUNK_BYTES = 5_200_000
 FORMAT = "nndl-layered-network"
 FORMAT_VERSION = 1
 MAX_LAYERS = 100
@@ -196,6 +198,9 @@ class Network:
         then b, as network3), and draws the dropout masks. Default: a fresh unseeded one.
     dtype : float32 or float64, optional
         Converts every layer's parameters; default: the layers' dtype (float32).
+
+    Attribute ``threads`` (default 1): Python threads sharing the convolutional layers'
+    work in training (see ``Trainer3``).
 
     Raises ValueError when the layers do not fit together.
     """
@@ -376,7 +381,8 @@ class Network:
         """Row ranges that split a training mini-batch of m for the conv layers (None: in one piece)."""
         if not self._n_conv:
             return None
-        per_example = max(layer._make_bytes_per_example() for layer in self.layers[: self._n_conv])
+        per_example = max(layer._make_bytes_per_example(i > 0)
+                          for i, layer in enumerate(self.layers[: self._n_conv]))
         size = max(1, CONV_CHUNK_BYTES // per_example)
         threads = max(1, min(int(self.threads), m))
         n = threads * -(-m // (threads * size))  # a multiple of the threads, each chunk <= size
@@ -507,7 +513,7 @@ class Network:
         Keyword options: ``reshuffle`` (nndl's, default False), ``rng`` (for reshuffling and
         dropout; default the network's), ``monitor`` (what to measure after each epoch),
         ``checkpoint`` (a path: saved after every epoch, and resumed from if it exists),
-        ``on_epoch``, ``should_stop``, ``blas_threads`` (default 1).
+        ``on_epoch``, ``should_stop``, ``blas_threads`` (default 1), ``threads`` (default 1).
         """
         mb = mini_batch_size if mini_batch_size is not None else self.mini_batch_size
         if mb is None:
@@ -552,6 +558,16 @@ class Trainer3:
     (epoch, rng state) are written there atomically; a new ``Trainer3`` with the same
     checkpoint path and the same settings continues after the last finished epoch. A
     checkpoint written with other settings or another architecture raises ValueError.
+
+    Cores: ``blas_threads`` (default 1; None: the BLAS library's own default) is the number
+    of threads of each matrix product; ``threads`` (default 1) the number of Python threads
+    that share the convolutional layers' work, each mini-batch cut into chunks of examples
+    (``Network.threads``; NumPy and BLAS release the GIL). The defaults are one core, the
+    fastest measured on a machine whose other core is busy: there two BLAS threads made a
+    ch6-conv2 step at mini-batch 100 3x slower, and ``threads=2`` made mini-batch 10 16 %
+    slower (minimum) to 90 % slower (median); on a machine with an idle second core either
+    may pay (benchmarks/ch6.py measures ``threads=2`` as its own cell). ``threads`` changes
+    the summation order of the conv layers' gradients: results equal to float32 rounding.
     """
 
     def __init__(self, net: Network, training_data, epochs: int, mini_batch_size: int, eta: float,
@@ -559,7 +575,8 @@ class Trainer3:
                  rng: np.random.Generator | None = None, monitor: Sequence[str] = MONITORS,
                  checkpoint: str | Path | None = None,
                  on_epoch: Callable[[int, Network3History, Network], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None, blas_threads: int | None = 1) -> None:
+                 should_stop: Callable[[], bool] | None = None, blas_threads: int | None = 1,
+                 threads: int = 1) -> None:
         if int(epochs) != epochs or epochs < 0:
             raise ValueError(f"epochs must be a whole number >= 0; got {epochs}")
         if int(mini_batch_size) != mini_batch_size or mini_batch_size < 1:
@@ -568,6 +585,8 @@ class Trainer3:
             raise ValueError(f"eta must be a positive number; got {eta}")
         if not np.isfinite(lmbda) or lmbda < 0:
             raise ValueError(f"lmbda must be >= 0; got {lmbda}")
+        if isinstance(threads, bool) or int(threads) != threads or threads < 1:
+            raise ValueError(f"threads must be a whole number >= 1; got {threads}")
         unknown = set(monitor) - set(MONITORS)
         if unknown:
             raise ValueError(f"unknown monitor {sorted(unknown)[0]!r}; choose from {', '.join(MONITORS)}")
@@ -589,6 +608,7 @@ class Trainer3:
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.on_epoch, self.should_stop = on_epoch, should_stop
         self.blas_threads = blas_threads
+        self.threads = int(threads)
         self.epoch = 0
         self.history = Network3History(n_training=len(self.X),
                                        n_validation=0 if self.validation is None else len(self.validation[0]),
@@ -631,12 +651,16 @@ class Trainer3:
         save(self.net, self.checkpoint, metadata={"trainer": json.loads(json.dumps(state, default=int))})
 
     def run(self) -> Network3History:
-        if self.blas_threads is None:
-            return self._run()
-        from threadpoolctl import threadpool_limits
+        saved, self.net.threads = self.net.threads, self.threads
+        try:
+            if self.blas_threads is None:
+                return self._run()
+            from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=self.blas_threads, user_api="blas"):
-            return self._run()
+            with threadpool_limits(limits=self.blas_threads, user_api="blas"):
+                return self._run()
+        finally:
+            self.net.threads = saved
 
     def _run(self) -> Network3History:
         net, h, m = self.net, self.history, self.m
