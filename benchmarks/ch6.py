@@ -115,10 +115,27 @@ def run_torch(net_name: str, mb: int, n: int, threads: int | None = None) -> dic
             loss.backward()
             opt.step()
 
+    def book_init(model, seed):  # the same starting weights as run_nndl's network (network3's init)
+        import numpy as np
+
+        from nndl.network3 import book_net
+
+        params = [torch.from_numpy(np.ascontiguousarray(p)) for p in
+                  book_net(net_name, mb, rng=np.random.default_rng(seed)).params()]
+        convs = [(model.c1, model.b1)] + ([(model.c2, model.b2)] if net_name == "ch6-conv2" else [])
+        with torch.no_grad():
+            for (conv, bias), w, b in zip(convs, params[0::2], params[1::2]):
+                conv.weight.copy_(torch.flip(w, dims=(2, 3)))  # nndl convolves with the flipped kernel
+                bias.copy_(b)
+            for lin, w, b in zip((model.fc, model.out), params[-4::2], params[-3::2]):
+                lin.weight.copy_(w.T)
+                lin.bias.copy_(b)
+        return model
+
     Xtr = torch.from_numpy(X).reshape(-1, 1, 28, 28)
     ytr = torch.from_numpy(y)
-    epoch(Net(), Xtr[:WARMUP], ytr[:WARMUP])
-    model = Net()
+    epoch(book_init(Net(), 9), Xtr[:WARMUP], ytr[:WARMUP])
+    model = book_init(Net(), 0)
     t0, c0 = time.perf_counter(), time.process_time()
     epoch(model, Xtr, ytr)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
