@@ -231,7 +231,8 @@ def test_conv_layers_in_chunks_equal_one_piece(threads, monkeypatch):
     rng = np.random.default_rng(15)
     X, y = rng.normal(size=(7, 144)), rng.integers(0, 3, 7)
     runs = []
-    for chunk_bytes, n_threads in ((10**12, 1), (3 * (4 * 5 * 5 * 9) * 8, threads)):  # chunks of <= 3 examples
+    # chunks of <= 3 examples: the second layer's im2col and its gradient, 2 x 4 x 2 x 2 x 12 numbers each
+    for chunk_bytes, n_threads in ((10**12, 1), (3 * 2 * (4 * 2 * 2 * 12) * 8, threads)):
         monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", chunk_bytes)
         net = _small_net("tanh", rng=np.random.default_rng(16))
         net.threads = n_threads

@@ -269,13 +269,12 @@ class ConvPoolLayer:
         return [self.nabla_w, self.nabla_b]
 
     # ------------------------------------------------------------------ buffers
-    def _make_bytes_per_example(self, need_dx: bool) -> int:
-        """Training bytes per example that the Network's chunking keeps in cache: the im2col
-        matrix, and with ``need_dx`` the window gradients of the col2im as large again."""
+    def _backward_bytes_per_example(self) -> int:
+        """Bytes per example of the im2col matrix and its gradient (the col2im's input), the
+        working set that the Network's chunking keeps in cache."""
         F, C, fh, fw = self.filter_shape
         ph, pw = self.poolsize
-        cols = ph * pw * self.pooled_shape[0] * self.pooled_shape[1] * fh * fw * C * self.dtype.itemsize
-        return 2 * cols if need_dx else cols
+        return 2 * ph * pw * self.pooled_shape[0] * self.pooled_shape[1] * fh * fw * C * self.dtype.itemsize
 
     def _make(self, m: int) -> dict:
         C, H, W = self.image_shape

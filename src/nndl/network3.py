@@ -75,11 +75,11 @@ __all__ = ["Network", "ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer", "N
 
 EVAL_CHUNK = 200  # examples per forward pass when evaluating (bounded buffers)
 # Training: a large mini-batch goes through the convolutional layers in chunks of examples
-# whose working set (the im2col matrix, and for a layer that passes the gradient down also
-# its gradient) stays near this size, so that it stays in cache between a layer's im2col,
-# GEMMs, pooling and col2im. Measured (one thread, mini-batch 100, A/B interleaved): ch6-conv2,
-# chunks of 20 examples (its second layer's 5.1 MB), about 5 % faster than in one piece;
-# ch6-conv1 (one conv layer, no col2im), 2 chunks of 50, the same; smaller chunks were slower.
+# when a conv layer after the first passes its gradient down by col2im: chunks whose working
+# set there (the im2col matrix and its gradient) stays near this size, so that it stays in
+# cache between that layer's GEMMs and col2im. Measured (one thread, mini-batch 100, A/B
+# interleaved): ch6-conv2 in chunks of 20 examples (5.1 MB) about 5 % faster than in one
+# piece; ch6-conv1 (one conv layer, no col2im) in 3 chunks 9 % slower, so it is not cut.
 # The gradients are the sums over the chunks (equal to float32 rounding).
 CONV_CHUNK_BYTES = 5_200_000
 FORMAT = "nndl-layered-network"
@@ -381,9 +381,8 @@ class Network:
         """Row ranges that split a training mini-batch of m for the conv layers (None: in one piece)."""
         if not self._n_conv:
             return None
-        per_example = max(layer._make_bytes_per_example(i > 0)
-                          for i, layer in enumerate(self.layers[: self._n_conv]))
-        size = max(1, CONV_CHUNK_BYTES // per_example)
+        per_example = [layer._backward_bytes_per_example() for layer in self.layers[1: self._n_conv]]
+        size = max(1, CONV_CHUNK_BYTES // max(per_example)) if per_example else m
         threads = max(1, min(int(self.threads), m))
         n = threads * -(-m // (threads * size))  # a multiple of the threads, each chunk <= size
         if n <= 1:
