@@ -14,10 +14,10 @@ import zipfile
 import numpy as np
 import pytest
 
+from nndl import layers, network3
 from nndl.errors import ModelFileError
 from nndl.gradcheck import relative_error
 from nndl.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
-from nndl import network3
 from nndl.network3 import Network, load, load_npz
 
 TOL = 1e-7
@@ -77,7 +77,9 @@ def pool_loops(z: np.ndarray, ph: int, pw: int) -> np.ndarray:
     ((3, 6, 6), (2, 3, 2, 2), (1, 1)),   # no pooling
     ((2, 9, 8), (2, 2, 2, 3), (3, 2)),   # a pool that is not 2x2
 ])
-def test_convpool_forward_equals_loops(image, filters, pool):
+@pytest.mark.parametrize("gather", [True, False])  # the two im2col routes
+def test_convpool_forward_equals_loops(image, filters, pool, gather, monkeypatch):
+    monkeypatch.setattr(layers, "GATHER_BELOW", 10**9 if gather else 0)
     rng = np.random.default_rng(1)
     layer = ConvPoolLayer(image, filters, pool, "linear", rng=rng, dtype=np.float64)
     layer.b[...] = rng.normal(size=filters[0])
@@ -134,9 +136,11 @@ def _check_layer(layer, x, h=1e-5):
     assert relative_error(numeric_grad(f, x, h), dx) <= TOL
 
 
+@pytest.mark.parametrize("gather", [True, False])
 @pytest.mark.parametrize("how", ["col2im", "padded"])
 @pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu"])
-def test_convpool_layer_gradients(act, how):
+def test_convpool_layer_gradients(act, how, gather, monkeypatch):
+    monkeypatch.setattr(layers, "GATHER_BELOW", 10**9 if gather else 0)
     rng = np.random.default_rng(2)
     layer = ConvPoolLayer((2, 7, 7), (3, 2, 3, 3), (2, 2), act, rng=rng, dtype=np.float64)
     layer.input_gradient = how
