@@ -409,16 +409,21 @@ class Network:
         return self._replicas[:n]
 
     def _map(self, fn: Callable[[int], None], n: int) -> None:
-        """fn(0), ..., fn(n-1), on ``threads`` threads (each chunk is independent)."""
-        if self.threads <= 1 or n <= 1:
+        """fn(0), ..., fn(n-1), on ``threads`` threads (each chunk is independent): this thread
+        takes every ``threads``-th chunk, a pool of ``threads - 1`` workers the others."""
+        t = self.threads
+        if t <= 1 or n <= 1:
             for j in range(n):
                 fn(j)
             return
-        if self._pool is None or self._pool._max_workers != self.threads:
+        if self._pool is None or self._pool._max_workers != t - 1:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="nndl-conv")
-        for f in [self._pool.submit(fn, j) for j in range(n)]:
+            self._pool = ThreadPoolExecutor(t - 1, thread_name_prefix="nndl-conv")
+        futures = [self._pool.submit(fn, j) for j in range(n) if j % t]
+        for j in range(0, n, t):
+            fn(j)
+        for f in futures:
             f.result()
 
     def _forward_conv_chunks(self, X: Array, plan: list[tuple[int, int]]) -> Array:
@@ -563,10 +568,11 @@ class Trainer3:
     that share the convolutional layers' work, each mini-batch cut into chunks of examples
     (``Network.threads``; NumPy and BLAS release the GIL). The defaults are one core, the
     fastest measured on a machine whose other core is busy: there two BLAS threads made a
-    ch6-conv2 step at mini-batch 100 3x slower, and ``threads=2`` made mini-batch 10 16 %
-    slower (minimum) to 90 % slower (median); on a machine with an idle second core either
-    may pay (benchmarks/ch6.py measures ``threads=2`` as its own cell). ``threads`` changes
-    the summation order of the conv layers' gradients: results equal to float32 rounding.
+    ch6-conv2 step at mini-batch 100 3x slower, while ``threads=2`` was as fast as one thread
+    at mini-batch 100 and 12-18 % slower at mini-batch 10 (medians / minima). Whether
+    ``threads=2`` pays on a machine with an idle second core, benchmarks/ch6.py measures as
+    its own cell (``nndl, threads=2``). ``threads`` changes the summation order of the conv
+    layers' gradients: results equal to float32 rounding.
     """
 
     def __init__(self, net: Network, training_data, epochs: int, mini_batch_size: int, eta: float,
