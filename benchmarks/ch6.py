@@ -5,8 +5,9 @@ Run through ``compare.py --ch6`` (or alone, same options)::
     python benchmarks/compare.py --ch6 --rounds 2 --out benchmarks/RESULTS.md
     python benchmarks/ch6.py worker nndl --net ch6-conv2 --mb 10      # one cell, one JSON line
 
-Cells: {nndl, PyTorch eager (default threads), PyTorch eager with 1 thread} x {ch6-conv1,
-ch6-conv2} x mini-batch {10, 100}, float32, each in its own fresh process, interleaved in a
+Cells: {nndl (its default: one core), nndl with ``threads=2`` (two Python threads sharing
+the conv layers' work, one BLAS thread each), PyTorch eager (default threads), PyTorch
+eager with 1 thread} x {ch6-conv1, ch6-conv2} x mini-batch {10, 100}, float32, each in its own fresh process, interleaved in a
 new random order every round. A cell trains the book's network (network3's layer order:
 convolution, max-pool, then bias and sigmoid; its initialisation; eta 0.1; no reshuffle)
 on the first ``--n`` MNIST training images (default 10,000) after a warm-up of 1,000 images
@@ -37,8 +38,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 NETS = ("ch6-conv1", "ch6-conv2")
 MBS = (10, 100)
-IMPLS = ("nndl", "torch", "torch1")
-LABELS = {"nndl": "nndl", "torch": "PyTorch eager", "torch1": "PyTorch eager, 1 thread"}
+IMPLS = ("nndl", "nndl2", "torch", "torch1")
+LABELS = {"nndl": "nndl", "nndl2": "nndl, threads=2", "torch": "PyTorch eager",
+          "torch1": "PyTorch eager, 1 thread"}
 ETA = 0.1
 EPOCH = 50_000
 WARMUP = 1_000
@@ -60,17 +62,17 @@ def _data(n: int):
     return s.training.X[:n], s.training.y[:n], s.test.X, s.test.y
 
 
-def run_nndl(net_name: str, mb: int, n: int) -> dict:
+def run_nndl(net_name: str, mb: int, n: int, threads: int = 1) -> dict:
     import numpy as np
 
     from nndl.network3 import book_net
 
     X, y, Xt, yt = _data(n)
     warm = book_net(net_name, mb, rng=np.random.default_rng(9))
-    warm.SGD((X[:WARMUP], y[:WARMUP]), 1, mb, ETA, monitor=())
+    warm.SGD((X[:WARMUP], y[:WARMUP]), 1, mb, ETA, monitor=(), threads=threads)
     net = book_net(net_name, mb, rng=np.random.default_rng(0))
     t0, c0 = time.perf_counter(), time.process_time()
-    net.SGD((X, y), 1, mb, ETA, monitor=())  # one BLAS thread, as nndl trains by default
+    net.SGD((X, y), 1, mb, ETA, monitor=(), threads=threads)  # one BLAS thread, as nndl trains by default
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"seconds": seconds, "cpu_seconds": cpu, "acc": int(round(net.accuracy(Xt, yt) * len(yt)))}
 
@@ -182,8 +184,8 @@ def worker(argv) -> int:
     try:
         if a.impl == "rss":
             out.update(run_rss())
-        elif a.impl == "nndl":
-            out.update(run_nndl(a.net, a.mb, a.n))
+        elif a.impl in ("nndl", "nndl2"):
+            out.update(run_nndl(a.net, a.mb, a.n, 2 if a.impl == "nndl2" else 1))
         else:
             out.update(run_torch(a.net, a.mb, a.n, 1 if a.impl == "torch1" else None))
     except ImportError as exc:
@@ -255,15 +257,16 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
              f"sigmoid; eta {ETA}; no reshuffle; float32) on the first {n:,} MNIST training images, in its "
              "own fresh process, after a 1,000-image warm-up; all cells interleaved in random order each "
              "round. **Seconds per 50,000-image epoch** (timed seconds x 50,000 / n), minimum / median "
-             "over the rounds. nndl trains with one BLAS thread (its default); PyTorch eager with its "
-             "default threads (2 here) and with 1.", "",
+             "over the rounds. nndl trains on one core (its default: one BLAS thread) and with "
+             "`threads=2` (two Python threads share the conv layers' work, one BLAS thread each); PyTorch "
+             "eager with its default threads (2 here) and with 1.", "",
              f"The machine was shared (other developers' work, and nndl's own full-size chapter-6 runs on "
              f"one core): 1-minute load average before each cell {min(load):.2f}-{max(load):.2f} (median "
              f"{statistics.median(load):.2f}) on {os.cpu_count()} cores. Two-thread PyTorch suffers most "
              "from a busy second core; the 1-thread column is the like-for-like comparison with nndl.", "",
              "| network, mini-batch | " + " | ".join(LABELS[i] for i in IMPLS) + " | nndl / PyTorch eager "
-             "| nndl / PyTorch 1 thread | target (nndl / PyTorch eager) |",
-             "|---|---|---|---|---|---|---|"]
+             "| nndl / PyTorch 1 thread | target (nndl / PyTorch eager) | nndl threads=2 / PyTorch eager |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for net in NETS:
         for mb in MBS:
             cells = []
@@ -280,8 +283,10 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
                 verdict = "not measured"
             else:
                 verdict = ("met" if a[0] / b[0] <= limit else "NOT met") + f" (<= {limit:g})"
+            a2 = _stat(res, ("nndl2", net, mb))
+            two = "-" if a2 is None or b is None else f"{a2[0] / b[0]:.2f} ({a2[1] / b[1]:.2f})"
             lines.append(f"| {net}, mb {mb} | " + " | ".join(cells) + " | " + " | ".join(ratios)
-                         + f" | {verdict} |")
+                         + f" | {verdict} | {two} |")
     lines += ["", "Ratios: of minima (of medians in parentheses). The verdicts follow the issue's definition "
               "(wall time against PyTorch eager with its default threads), which a loaded machine flatters: "
               "two-thread PyTorch slows down by large factors when the second core is busy. The like-for-like "

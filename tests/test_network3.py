@@ -14,6 +14,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from nndl import layers, network3
 from nndl.errors import ModelFileError
 from nndl.gradcheck import relative_error
 from nndl.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
@@ -76,7 +77,9 @@ def pool_loops(z: np.ndarray, ph: int, pw: int) -> np.ndarray:
     ((3, 6, 6), (2, 3, 2, 2), (1, 1)),   # no pooling
     ((2, 9, 8), (2, 2, 2, 3), (3, 2)),   # a pool that is not 2x2
 ])
-def test_convpool_forward_equals_loops(image, filters, pool):
+@pytest.mark.parametrize("gather", [True, False])  # the two im2col routes
+def test_convpool_forward_equals_loops(image, filters, pool, gather, monkeypatch):
+    monkeypatch.setattr(layers, "GATHER_BELOW", 10**9 if gather else 0)
     rng = np.random.default_rng(1)
     layer = ConvPoolLayer(image, filters, pool, "linear", rng=rng, dtype=np.float64)
     layer.b[...] = rng.normal(size=filters[0])
@@ -133,9 +136,11 @@ def _check_layer(layer, x, h=1e-5):
     assert relative_error(numeric_grad(f, x, h), dx) <= TOL
 
 
+@pytest.mark.parametrize("gather", [True, False])
 @pytest.mark.parametrize("how", ["col2im", "padded"])
 @pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu"])
-def test_convpool_layer_gradients(act, how):
+def test_convpool_layer_gradients(act, how, gather, monkeypatch):
+    monkeypatch.setattr(layers, "GATHER_BELOW", 10**9 if gather else 0)
     rng = np.random.default_rng(2)
     layer = ConvPoolLayer((2, 7, 7), (3, 2, 3, 3), (2, 2), act, rng=rng, dtype=np.float64)
     layer.input_gradient = how
@@ -200,10 +205,15 @@ def _small_net(act, p_dropout=0.0, rng=None):
     return net
 
 
+@pytest.mark.parametrize("chunks", [1, 3])
 @pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu"])
-def test_network_gradients_conv_conv_fc_softmax(act):
+def test_network_gradients_conv_conv_fc_softmax(act, chunks, monkeypatch):
+    """chunks 3: the conv layers see the mini-batch one example at a time (their gradients summed)."""
+    if chunks > 1:
+        monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 1)
     rng = np.random.default_rng(9)
     net = _small_net(act)
+    assert len(net._chunk_plan(3) or [None]) == chunks
     X = rng.normal(size=(3, 144))
     y = np.array([0, 2, 1])
     lmbda, nb = 0.3, 7
@@ -216,6 +226,45 @@ def test_network_gradients_conv_conv_fc_softmax(act):
     for P, g in zip(net.params(), grads):
         num = numeric_grad(lambda: net.mini_batch_cost(X, y, lmbda, nb, masks), P, h)
         assert relative_error(num, g) <= TOL
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv_layers_in_chunks_equal_one_piece(threads, monkeypatch):
+    """A mini-batch split into chunks of examples for the conv layers (on 1 or 2 threads) gives
+    the same gradients and the same SGD steps as in one piece (float64: to rounding)."""
+    rng = np.random.default_rng(15)
+    X, y = rng.normal(size=(7, 144)), rng.integers(0, 3, 7)
+    runs = []
+    # chunks of <= 3 examples: the second layer's im2col and its gradient, 2 x 4 x 2 x 2 x 12 numbers each
+    for chunk_bytes, n_threads in ((10**12, 1), (3 * 2 * (4 * 2 * 2 * 12) * 8, threads)):
+        monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", chunk_bytes)
+        net = _small_net("tanh", rng=np.random.default_rng(16))
+        net.threads = n_threads
+        plan = net._chunk_plan(7)
+        grads = net.gradients(X, y, 0.3, 5)
+        for _ in range(2):
+            net.update_mini_batch(X, y, 0.2, 0.3, 5)
+        runs.append((plan, grads, [p.copy() for p in net.params()]))
+    assert runs[0][0] is None and len(runs[1][0]) == (3 if threads == 1 else 4)
+    for a, b in zip(runs[0][1] + runs[0][2], runs[1][1] + runs[1][2]):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+
+
+def test_sgd_threads_option(monkeypatch):
+    """SGD(threads=2) trains as threads=1 does (to rounding), leaves net.threads as it was, refuses 0."""
+    monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 1)
+    rng = np.random.default_rng(17)
+    X, y = rng.normal(size=(12, 144)), rng.integers(0, 3, 12)
+    params = []
+    for threads in (1, 2):
+        net = _small_net("relu", rng=np.random.default_rng(18))
+        net.SGD((X, y), 2, 4, 0.1, lmbda=0.1, monitor=(), threads=threads)
+        assert net.threads == 1
+        params.append(net.params())
+    for a, b in zip(*params):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="threads must be a whole number >= 1"):
+        _small_net("relu").SGD((X, y), 1, 4, 0.1, threads=0)
 
 
 def test_sgd_step_is_param_minus_eta_grad():

@@ -37,8 +37,10 @@ the chapter-3 ``Network`` and its trainer are untouched.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -57,6 +59,8 @@ from nndl.layers import (
     FullyConnectedLayer,
     Linear,
     SoftmaxLayer,
+    _Buffers,
+    _step,
 )
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,14 @@ __all__ = ["Network", "ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer", "N
            "sigmoid", "tanh", "ReLU", "linear", "load", "save", "book_net", "BOOK_NETS"]
 
 EVAL_CHUNK = 200  # examples per forward pass when evaluating (bounded buffers)
+# Training: a large mini-batch goes through the convolutional layers in chunks of examples
+# when a conv layer after the first passes its gradient down by col2im: chunks whose working
+# set there (the im2col matrix and its gradient) stays near this size, so that it stays in
+# cache between that layer's GEMMs and col2im. Measured (one thread, mini-batch 100, A/B
+# interleaved): ch6-conv2 in chunks of 20 examples (5.1 MB) about 5 % faster than in one
+# piece; ch6-conv1 (one conv layer, no col2im) in 3 chunks 9 % slower, so it is not cut.
+# The gradients are the sums over the chunks (equal to float32 rounding).
+CONV_CHUNK_BYTES = 5_200_000
 FORMAT = "nndl-layered-network"
 FORMAT_VERSION = 1
 MAX_LAYERS = 100
@@ -187,6 +199,9 @@ class Network:
     dtype : float32 or float64, optional
         Converts every layer's parameters; default: the layers' dtype (float32).
 
+    Attribute ``threads`` (default 1): Python threads sharing the convolutional layers'
+    work in training (see ``Trainer3``).
+
     Raises ValueError when the layers do not fit together.
     """
 
@@ -226,6 +241,12 @@ class Network:
             if not layer.initialized:
                 layer.initialize(self.rng)
         self._masks: dict[int, dict[int, Array]] = {}
+        # the leading convolutional layers (their work can be split into chunks of examples)
+        self._n_conv = next((i for i, layer in enumerate(layers) if not isinstance(layer, ConvPoolLayer)), 0)
+        self._replicas: list[list[ConvPoolLayer]] = []
+        self._stack: dict[int, Array] = {}
+        self._pool = None
+        self.threads = 1
 
     # ------------------------------------------------------------------ properties
     @property
@@ -329,16 +350,121 @@ class Network:
         mean cost of this mini-batch. ``masks`` {layer index: 0/1 array (m, n_in)} fixes
         the dropout masks; otherwise they are drawn from ``rng``.
         """
+        return self._backprop(X, y, masks, scale, None)
+
+    def _backprop(self, X: ArrayLike, y: ArrayLike, masks: dict[int, Array] | None, scale: float,
+                  update: float | None) -> float:
+        """``backprop``; with ``update`` each layer also takes its SGD step as soon as its dC/dx is out."""
         X = self._check_input(X)
         y = np.asarray(y, dtype=np.int64)
         self._draw_masks(len(X), masks)
-        a = self._forward_hidden(X, True)
+        k = self._n_conv
+        plan = self._chunk_plan(len(X))
+        if plan is None:
+            k = 0
+            a = self._forward_hidden(X, True)
+        else:
+            a = self._forward_conv_chunks(X, plan)
+            for layer in self.layers[k:-1]:
+                a = layer.forward(a, True)
         out = self.layers[-1]
         _, cost = out.forward_cost(a, y, True)
-        d = out.backward_labels(y, need_dx=len(self.layers) > 1, scale=scale)  # BP1, eq. (84)
-        for i in range(len(self.layers) - 2, -1, -1):  # BP2 layer by layer, BP3/BP4 inside
-            d = self.layers[i].backward(d, need_dx=i > 0)
+        d = out.backward_labels(y, need_dx=len(self.layers) > 1, scale=scale, update=update)  # BP1, eq. (84)
+        for i in range(len(self.layers) - 2, k - 1, -1):  # BP2 layer by layer, BP3/BP4 inside
+            d = self.layers[i].backward(d, need_dx=i > 0, update=update)
+        if plan is not None:
+            self._backward_conv_chunks(d, plan, update)
         return cost / len(X)
+
+    # ------------------------------------------------------------------ the conv layers in chunks
+    def _chunk_plan(self, m: int) -> list[tuple[int, int]] | None:
+        """Row ranges that split a training mini-batch of m for the conv layers (None: in one piece)."""
+        if not self._n_conv:
+            return None
+        per_example = [layer._backward_bytes_per_example() for layer in self.layers[1: self._n_conv]]
+        size = max(1, CONV_CHUNK_BYTES // max(per_example)) if per_example else m
+        threads = max(1, min(int(self.threads), m))
+        n = threads * -(-m // (threads * size))  # a multiple of the threads, each chunk <= size
+        if n <= 1:
+            return None
+        edges = [m * j // n for j in range(n + 1)]
+        return list(zip(edges[:-1], edges[1:]))
+
+    def _conv_replicas(self, n: int) -> list[list[ConvPoolLayer]]:
+        """n copies of the conv layers that share w and b but have their own buffers and gradients."""
+        conv = self.layers[: self._n_conv]
+        if self._replicas and any(r.w is not c.w or r.b is not c.b for r, c in zip(self._replicas[0], conv)):
+            self._replicas = []  # the parameters were replaced (dtype, load): copy again
+        while len(self._replicas) < n:
+            reps = []
+            for layer in conv:
+                r = copy.copy(layer)
+                r._buf = _Buffers()
+                r.nabla_w, r.nabla_b = np.zeros_like(layer.w), np.zeros_like(layer.b)
+                reps.append(r)
+            self._replicas.append(reps)
+        for reps in self._replicas:
+            for r, c in zip(reps, conv):
+                r.input_gradient = c.input_gradient
+        return self._replicas[:n]
+
+    def _map(self, fn: Callable[[int], None], n: int) -> None:
+        """fn(0), ..., fn(n-1), on ``threads`` threads (each chunk is independent): this thread
+        takes every ``threads``-th chunk, a pool of ``threads - 1`` workers the others."""
+        t = self.threads
+        if t <= 1 or n <= 1:
+            for j in range(n):
+                fn(j)
+            return
+        if self._pool is None or self._pool._max_workers != t - 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(t - 1, thread_name_prefix="nndl-conv")
+        futures = [self._pool.submit(fn, j) for j in range(n) if j % t]
+        for j in range(0, n, t):
+            fn(j)
+        for f in futures:
+            f.result()
+
+    def _forward_conv_chunks(self, X: Array, plan: list[tuple[int, int]]) -> Array:
+        reps = self._conv_replicas(len(plan))
+        last = self.layers[self._n_conv - 1]
+        A = self._stack.get(len(X))
+        if A is None:
+            self._stack = {len(X): np.empty((len(X), last.n_out), self.dtype)}
+            A = self._stack[len(X)]
+
+        def run(j: int) -> None:
+            lo, hi = plan[j]
+            a = X[lo:hi]
+            for layer in reps[j]:
+                a = layer.forward(a, True)
+            A[lo:hi] = a  # the book's (filter, row, column) order, as the next layer takes it
+
+        self._map(run, len(plan))
+        return A
+
+    def _backward_conv_chunks(self, d: Array, plan: list[tuple[int, int]], update: float | None) -> None:
+        k = self._n_conv
+        reps = self._replicas[: len(plan)]
+
+        def run(j: int) -> None:
+            lo, hi = plan[j]
+            g = d[lo:hi]
+            for i in range(k - 1, -1, -1):
+                g = reps[j][i].backward(g, need_dx=i > 0)
+
+        self._map(run, len(plan))
+        for i, layer in enumerate(self.layers[:k]):  # shared weights: the sum over the chunks
+            if layer.nabla_w.base is not None or not layer.nabla_w.flags.writeable:
+                layer.nabla_w = np.zeros_like(layer.w)
+            np.copyto(layer.nabla_w, reps[0][i].nabla_w)
+            np.copyto(layer.nabla_b, reps[0][i].nabla_b)
+            for r in reps[1:]:
+                layer.nabla_w += r[i].nabla_w
+                layer.nabla_b += r[i].nabla_b
+            if update is not None:
+                _step(layer, update)
 
     def mini_batch_cost(self, X: ArrayLike, y: ArrayLike, lmbda: float = 0.0, num_training_batches: int = 1,
              masks: dict[int, Array] | None = None) -> float:
@@ -378,14 +504,10 @@ class Network:
         With L2: w -> (1 - eta lmbda / num_training_batches) w - eta dC_0/dw, the same step
         as network3's T.grad of ``cost + 0.5 lmbda sum w^2 / num_training_batches``.
         """
-        cost = self.backprop(X, y, masks, scale=eta)  # gradients come out times eta
-        decay = 1.0 - eta * lmbda / num_training_batches
-        for layer in self.layers:
-            if decay != 1.0:
-                layer.w *= decay  # the L2 term's share of the step (weights only, not biases)
-            layer.w -= layer.nabla_w
-            layer.b -= layer.nabla_b
-        return cost
+        decay = 1.0 - eta * lmbda / num_training_batches  # the L2 term's share, eq. (93) (weights only)
+        # gradients come out times eta; each layer steps once the layer below has its dC/da
+        # (computed with the old weights), fused into the BP4 product where it can be
+        return self._backprop(X, y, masks, eta, decay)
 
     def SGD(self, training_data, epochs: int, mini_batch_size: int | None = None, eta: float = 0.1,
             validation_data=None, test_data=None, lmbda: float = 0.0, **options) -> Network3History:  # noqa: N802
@@ -395,7 +517,7 @@ class Network:
         Keyword options: ``reshuffle`` (nndl's, default False), ``rng`` (for reshuffling and
         dropout; default the network's), ``monitor`` (what to measure after each epoch),
         ``checkpoint`` (a path: saved after every epoch, and resumed from if it exists),
-        ``on_epoch``, ``should_stop``, ``blas_threads`` (default 1).
+        ``on_epoch``, ``should_stop``, ``blas_threads`` (default 1), ``threads`` (default 1).
         """
         mb = mini_batch_size if mini_batch_size is not None else self.mini_batch_size
         if mb is None:
@@ -440,6 +562,17 @@ class Trainer3:
     (epoch, rng state) are written there atomically; a new ``Trainer3`` with the same
     checkpoint path and the same settings continues after the last finished epoch. A
     checkpoint written with other settings or another architecture raises ValueError.
+
+    Cores: ``blas_threads`` (default 1; None: the BLAS library's own default) is the number
+    of threads of each matrix product; ``threads`` (default 1) the number of Python threads
+    that share the convolutional layers' work, each mini-batch cut into chunks of examples
+    (``Network.threads``; NumPy and BLAS release the GIL). The defaults are one core, the
+    fastest measured on a machine whose other core is busy: there two BLAS threads made a
+    ch6-conv2 step at mini-batch 100 3x slower, while ``threads=2`` was as fast as one thread
+    at mini-batch 100 and 12-18 % slower at mini-batch 10 (medians / minima). Whether
+    ``threads=2`` pays on a machine with an idle second core, benchmarks/ch6.py measures as
+    its own cell (``nndl, threads=2``). ``threads`` changes the summation order of the conv
+    layers' gradients: results equal to float32 rounding.
     """
 
     def __init__(self, net: Network, training_data, epochs: int, mini_batch_size: int, eta: float,
@@ -447,7 +580,8 @@ class Trainer3:
                  rng: np.random.Generator | None = None, monitor: Sequence[str] = MONITORS,
                  checkpoint: str | Path | None = None,
                  on_epoch: Callable[[int, Network3History, Network], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None, blas_threads: int | None = 1) -> None:
+                 should_stop: Callable[[], bool] | None = None, blas_threads: int | None = 1,
+                 threads: int = 1) -> None:
         if int(epochs) != epochs or epochs < 0:
             raise ValueError(f"epochs must be a whole number >= 0; got {epochs}")
         if int(mini_batch_size) != mini_batch_size or mini_batch_size < 1:
@@ -456,6 +590,8 @@ class Trainer3:
             raise ValueError(f"eta must be a positive number; got {eta}")
         if not np.isfinite(lmbda) or lmbda < 0:
             raise ValueError(f"lmbda must be >= 0; got {lmbda}")
+        if isinstance(threads, bool) or int(threads) != threads or threads < 1:
+            raise ValueError(f"threads must be a whole number >= 1; got {threads}")
         unknown = set(monitor) - set(MONITORS)
         if unknown:
             raise ValueError(f"unknown monitor {sorted(unknown)[0]!r}; choose from {', '.join(MONITORS)}")
@@ -477,6 +613,7 @@ class Trainer3:
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.on_epoch, self.should_stop = on_epoch, should_stop
         self.blas_threads = blas_threads
+        self.threads = int(threads)
         self.epoch = 0
         self.history = Network3History(n_training=len(self.X),
                                        n_validation=0 if self.validation is None else len(self.validation[0]),
@@ -519,12 +656,16 @@ class Trainer3:
         save(self.net, self.checkpoint, metadata={"trainer": json.loads(json.dumps(state, default=int))})
 
     def run(self) -> Network3History:
-        if self.blas_threads is None:
-            return self._run()
-        from threadpoolctl import threadpool_limits
+        saved, self.net.threads = self.net.threads, self.threads
+        try:
+            if self.blas_threads is None:
+                return self._run()
+            from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=self.blas_threads, user_api="blas"):
-            return self._run()
+            with threadpool_limits(limits=self.blas_threads, user_api="blas"):
+                return self._run()
+        finally:
+            self.net.threads = saved
 
     def _run(self) -> Network3History:
         net, h, m = self.net, self.history, self.m
