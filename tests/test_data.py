@@ -195,6 +195,7 @@ def test_offline_and_no_files_says_what_to_do(tmp_path, monkeypatch):
     assert "NNDL_DATA" in message and "--data-dir" in message
     assert "train-images-idx3-ubyte.gz" in message and "\n" not in message
     assert info.value.__cause__ is None and info.value.__suppress_context__
+    (tmp_path / "empty").mkdir()  # (a folder that does not exist is its own error: test_ch6_checks)
     with pytest.raises(DataError, match="downloading is off"):
         load_mnist(tmp_path / "empty", download=False)
 

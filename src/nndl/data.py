@@ -2,7 +2,8 @@
 
 Where MNIST comes from (``load_mnist``), first match wins:
 
-1. an explicit folder (``data_dir`` argument, the CLI's ``--data-dir``);
+1. an explicit folder (``data_dir`` argument, the CLI's ``--data-dir``): when given, the
+   only one (a folder that does not exist is a DataError; no fallback to 2. or 3.);
 2. the folder named by the environment variable ``NNDL_DATA``;
 3. the user cache folder, ``cache_dir() / "mnist"`` (``NNDL_CACHE`` overrides it);
 4. else the four IDX files are downloaded from ``MIRRORS`` (or ``NNDL_MIRRORS``) into the
@@ -404,10 +405,13 @@ def check_mnist_dir(data_dir: str | os.PathLike[str], option: str = "--data-dir"
 
 
 def _search_path(data_dir, cache: Path) -> list[tuple[str, Path]]:
-    """The folders searched for MNIST, in order, each with how it was chosen."""
+    """The folders searched for MNIST, in order, each with how it was chosen.
+
+    An explicit ``data_dir`` is the only folder: never a silent switch to $NNDL_DATA or the cache.
+    """
     folders = []
     if data_dir is not None:
-        folders.append(("data_dir", Path(data_dir).expanduser()))
+        return [("data_dir", Path(data_dir).expanduser())]
     if env := os.environ.get("NNDL_DATA"):
         folders.append(("NNDL_DATA", Path(env).expanduser()))
     folders.append(("cache", cache / "mnist"))
@@ -415,7 +419,13 @@ def _search_path(data_dir, cache: Path) -> list[tuple[str, Path]]:
 
 
 def _find_mnist(data_dir, cache: Path) -> Path | None:
-    """The first folder of the search path that holds all four MNIST files, or None."""
+    """The first folder of the search path that holds all four MNIST files, or None.
+
+    ``DataError`` if an explicit ``data_dir`` is not a folder.
+    """
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        raise DataError(f"data_dir {Path(data_dir).expanduser()}: no such folder (it should hold the "
+                        f"four MNIST files, {', '.join(f.name for f in MNIST_FILES)})")
     for how, folder in _search_path(data_dir, cache):
         if _has_mnist(folder):
             log.debug("MNIST found in %s (%s)", folder, how)
@@ -475,7 +485,8 @@ def load_mnist(
 
     Parameters
     ----------
-    data_dir : folder holding the four IDX files (searched first; downloads go there).
+    data_dir : folder holding the four IDX files (the only folder searched when given, and
+        where downloads go; a DataError if it is not a folder).
     dtype : float64 (default) or float32, the type of ``X``.
     download : fetch missing files (and corrupt files of the cache folder) from the mirrors.
     progress : ``progress(file_name, bytes_done, bytes_total)``; default: INFO log lines.

@@ -52,9 +52,10 @@ def shifted(images: np.ndarray, shift: int, axis: int) -> np.ndarray:
 def expand(images_u8: np.ndarray, labels: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The expanded set as uint8: (5 n, 784) images and (5 n,) labels, shuffled by ``seed``.
 
-    ``images_u8``: (n, 784) uint8 pixels. Before the shuffle, example 5 i is image i and
+    ``images_u8``: (n, 784) uint8 pixels (ValueError for wrong shapes). Before the shuffle, example 5 i is image i and
     examples 5 i + 1 ... 5 i + 4 its shifts down, up, right, left.
     """
+    images_u8, labels = _check_training((images_u8, labels))
     n = len(images_u8)
     imgs = images_u8.reshape(n, SIDE, SIDE)
     perm = np.random.default_rng(seed).permutation(COPIES * n)  # shuffled[j] = unshuffled[perm[j]]
@@ -73,6 +74,34 @@ def _key(images_u8: np.ndarray, labels: np.ndarray, seed: int) -> str:
     h = hashlib.md5(images_u8.tobytes())
     h.update(np.ascontiguousarray(labels, np.int64).tobytes())
     return f"mnist-expanded-{h.hexdigest()[:16]}-seed{seed}"
+
+
+def _digest(images: np.ndarray, labels: np.ndarray) -> str:
+    """md5 of the expanded set's pixels and labels (stored beside the cache, checked on reading)."""
+    h = hashlib.md5()
+    for a in range(0, len(images), CHUNK * 5):
+        h.update(np.ascontiguousarray(images[a: a + CHUNK * 5]).data)
+    h.update(np.ascontiguousarray(labels, np.int64).data)
+    return h.hexdigest()
+
+
+def _check_training(training) -> tuple[np.ndarray, np.ndarray]:
+    """``(X (n, 784), y (n,) int64)`` of a training pair, or a ValueError naming what is wrong."""
+    try:
+        X, labels = training
+    except (TypeError, ValueError):
+        raise ValueError("training must be a pair (X, y) of images and labels") from None
+    X, labels = np.asarray(X), np.asarray(labels)
+    if X.ndim == 3 and X.shape[1:] == (SIDE, SIDE):
+        X = X.reshape(len(X), SIDE * SIDE)
+    if X.ndim != 2 or X.shape[1] != SIDE * SIDE:
+        raise ValueError(f"training images must have shape (n, {SIDE * SIDE}) or (n, {SIDE}, {SIDE}); "
+                         f"got {X.shape}")
+    if labels.shape != (len(X),):
+        raise ValueError(f"training labels must have shape ({len(X)},), one per image; got {labels.shape}")
+    if labels.size and not (np.issubdtype(labels.dtype, np.integer) and labels.min() >= 0):
+        raise ValueError("training labels must be whole numbers >= 0")
+    return X, labels.astype(np.int64)
 
 
 def _to_uint8(X: np.ndarray) -> np.ndarray:
@@ -102,16 +131,17 @@ def expanded_training_data(training, *, seed: int = 0, cache: str | os.PathLike[
     ``training``: the book's training split (X (n, 784) floats k/255, y (n,) labels), e.g.
     ``nndl.data.load_mnist().training``. Built on first use and cached (``cache`` folder,
     default ``nndl.data.cache_dir()``); a cache file that cannot be read is rebuilt.
-    Raises ValueError if the images are not 8-bit pixels scaled to [0, 1].
+    The cache is verified on reading against the md5 stored beside it (``<key>-md5.txt``)
+    and rebuilt on any mismatch. Raises ValueError if the images are not 8-bit pixels scaled
+    to [0, 1], or the pair's shapes are wrong (named in the message).
     """
     from nndl.data import cache_dir
 
-    X, labels = training
+    X, labels = _check_training(training)
     u8 = _to_uint8(X)
-    labels = np.asarray(labels, np.int64)
     folder = cache_dir(cache) / "expanded"
     key = _key(u8, labels, seed)
-    px, py = folder / f"{key}-images.npy", folder / f"{key}-labels.npy"
+    px, py, pd = (folder / f"{key}-{part}" for part in ("images.npy", "labels.npy", "md5.txt"))
     n = COPIES * len(u8)
     images = ys = None
     try:
@@ -119,6 +149,9 @@ def expanded_training_data(training, *, seed: int = 0, cache: str | os.PathLike[
         ys = np.load(py, allow_pickle=False)
         if images.shape != (n, SIDE * SIDE) or images.dtype != np.uint8 or ys.shape != (n,):
             raise ValueError("wrong shape")
+        if pd.read_text().strip() != _digest(images, ys):  # a damaged or edited cache is rebuilt
+            log.warning("the cached expanded set %s does not match its checksum; rebuilding it", px)
+            raise ValueError("wrong checksum")
     except (OSError, ValueError):
         log.info("building the expanded training set (%d images) in %s", n, folder)
         built_x, ys = expand(u8, labels, seed)
@@ -126,6 +159,10 @@ def expanded_training_data(training, *, seed: int = 0, cache: str | os.PathLike[
             folder.mkdir(parents=True, exist_ok=True)
             _save_atomic(px, built_x)
             _save_atomic(py, ys)
+            from nndl.io import atomic_write
+
+            with atomic_write(pd) as f:
+                f.write(_digest(built_x, ys).encode())
         except OSError as exc:  # a read-only cache only costs the rebuild next time
             log.warning("cannot cache the expanded set in %s: %s", folder, exc)
         images = built_x

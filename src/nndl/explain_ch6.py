@@ -65,8 +65,27 @@ def _trained_softmax(net: Network, rng) -> None:
     out.w[...] = rng.normal(0.0, 0.1, size=out.w.shape)
 
 
+MAX_BATCH = 1000  # of MNIST's 50,000 training images: a mini-batch shows it all (about 0.3 GB)
+
+
+def check_options(m: Any, seed: Any) -> None:
+    """ValueError unless ``m`` is a whole number in 1..MAX_BATCH and ``seed`` a valid run seed
+    (the rule of ``nndl train --seed``: a whole number in 0..``nndl.runs.MAX_SETTING["seed"]``)."""
+    from nndl.runs import MAX_SETTING
+
+    if not isinstance(m, (int, np.integer)) or isinstance(m, bool) or not 1 <= m <= MAX_BATCH:
+        raise ValueError(f"--batch must be a whole number from 1 to {MAX_BATCH:,} (a mini-batch of the "
+                         f"50,000 training images; more only costs memory); got {m!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed <= MAX_SETTING["seed"]:
+        raise ValueError(f"--seed must be a whole number from 0 to {MAX_SETTING['seed']:,} (as nndl train's "
+                         f"--seed); got {seed!r}")
+
+
 def _net_after_backprop(m: int, seed: int, name: str = "ch6-conv1"):
-    """The book's network ``name`` in float64 (softmax weights non-zero) after one backprop."""
+    """The book's network ``name`` in float64 (softmax weights non-zero) after one backprop.
+
+    ValueError for a bad ``m`` or ``seed`` (``check_options``)."""
+    check_options(m, seed)
     rng = np.random.default_rng(seed)
     net = book_net(name, m, rng=rng, dtype=np.float64)
     _trained_softmax(net, rng)

@@ -33,6 +33,8 @@ as pooling f(conv + b), computed on 4x fewer elements for 2x2 pools.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from numpy.typing import NDArray
@@ -114,14 +116,31 @@ def _dtype(dtype) -> np.dtype:
     return dt
 
 
+def _is_number(v) -> bool:
+    """A real number, not a bool or a string (``True`` and ``"0.5"`` are not numbers here)."""
+    return isinstance(v, (numbers.Real, np.number)) and not isinstance(v, (bool, np.bool_))
+
+
 def _positive_ints(value, n: int, what: str) -> tuple[int, ...]:
+    """``value``: ``n`` whole numbers >= 1 (ints or integral floats; not bools or strings)."""
+    words = "a whole number" if n == 1 else f"{n} whole numbers"
     try:
-        t = tuple(int(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be {n} whole numbers; got {value!r}") from None
-    if len(t) != n or min(t) < 1 or any(int(v) != v for v in value):
-        raise ValueError(f"{what} must be {n} whole numbers >= 1; got {value!r}")
+        items = tuple(value)
+    except TypeError:
+        raise ValueError(f"{what} must be {words}; got {value!r}") from None
+    if len(items) != n or not all(_is_number(v) and np.isfinite(v) and int(v) == v for v in items):
+        raise ValueError(f"{what} must be {words} >= 1; got {value!r}")
+    t = tuple(int(v) for v in items)
+    if min(t) < 1:
+        raise ValueError(f"{what} must be {words} >= 1; got {value!r}")
     return t
+
+
+def check_p_dropout(p_dropout) -> float:
+    """``p_dropout`` as a float in [0, 1); ValueError otherwise (also for bools and strings)."""
+    if not _is_number(p_dropout) or not 0.0 <= float(p_dropout) < 1.0:
+        raise ValueError(f"p_dropout must be a number in [0, 1); got {p_dropout!r}")
+    return float(p_dropout)
 
 
 class _Buffers(dict):
@@ -187,8 +206,9 @@ class ConvPoolLayer:
     Parameters
     ----------
     image_shape : (mini_batch_size, channels, height, width), the book's, or (channels, height, width)
-        The input feature maps; the mini-batch size in the book's tuple is ignored (any
-        batch size works).
+        The input feature maps. The layer works for any batch size; the book's
+        mini_batch_size, when given, is kept as ``self.mini_batch_size`` and a ``Network``
+        with another ``mini_batch_size`` raises ValueError (as network3's would fail).
     filter_shape : (n_filters, channels, fh, fw)
         The filters, e.g. ``(20, 1, 5, 5)``; channels must equal the image's.
     poolsize : (ph, pw), default (2, 2)
@@ -217,7 +237,9 @@ class ConvPoolLayer:
     def __init__(self, image_shape, filter_shape, poolsize=(2, 2), activation_fn=Sigmoid, *,
                  rng: np.random.Generator | None = None, dtype=np.float32, init: str = "book") -> None:
         image_shape = tuple(image_shape)
+        self.mini_batch_size = None  # the book's image_shape[0], checked by Network against its own
         if len(image_shape) == 4:
+            self.mini_batch_size = _positive_ints(image_shape[:1], 1, "image_shape[0] (mini_batch_size)")[0]
             image_shape = image_shape[1:]
         self.image_shape = _positive_ints(image_shape, 3, "image_shape (channels, height, width)")
         self.filter_shape = _positive_ints(filter_shape, 4, "filter_shape (n_filters, channels, fh, fw)")
@@ -507,9 +529,7 @@ class FullyConnectedLayer:
     def __init__(self, n_in: int, n_out: int, activation_fn=Sigmoid, p_dropout: float = 0.0, *,
                  rng: np.random.Generator | None = None, dtype=np.float32, init: str = "book") -> None:
         self.n_in, self.n_out = _positive_ints((n_in, n_out), 2, "n_in, n_out")
-        if not 0.0 <= float(p_dropout) < 1.0:
-            raise ValueError(f"p_dropout must be in [0, 1); got {p_dropout}")
-        self.p_dropout = float(p_dropout)
+        self.p_dropout = check_p_dropout(p_dropout)
         self.activation = activation_name(activation_fn)
         if init not in INITS3:
             raise ValueError(f"unknown init {init!r}; choose from {', '.join(INITS3)}")

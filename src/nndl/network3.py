@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,7 @@ from nndl.layers import (
     _Buffers,
     _step,
 )
+from nndl.layers import _is_number, _positive_ints  # the layers' checks of numbers, shared
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +160,9 @@ class Network3History:
         return cls(**{k: list(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
-def _pair(data, name: str, n_in: int, dtype) -> tuple[Array, NDArray[np.int64]]:
+def _pair(data, name: str, n_in: int, dtype, n_out: int | None = None) -> tuple[Array, NDArray[np.int64]]:
+    """``(X (m, n_in) dtype, y (m,) int64)`` of a data pair; ValueError naming ``name`` for wrong
+    shapes, an empty set, labels that are not whole numbers in 0..n_out-1; DataError for NaN."""
     try:
         X, y = data
     except (TypeError, ValueError):
@@ -178,8 +182,12 @@ def _pair(data, name: str, n_in: int, dtype) -> tuple[Array, NDArray[np.int64]]:
         y = np.argmax(y, axis=1)
     if len(y) != len(X):
         raise ValueError(f"{name}: {len(X)} inputs but {len(y)} labels")
-    if y.size and (not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0)):
-        raise ValueError(f"{name}: labels must be whole numbers")
+    if len(y) == 0:
+        raise ValueError(f"{name} is empty: give at least one example (or None to skip it)")
+    if y.dtype.kind not in "iuf" or (y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0)):
+        raise ValueError(f"{name}: labels must be whole numbers; got {y.dtype} labels")
+    if n_out is not None and (y.min() < 0 or y.max() >= n_out):
+        raise ValueError(f"{name}: labels must lie in 0..{n_out - 1}; got {y.min():g}..{y.max():g}")
     return X, y.astype(np.int64)
 
 
@@ -223,9 +231,14 @@ class Network:
                 if b.image_shape != (a.filter_shape[0], *a.pooled_shape):
                     raise ValueError(f"layer {i + 1} expects images {b.image_shape}; layer {i} gives "
                                      f"{(a.filter_shape[0], *a.pooled_shape)}")
-        if mini_batch_size is not None and (int(mini_batch_size) != mini_batch_size or mini_batch_size < 1):
-            raise ValueError(f"mini_batch_size must be a whole number >= 1; got {mini_batch_size}")
-        self.mini_batch_size = None if mini_batch_size is None else int(mini_batch_size)
+        if mini_batch_size is not None:
+            mini_batch_size = _positive_ints((mini_batch_size,), 1, "mini_batch_size")[0]
+            for i, layer in enumerate(layers):  # the book's image_shape[0] must agree (network3's would)
+                if getattr(layer, "mini_batch_size", None) not in (None, mini_batch_size):
+                    raise ValueError(f"layer {i} was built for mini-batches of {layer.mini_batch_size} "
+                                     f"(its image_shape[0]) but the network's mini_batch_size is "
+                                     f"{mini_batch_size}; give both the same, or image_shape without it")
+        self.mini_batch_size = mini_batch_size
         self.layers = layers
         self.dtype = np.dtype(dtype) if dtype is not None else layers[0].dtype
         if self.dtype not in (np.float32, np.float64):
@@ -582,30 +595,27 @@ class Trainer3:
                  on_epoch: Callable[[int, Network3History, Network], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, blas_threads: int | None = 1,
                  threads: int = 1) -> None:
-        if int(epochs) != epochs or epochs < 0:
-            raise ValueError(f"epochs must be a whole number >= 0; got {epochs}")
-        if int(mini_batch_size) != mini_batch_size or mini_batch_size < 1:
-            raise ValueError(f"mini_batch_size must be a whole number >= 1; got {mini_batch_size}")
-        if not np.isfinite(eta) or eta <= 0:
-            raise ValueError(f"eta must be a positive number; got {eta}")
-        if not np.isfinite(lmbda) or lmbda < 0:
-            raise ValueError(f"lmbda must be >= 0; got {lmbda}")
+        if not _is_number(epochs) or not np.isfinite(epochs) or int(epochs) != epochs or epochs < 0:
+            raise ValueError(f"epochs must be a whole number >= 0; got {epochs!r}")
+        mini_batch_size = _positive_ints((mini_batch_size,), 1, "mini_batch_size")[0]
+        if not _is_number(eta) or not np.isfinite(eta) or eta <= 0:
+            raise ValueError(f"eta must be a positive number; got {eta!r}")
+        if not _is_number(lmbda) or not np.isfinite(lmbda) or lmbda < 0:
+            raise ValueError(f"lmbda must be a number >= 0; got {lmbda!r}")
         if isinstance(threads, bool) or int(threads) != threads or threads < 1:
             raise ValueError(f"threads must be a whole number >= 1; got {threads}")
         unknown = set(monitor) - set(MONITORS)
         if unknown:
             raise ValueError(f"unknown monitor {sorted(unknown)[0]!r}; choose from {', '.join(MONITORS)}")
         self.net = net
-        self.X, self.y = _pair(training_data, "training_data", net.n_in, net.dtype)
+        self.X, self.y = _pair(training_data, "training_data", net.n_in, net.dtype, net.n_out)
         self.m = int(mini_batch_size)
         self.num_training_batches = len(self.X) // self.m  # network3: size / mini_batch_size
         if self.num_training_batches < 1:
             raise ValueError(f"training_data has {len(self.X)} examples, fewer than one mini-batch of {self.m}")
-        if self.y.min() < 0 or self.y.max() >= net.n_out:
-            raise ValueError(f"training_data: labels must lie in 0..{net.n_out - 1}")
         self.validation = None if validation_data is None else _pair(validation_data, "validation_data",
-                                                                      net.n_in, net.dtype)
-        self.test = None if test_data is None else _pair(test_data, "test_data", net.n_in, net.dtype)
+                                                                      net.n_in, net.dtype, net.n_out)
+        self.test = None if test_data is None else _pair(test_data, "test_data", net.n_in, net.dtype, net.n_out)
         self.epochs, self.eta, self.lmbda = int(epochs), float(eta), float(lmbda)
         self.reshuffle = bool(reshuffle)
         self.rng = rng if rng is not None else net.rng
@@ -618,6 +628,7 @@ class Trainer3:
         self.history = Network3History(n_training=len(self.X),
                                        n_validation=0 if self.validation is None else len(self.validation[0]),
                                        n_test=0 if self.test is None else len(self.test[0]))
+        self.initial_cost: float | None = None  # the untrained network's cost (chapter 3's divergence rule)
         if self.checkpoint is not None and self.checkpoint.exists():
             self._resume()
 
@@ -641,6 +652,10 @@ class Trainer3:
                    if getattr(history, k)):
                 raise ValueError("its history's lists have different lengths")
             self.rng.bit_generator.state = state["rng_state"]
+            initial = state.get("initial_cost")
+            if initial is not None and not (_is_number(initial) and np.isfinite(initial) and initial >= 0):
+                raise ValueError(f"its initial_cost is {initial!r}")
+            self.initial_cost = initial
             if state.get("net_rng_state") is not None:
                 self.net.rng.bit_generator.state = state["net_rng_state"]
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
@@ -652,7 +667,8 @@ class Trainer3:
 
     def _save_checkpoint(self) -> None:
         state = {"settings": self.settings(), "epoch": self.epoch, "history": self.history.to_dict(),
-                 "rng_state": self.rng.bit_generator.state, "net_rng_state": self.net.rng.bit_generator.state}
+                 "rng_state": self.rng.bit_generator.state, "net_rng_state": self.net.rng.bit_generator.state,
+                 "initial_cost": self.initial_cost}
         save(self.net, self.checkpoint, metadata={"trainer": json.loads(json.dumps(state, default=int))})
 
     def run(self) -> Network3History:
@@ -672,6 +688,10 @@ class Trainer3:
         h.stopped = None
         nb = self.num_training_batches
         update = net.update_mini_batch
+        if self.initial_cost is None and self.epoch == 0 and self.epoch < self.epochs:
+            from nndl.runs import COST_SAMPLE
+
+            self.initial_cost = net.total_cost(self.X[:COST_SAMPLE], self.y[:COST_SAMPLE])
         while self.epoch < self.epochs:
             t0 = time.perf_counter()
             X, y = self.X, self.y
@@ -688,6 +708,10 @@ class Trainer3:
             if not np.isfinite(cost) or not all(np.isfinite(np.sum(p)) for p in net.params()):
                 raise DivergenceError(f"training diverged in epoch {self.epoch} (the cost or the weights "
                                       f"became NaN or infinite); try a smaller eta than {self.eta:g}")
+            from nndl.runs import check_divergence  # chapter 3's rule: cost > DIVERGENCE_FACTOR x untrained
+
+            check_divergence(self.epoch, SimpleNamespace(training_cost=[cost / nb], evaluation_cost=[]),
+                             self.initial_cost, self.eta)
             t1 = time.perf_counter()
             parts = [f"epoch {self.epoch}"]
             if "training_cost" in self.monitor:

@@ -773,17 +773,23 @@ def _seeds(settings: TrainSettings):
     return seed_generators(settings.seed)
 
 
+def check_training_size(training_size: int | None, splits) -> None:
+    """``UsageError`` if --training-size asks for more examples than the data's training split
+    holds (never a silent cut to what there is); chapters 3 and 6 alike."""
+    if training_size is not None and training_size > len(splits.training.y):
+        raise UsageError(
+            f"--training-size {training_size}: {splits.name} has only "
+            f"{len(splits.training.y):,} training examples"
+        )
+
+
 def prepare_data(settings: TrainSettings, splits):
     """``(training, evaluation)``: the training head, expansion and evaluation set asked for."""
     from nndl.data import expand
 
     training = splits.training
     if settings.training_size is not None:
-        if settings.training_size > len(training.y):
-            raise UsageError(
-                f"--training-size {settings.training_size}: {splits.name} has only "
-                f"{len(training.y):,} training examples"
-            )
+        check_training_size(settings.training_size, splits)
         training = training.head(settings.training_size)
     if settings.expand:
         expanded = (1 + settings.expand) * training.X.nbytes
@@ -1099,8 +1105,15 @@ def load_model(path: str | os.PathLike[str]):
         if (path / MODEL).is_file():
             path = path / MODEL
         elif (path / CHECKPOINT).is_file():
-            net, metadata, _ = load_npz(path / CHECKPOINT)
-            state = metadata.get("state") if isinstance(metadata.get("state"), dict) else {}
+            from nndl.network3 import is_layered_file, load_npz as load_layered
+
+            if is_layered_file(path / CHECKPOINT):  # a chapter-6 run: Trainer3's state, whole epochs
+                net, metadata, _ = load_layered(path / CHECKPOINT)
+                trainer = metadata.get("trainer") if isinstance(metadata.get("trainer"), dict) else {}
+                state = {"epoch": trainer.get("epoch"), "batch": 0}
+            else:
+                net, metadata, _ = load_npz(path / CHECKPOINT)
+                state = metadata.get("state") if isinstance(metadata.get("state"), dict) else {}
             epoch, batch = state.get("epoch"), state.get("batch")
             try:
                 status = read_history(path).get("status")

@@ -26,7 +26,7 @@ def add_parser(subparsers) -> None:
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("topic", choices=TOPICS, metavar="TOPIC", help=", ".join(TOPICS))
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--batch", type=int, default=10, help="mini-batch size (default 10)")
+    p.add_argument("--batch", type=int, default=10, help="mini-batch size, 1..1000 (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the network's weights (default 0)")
     p.set_defaults(func=run)
 
@@ -34,10 +34,12 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from nndl.explain_ch6 import explain, to_text
+    from nndl.explain_ch6 import check_options, explain, to_text
 
-    if args.batch < 1:
-        raise UsageError("--batch must be at least 1")
+    try:
+        check_options(args.batch, args.seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     result = explain(args.topic, m=args.batch, seed=args.seed)
     print(json.dumps(result, indent=1) if args.format == "json" else to_text(result))
     return 0

@@ -293,11 +293,14 @@ def run(args: argparse.Namespace) -> int:
         return _train(session, plots=not args.no_plots, report=args.report)
 
 
-def _resume(args: argparse.Namespace) -> int:
+def check_resume_options(args: argparse.Namespace, extra: tuple[str, ...] = ()) -> None:
+    """``UsageError`` if options other than --epochs and --data-dir come with --resume.
 
-
+    Shared by chapter 3 and chapter 6 (``extra``: more option names to refuse, e.g. "net").
+    """
     others = (
         sorted(set(_given(args)) - set(RESUME_OPTIONS))
+        + [name for name in extra if getattr(args, name, None) is not None]
         + (["config"] if args.config else [])
         + (["out"] if args.out is not None else [])
     )
@@ -306,6 +309,19 @@ def _resume(args: argparse.Namespace) -> int:
             f"--resume takes the settings of the run; only --epochs and --data-dir may be "
             f"given with it, not {', '.join('--' + o.replace('_', '-') for o in others)}"
         )
+
+
+def check_resume_epochs(folder: Path, done: int, epochs: int) -> None:
+    """``UsageError`` if --epochs asks a resumed run for fewer epochs than it has trained."""
+    if epochs < done:
+        raise UsageError(
+            f"--resume {folder} --epochs {epochs}: the run has already trained {done} epochs; "
+            f"pass --epochs N with N >= {done} (or leave --epochs out)"
+        )
+
+
+def _resume(args: argparse.Namespace) -> int:
+    check_resume_options(args)
     folder = Path(args.resume).expanduser()
     if not folder.is_dir():
         raise UsageError(f"--resume {folder}: no such run folder")
@@ -350,6 +366,8 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> int:
         session = runs.Session.start(settings, splits, folder)
         return _train(session, plots=not args.no_plots)
     net, settings, state = runs.load_checkpoint(folder / runs.CHECKPOINT)
+    if args.epochs is not None:
+        check_resume_epochs(folder, state["epoch"], args.epochs)
     if record is None:
         log.warning("%s: no %s (killed after the checkpoint); rebuilding it", folder, runs.HISTORY)
         record = runs.RunRecord(folder, settings, None, network_description(net))

@@ -12,8 +12,10 @@ The run folder holds ``model.npz`` (the layered network, loadable by ``nndl eval
 ``predict`` and ``nndl.network3.load``), ``history.json`` (settings, per-epoch
 accuracies and seconds, the test accuracy at the best validation epoch) and
 ``accuracy.png``. While training, ``checkpoint.npz`` is written after every epoch;
-``nndl train --resume RUN`` (or Ctrl-C and the same command) continues after the last
-finished epoch. ``--report`` writes the run's page, ``RUN/report.html``, when training ends
+after Ctrl-C (or any interruption) ``nndl train --resume RUN`` continues after the last
+finished epoch (the first command again is refused: RUN already holds a run). A run that
+diverges records status "diverged" and its message in history.json, as chapter 3's.
+``--report`` writes the run's page, ``RUN/report.html``, when training ends
 (``nndl report RUN``: the canvas runs the layered network).
 """
 
@@ -31,8 +33,8 @@ log = logging.getLogger("nndl.train")
 
 FORMAT = "nndl-run-network3"
 ALLOWED = ("net", "eta", "lmbda", "epochs", "mini_batch_size", "training_size", "seed", "dtype",
-           "data", "data_dir", "evaluate_on")
-CHAPTER3_ONLY = ("sizes", "cost", "output", "hidden", "init", "regularization", "momentum", "dropout",
+           "data", "data_dir")
+CHAPTER3_ONLY = ("evaluate_on", "sizes", "cost", "output", "hidden", "init", "regularization", "momentum", "dropout",
                  "early_stopping", "eta_schedule", "expand")
 
 
@@ -59,6 +61,10 @@ def wants_layered(args: argparse.Namespace) -> bool:
         from nndl.runs import MAX_HISTORY_BYTES
 
         path = Path(args.resume).expanduser() / "history.json"
+        if not path.exists() and (path.parent / "checkpoint.npz").is_file():
+            from nndl.network3 import is_layered_file
+
+            return is_layered_file(path.parent / "checkpoint.npz")  # _read_record says what is missing
         try:  # bounded and checked like every reader; anything unreadable is not ours
             record = _validate.read_json(path, UsageError, MAX_HISTORY_BYTES, "run history")
         except UsageError:
@@ -74,68 +80,67 @@ def wants_layered(args: argparse.Namespace) -> bool:
 def _settings(args: argparse.Namespace) -> Train3Settings:
     from nndl.experiments.registry import REGISTRY
     from nndl.network3 import BOOK_NETS
-    from nndl.runs import read_config
+    from nndl.runs import TrainSettings, read_config
 
-    given: dict[str, Any] = {}
+    from_file: dict[str, Any] = {}
     if args.config:
         for key, value in read_config(args.config).items():
-            given[key.replace("-", "_")] = value
-    given.update({k: getattr(args, k) for k in ALLOWED + CHAPTER3_ONLY if getattr(args, k, None) is not None})
+            from_file[key.replace("-", "_")] = value
+    options = {k: getattr(args, k) for k in ALLOWED + CHAPTER3_ONLY if getattr(args, k, None) is not None}
+    given = {**from_file, **options}
+    if "evaluate_on" in given:  # never silently dropped: a --net run measures both sets
+        raise UsageError(f"--evaluate-on {given['evaluate_on']!r}: a --net network is measured on the "
+                         "validation AND the test set after every epoch (the book reports the test "
+                         "accuracy at the best validation epoch); leave --evaluate-on out")
     bad = [k for k in given if k not in ALLOWED]
     if bad:
         raise UsageError(f"--{bad[0].replace('_', '-')} describes a chapter-3 network; a --net network "
                          f"takes only {', '.join('--' + k.replace('_', '-') for k in ALLOWED)}")
     name = given.pop("net")
-    if name not in BOOK_NETS:
+    if not isinstance(name, str) or name not in BOOK_NETS:
         raise UsageError(f"--net: unknown network {name!r}; choose from {', '.join(BOOK_NETS)}")
     if given.pop("data", "mnist") not in ("auto", "mnist"):
         raise UsageError("--net networks take 28x28 images: use --data mnist (the default)")
-    given.pop("evaluate_on", None)  # both validation and test accuracy are measured every epoch
+    for values in (from_file, options):
+        values.pop("net", None), values.pop("data", None)
     book = REGISTRY[name].config
-    s = Train3Settings(net=name, eta=book.eta, lmbda=book.lmbda, epochs=book.epochs,
-                       mini_batch_size=book.mini_batch_size, expanded=book.expanded)
-    types = {f.name: f.type for f in fields(Train3Settings)}
-    try:
-        s = replace(s, **{k: (float(v) if types[k] == "float" else int(v) if types[k] in ("int", "int | None")
-                              else v) for k, v in given.items()})
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"bad setting: {exc}") from None
-    if not s.eta > 0 or not 0 <= s.lmbda < float("inf"):
-        raise UsageError("--eta must be > 0 and --lmbda >= 0")
-    if s.epochs < 0 or s.mini_batch_size < 1 or s.seed < 0 or (s.training_size is not None and s.training_size < 1):
-        raise UsageError("--epochs >= 0, --mini-batch-size >= 1, --seed >= 0 and --training-size >= 1")
+    base = TrainSettings(data="mnist", eta=book.eta, lmbda=book.lmbda, epochs=book.epochs,
+                         mini_batch_size=book.mini_batch_size, dtype="float32")
+    # chapter 3's typed reader and range checks (nndl.runs.TrainSettings), one definition for both
+    checked = base.updated(from_file, f"--config {args.config}").updated(options, "options")
+    checked.check()
+    from nndl.commands.train import _absolute_paths
+
+    checked = _absolute_paths(checked)  # so that --resume works from any folder
+    s = Train3Settings(net=name, expanded=book.expanded,
+                       **{f.name: getattr(checked, f.name) for f in fields(Train3Settings)
+                          if f.name not in ("net", "expanded")})
     if s.training_size is not None and s.training_size < s.mini_batch_size:
         raise UsageError(f"--training-size {s.training_size} is less than one mini-batch "
                          f"({s.mini_batch_size})")
-    if s.dtype not in ("float32", "float64"):
-        raise UsageError(f"--dtype: unknown dtype {s.dtype!r}; choose from float32, float64")
-    if s.data_dir is not None:
-        from nndl.data import check_mnist_dir
-
-        check_mnist_dir(s.data_dir)
-        s = replace(s, data_dir=str(Path(s.data_dir).expanduser().resolve()))
     return s
 
 
 def _settings_from_run(s: Train3Settings) -> None:
-    """Check settings read back from a run folder (a file a user may have edited)."""
-    from nndl.network3 import BOOK_NETS
+    """Check settings read back from a run folder (a file a user may have edited): ValueError.
 
-    if s.net not in BOOK_NETS or s.dtype not in ("float32", "float64"):
-        raise ValueError(f"unknown network {s.net!r} or dtype {s.dtype!r}")
-    for name in ("eta", "lmbda", "epochs", "mini_batch_size", "seed"):
-        if not isinstance(getattr(s, name), (int, float)) or isinstance(getattr(s, name), bool):
-            raise ValueError(f"{name} is not a number")
-    if not s.eta > 0 or s.lmbda < 0 or s.epochs < 0 or s.mini_batch_size < 1 or s.seed < 0:
-        raise ValueError("a setting out of range")
-    for name in ("epochs", "mini_batch_size", "seed"):
-        if not isinstance(getattr(s, name), int) or getattr(s, name) > 10**9:
-            raise ValueError(f"{name} is not a whole number up to 10**9")
-    if s.training_size is not None and not (isinstance(s.training_size, int) and not isinstance(
-            s.training_size, bool) and s.mini_batch_size <= s.training_size <= 10**9):
-        raise ValueError("training_size is not a whole number of at least one mini-batch")
+    The same types and ranges as a new run's (chapter 3's ``TrainSettings.check``); the data
+    folder is checked when the data are read (``nndl.data.load_mnist``: a DataError).
+    """
+    from nndl.network3 import BOOK_NETS
+    from nndl.runs import TrainSettings
+
+    if s.net not in BOOK_NETS:
+        raise ValueError(f"unknown network {s.net!r}")
+    values = {f.name: getattr(s, f.name) for f in fields(Train3Settings) if f.name not in ("net", "expanded")}
     if s.data_dir is not None and not isinstance(s.data_dir, str):
         raise ValueError("data_dir is not a path")
+    try:
+        TrainSettings(data="mnist").updated({**values, "data_dir": None}, "the run's settings").check()
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
+    if s.training_size is not None and s.training_size < s.mini_batch_size:
+        raise ValueError("training_size is less than one mini-batch")
     if not isinstance(s.expanded, bool):
         raise ValueError("expanded is not true or false")
 
@@ -143,15 +148,23 @@ def _settings_from_run(s: Train3Settings) -> None:
 def _read_record(folder: Path) -> dict[str, Any]:
     """history.json of a chapter-6 run, every field ``--resume`` reads checked (UsageError)."""
     from nndl import _validate
+    from nndl.errors import DivergenceError
     from nndl.runs import MAX_HISTORY_BYTES
 
     path = folder / "history.json"
+    if not path.exists():
+        raise UsageError(f"--resume {folder}: its history.json is missing, and with it the run's settings "
+                         "(checkpoint.npz holds a chapter-6 network); it cannot be continued: start a "
+                         f"new run (nndl evaluate {folder} still uses the checkpoint)")
     try:
         record = _validate.read_json(path, UsageError, MAX_HISTORY_BYTES, "run history")
     except UsageError as exc:
         raise UsageError(f"--resume {folder}: not a readable chapter-6 run ({exc})") from None
     try:
         s, seconds = check_record(record)
+        if record.get("status") == "diverged":  # as chapter 3
+            raise DivergenceError(f"{folder} diverged ({record.get('message')}); resuming would diverge "
+                                  "again: start a new run with a smaller --eta")
     except (ValueError, TypeError) as exc:
         raise UsageError(f"--resume {folder}: not a readable chapter-6 run ({exc})") from None
     record["settings"] = s
@@ -180,7 +193,7 @@ def check_record(record: Any) -> tuple[Train3Settings, list]:
     seconds = history.get("epoch_seconds", [])
     if not isinstance(seconds, list) or not all(_validate.plain_number(x) for x in seconds):
         raise ValueError("'history.epoch_seconds' is not a list of numbers")
-    if record.get("status") not in ("running", "finished", "interrupted"):
+    if record.get("status") not in ("running", "finished", "interrupted", "diverged"):
         raise ValueError(f"'status' is {record.get('status')!r}")
     return s, seconds
 
@@ -196,6 +209,9 @@ def run(args: argparse.Namespace) -> int:
 
     report = getattr(args, "report", False)
     if args.resume:
+        from nndl.commands.train import check_resume_options
+
+        check_resume_options(args, ("net",))  # as chapter 3: the run's settings, only --epochs, --data-dir
         folder = Path(args.resume).expanduser()
         if not folder.is_dir():
             raise UsageError(f"--resume {folder}: no such run folder")
@@ -240,8 +256,27 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> Train3Settings:
     record = _read_record(folder)
     s, done = record["settings"], record["done"]
     if args.epochs is not None:
+        from nndl.commands.train import check_resume_epochs
+
+        check_resume_epochs(folder, done, args.epochs)
         s = replace(s, epochs=int(args.epochs))
         _settings_from_run(s)
+    elif done > s.epochs:
+        raise UsageError(f"--resume {folder}: its history holds {done} epochs but its settings say "
+                         f"{s.epochs}; not a consistent run")
+    if args.data_dir is not None:
+        from nndl.data import check_mnist_dir
+
+        check_mnist_dir(args.data_dir)
+        s = replace(s, data_dir=str(Path(args.data_dir).expanduser().resolve()))
+    elif s.data_dir is not None:
+        from nndl.data import check_mnist_dir
+
+        try:
+            check_mnist_dir(s.data_dir)
+        except UsageError:
+            raise UsageError(f"--resume {folder}: the run's data folder {s.data_dir} no longer holds the "
+                             "four MNIST files; give --data-dir DIR, a folder that does") from None
     checkpoint, model = folder / "checkpoint.npz", folder / "model.npz"
     if checkpoint.exists():
         return s
@@ -263,7 +298,10 @@ def _data(s: Train3Settings):
 
     from nndl.data import load_mnist
 
+    from nndl.runs import check_training_size
+
     splits = load_mnist(data_dir=s.data_dir, dtype=np.dtype(s.dtype))
+    check_training_size(s.training_size, splits)
     n = s.training_size
     training = (splits.training.X[:n], splits.training.y[:n])
     if s.expanded:
@@ -276,6 +314,7 @@ def _data(s: Train3Settings):
 def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
     import numpy as np
 
+    from nndl.errors import DivergenceError
     from nndl.experiments.common import rngs, write_json
     from nndl.network3 import Trainer3, book_net
 
@@ -297,7 +336,14 @@ def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
                        s.lmbda, rng=run_rng, checkpoint=checkpoint,
                        on_epoch=lambda e, hist, n: write(hist, "running"))
     write(trainer.history, "running")  # only once a checkpoint (if any) has been read and checked
-    h = trainer.run()
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported
+            h = trainer.run()
+    except DivergenceError as exc:  # as chapter 3: recorded, the last good checkpoint kept
+        record["message"] = str(exc)
+        write(trainer.history, "diverged")
+        raise DivergenceError(f"{exc}; the last good checkpoint is in {checkpoint}" if checkpoint.exists()
+                              else str(exc)) from None
     if checkpoint.exists():  # the last checkpoint is the trained network, with the trainer's state
         checkpoint.replace(folder / "model.npz")
     else:

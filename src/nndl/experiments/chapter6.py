@@ -138,10 +138,17 @@ def run(cfg: Ch6Config, seed: int, checkpoint_dir: Path | None = None) -> Result
     return {"nets": nets, "ensemble_test_accuracy": ensemble}
 
 
+# --quick of the sigmoid conv net: 2 epochs of 1,000 images (200 steps) leave it on the plateau of
+# chance (validation 10.4 %); one epoch of 5,000 images (500 steps) reaches about 50 % in a few
+# seconds. (ch6-conv2 stays at chance even after 1,000 steps of 10,000 images at eta 0.1-0.3.)
+QUICK_SIZES = {"ch6-conv1": {"n_train": 5000, "epochs": 1}}
+
+
 def quick(cfg: Ch6Config) -> Ch6Config:
     n = QUICK_TRAIN // 5 if cfg.expanded else QUICK_TRAIN
-    return dataclasses.replace(cfg, n_train=n, epochs=min(cfg.epochs, QUICK_EPOCHS),
-                               n_evaluation=QUICK_EVALUATION, ensemble=min(cfg.ensemble, 2))
+    return dataclasses.replace(cfg, **{"n_train": n, "epochs": min(cfg.epochs, QUICK_EPOCHS),
+                                       "n_evaluation": QUICK_EVALUATION, "ensemble": min(cfg.ensemble, 2),
+                                       **QUICK_SIZES.get(cfg.net, {})})
 
 
 def _history(r: Result) -> dict:
@@ -245,7 +252,7 @@ EXPERIMENTS = (
     _exp("ch6-fc", "chapter 6, fully connected baseline (784-100-10, softmax)",
          Ch6Config("ch6-fc", False, 0.1, 0.0, 60), 97.80, "97.80 %", cost=10,
          claims=(Claim("close to chapter 3's 98.04 % (within half a point)",
-                       lambda r: abs(test_at_best(r) - 98.04) <= 0.5),)),
+                       lambda r: abs(test_at_best(r) - 98.04) <= 0.5, full_size_only=True),)),
     _exp("ch6-conv1", "chapter 6, one convolutional-pooling layer", Ch6Config("ch6-conv1", False, 0.1, 0.0, 60),
          98.78, "98.78 %", cost=60),
     _exp("ch6-conv2", "chapter 6, two convolutional-pooling layers", Ch6Config("ch6-conv2", False, 0.1, 0.0, 60),

@@ -36,6 +36,7 @@ class Claim:
     text: str
     check: Callable[[Result], bool]
     once: bool = False
+    full_size_only: bool = False  # compares with a full-size number: not checked on --quick data
 
 
 @dataclass(frozen=True)
