@@ -138,3 +138,20 @@ def test_stale_shared_data_removed_and_only_what_the_cells_use_shipped(tmp_path,
     assert len(needed.training.y) == 200 and len(needed.test.y) == 0
     assert len(sweep._needed(digits, "validation", [*cells, *sweep.SweepSpec(TrainSettings()).cells()])
                .training.y) == len(digits.training.y)
+
+
+def test_expansion_too_large_for_a_cell_is_found_before_any_cell():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from nndl.data import Dataset
+
+    mnist_sized = SimpleNamespace(name="mnist", training=Dataset(np.broadcast_to(np.float64(0), (50_000, 784)),
+                                                                 np.zeros(50_000, np.int64)),
+                                  validation=Dataset(np.zeros((2, 784)), np.arange(2)))
+    spec = sweep.SweepSpec(TrainSettings(evaluate_on="validation"), {"expand": [0, 30]})
+    with pytest.raises(UsageError, match="--expand 30: the expanded training data would take 9.1 GiB"):
+        sweep._fits_the_data(spec.cells(), mnist_sized, "validation")
+    sweep._fits_the_data(sweep.SweepSpec(TrainSettings(evaluate_on="validation", training_size=1000),
+                                         {"expand": [0, 30]}).cells(), mnist_sized, "validation")

@@ -843,14 +843,20 @@ def check_scheduler(address: str) -> None:
 def _fits_the_data(cells: Sequence[Cell], splits, evaluate_on: str) -> None:
     """``UsageError`` for the first cell whose settings do not fit the data (layer sizes, labels,
     --training-size): the checks ``nndl train`` makes before training, made for every cell first."""
-    n_inputs = splits.training.X.shape[1]
+    import numpy as np
+
+    from nndl.runs import check_expand
+
+    n_training, n_inputs = splits.training.X.shape
     n_classes = int(max(splits.training.y.max(), getattr(splits, evaluate_on).y.max())) + 1  # as build_network
     for cell in cells:
         s = cell.settings
         s.check_data(n_inputs, n_classes, splits.name)
-        if s.training_size is not None and s.training_size > len(splits.training.y):
+        if s.training_size is not None and s.training_size > n_training:
             raise UsageError(f"--training-size {s.training_size}: {splits.name} has only "
-                             f"{len(splits.training.y):,} training examples")
+                             f"{n_training:,} training examples")
+        if s.expand:
+            check_expand(s, (s.training_size or n_training) * n_inputs * np.dtype(s.dtype).itemsize)
 
 
 def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int | None = None,
