@@ -785,10 +785,78 @@ class CheckpointReader(Reader):
         return bool(ok)
 
 
+class SweepResultsReader(Reader):
+    """``nndl sweep``'s results.jsonl: a line it cannot use (cut short, not UTF-8, not JSON, not a
+    row) is a one-line warning naming the file, and the cell is recomputed. The warning counts
+    as the clean outcome here (the reader raises nothing by design: a resumed sweep goes on)."""
+
+    name = "sweep results.jsonl"
+
+    def __init__(self, work):
+        super().__init__(work)
+        settings = {"data": "digits", "eta": 0.5, "epochs": 2, "seed": 0, "evaluate_on": "validation"}
+        ok = {"key": "0123456789abcdef", "varied": {"eta": 0.5}, "seed": 0, "status": "ok", "error": None,
+              "best_accuracy": 0.9, "best_epoch": 1, "final_accuracy": 0.88, "accuracy_curve": [0.8, 0.9],
+              "settings": settings, "seconds": 1.5}
+        error = {**ok, "key": "fedcba9876543210", "status": "error", "error": "DivergenceError: x",
+                 "best_accuracy": None, "best_epoch": None}
+        self.rows = [ok, error]
+
+    def case(self, rng, k):
+        rows = [json.loads(json.dumps(r)) for r in self.rows]
+        op = rng.randrange(4)
+        if op == 0:
+            rows[rng.randrange(2)] = mutate_tree(rows[rng.randrange(2)], rng)
+        text = "".join(json.dumps(r) + "\n" for r in rows)
+        if op == 1:
+            text = json_text_mutation(text, rng)
+        data = text.encode("utf-8", "surrogatepass")
+        if op == 2:
+            data = mutate_bytes(data, rng)
+        elif op == 3:  # binary garbage (head -c N /dev/urandom), or a line cut short
+            data = rng.randbytes(rng.randrange(1, 5000)) if rng.random() < 0.5 else data[:rng.randrange(len(data))]
+        path = self.work / f"c{k}.jsonl"
+        path.write_bytes(data)
+        return path
+
+    def read(self, path):
+        import logging
+
+        from nndl.errors import DataError
+        from nndl.sweep import read_rows
+
+        warnings: list[str] = []
+
+        class Catch(logging.Handler):
+            def emit(self, record):
+                warnings.append(record.getMessage())
+
+        log, catch = logging.getLogger("nndl.sweep"), Catch(logging.WARNING)
+        level = log.level
+        log.addHandler(catch)
+        log.setLevel(logging.WARNING)  # fuzz() silences nndl's loggers; these warnings are the outcome
+        try:
+            rows = read_rows(path)
+        finally:
+            log.removeHandler(catch)
+            log.setLevel(level)
+        if warnings:  # reported: each warning one line naming the file
+            if any("\n" in w or str(path) not in w for w in warnings):
+                raise ValueError(f"a warning that is not one line naming the file: {warnings}")
+            raise DataError(warnings[0])
+        return rows
+
+    def valid(self, rows, path):
+        from nndl.sweep import row_problem
+
+        lines = [x for x in path.read_bytes().split(b"\n") if x.strip()]
+        return len(rows) == len(lines) and all(row_problem(r) is None for r in rows)
+
+
 READERS: tuple[type[Reader], ...] = (IdxReader, MnistCacheReader, ModelNpzReader, LayeredModelNpzReader,
                                      Network2JsonReader,
                                      UserNpzReader, ImageFolderReader, PredictImageReader, TomlReader,
-                                     CheckpointReader)
+                                     CheckpointReader, SweepResultsReader)
 
 
 def classify(reader: Reader, path: Path, trace: bool = True) -> tuple[str, str]:

@@ -25,6 +25,7 @@ DEFAULT_CASES = {
     fz.PredictImageReader: 2000,
     fz.TomlReader: 1500,
     fz.CheckpointReader: 250,
+    fz.SweepResultsReader: 300,
 }
 
 

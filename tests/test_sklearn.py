@@ -82,3 +82,43 @@ def test_pipeline_and_grid_search(digits):
     search.fit(X[:600], y[:600])
     assert search.best_params_["networkclassifier__eta"] == 0.5  # 0.001 barely moves in 10 epochs
     assert search.score(*digits.test) > 0.8
+
+
+@pytest.mark.parametrize("param, value, message", [
+    ("epochs", 2.5, "epochs must be an int >= 1; got 2.5"),
+    ("epochs", 0, "epochs must be an int >= 1; got 0"),
+    ("early_stopping", 0, "early_stopping must be None or an int >= 1; got 0"),
+    ("eta_schedule", 1.5, "eta_schedule must be None or an int >= 1"),
+    ("mini_batch_size", True, "mini_batch_size must be an int >= 1"),
+    ("eta", 0.0, "eta must be a finite number > 0"),
+    ("eta", float("nan"), "eta must be a finite number > 0"),
+    ("lmbda", -1, "lmbda must be a finite number >= 0"),
+    ("momentum", 1.0, "momentum must be a number in [0, 1)"),
+    ("dropout", -0.1, "dropout must be a number in [0, 1)"),
+    ("validation_fraction", 1.0, "validation_fraction must be a number in (0, 1)"),
+    ("hidden_layer_sizes", (30, 2.5), "hidden_layer_sizes must be ints >= 1"),
+    ("hidden_layer_sizes", (0,), "hidden_layer_sizes must be ints >= 1"),
+    ("cost", "hinge", "cost must be one of"),
+    ("hidden", "softsign", "hidden must be one of"),
+])
+def test_bad_parameters_are_a_value_error_naming_them(digits, param, value, message):
+    X, y = digits.training
+    clf = NetworkClassifier(epochs=1).set_params(**{param: value})
+    for fit in (lambda: clf.fit(X[:50], y[:50]), lambda: clf.partial_fit(X[:50], y[:50], classes=np.arange(10))):
+        with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+            fit()
+
+
+def test_divergence_fails_the_fit_as_nndl_train_fails(tmp_path, digits, capsys):
+    from nndl.errors import DivergenceError
+
+    X, y = digits.training
+    with pytest.raises(DivergenceError, match="training diverged in epoch 0") as caught:
+        NetworkClassifier(eta=100, epochs=10, random_state=0).fit(X, y)
+    capsys.readouterr()
+    assert main(["train", "--data", "digits", "--eta", "100", "--epochs", "10", "--no-plots",
+                 "--out", str(tmp_path / "run")]) == 1
+    assert str(caught.value) in capsys.readouterr().err  # the same rule, epoch and message
+    clf = NetworkClassifier(eta=100, random_state=0)
+    with pytest.raises(DivergenceError, match="training diverged in epoch 0"):
+        clf.partial_fit(X, y, classes=np.arange(10))

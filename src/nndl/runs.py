@@ -783,6 +783,17 @@ def check_training_size(training_size: int | None, splits) -> None:
         )
 
 
+def check_expand(settings: TrainSettings, nbytes: int) -> None:
+    """``UsageError`` if ``--expand`` would make training data of ``nbytes`` too large."""
+    expanded = (1 + settings.expand) * nbytes
+    if expanded > MAX_EXPANDED_BYTES:
+        raise UsageError(
+            f"--expand {settings.expand}: the expanded training data would take "
+            f"{expanded / 2**30:.1f} GiB (at most {MAX_EXPANDED_BYTES / 2**30:.0f}); use fewer "
+            "copies, --training-size or --dtype float32"
+        )
+
+
 def prepare_data(settings: TrainSettings, splits):
     """``(training, evaluation)``: the training head, expansion and evaluation set asked for."""
     from nndl.data import expand
@@ -792,13 +803,7 @@ def prepare_data(settings: TrainSettings, splits):
         check_training_size(settings.training_size, splits)
         training = training.head(settings.training_size)
     if settings.expand:
-        expanded = (1 + settings.expand) * training.X.nbytes
-        if expanded > MAX_EXPANDED_BYTES:
-            raise UsageError(
-                f"--expand {settings.expand}: the expanded training data would take "
-                f"{expanded / 2**30:.1f} GiB (at most {MAX_EXPANDED_BYTES / 2**30:.0f}); use fewer "
-                "copies, --training-size or --dtype float32"
-            )
+        check_expand(settings, training.X.nbytes)
         log.info(
             "expanding the training data: %d rotated and shifted copies of %s images",
             settings.expand,

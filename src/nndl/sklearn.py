@@ -30,8 +30,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from nndl.data import Dataset
 from nndl.network import Network
-from nndl.runs import seed_generators
+from nndl.runs import check_divergence, initial_cost, seed_generators
 from nndl.training import Trainer, TrainingHistory
 
 __all__ = ["NetworkClassifier"]
@@ -110,10 +111,17 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
     Raises
     ------
     ValueError
-        Bad hyper-parameters, fewer than two classes, continuous targets, NaN or
-        infinite inputs, or input of the wrong width.
+        Bad hyper-parameters (checked by ``fit`` and ``partial_fit``, as scikit-learn's
+        estimators do, naming the parameter: e.g. ``epochs=2.5``, ``early_stopping=0``),
+        fewer than two classes, continuous targets, NaN or infinite inputs, or input of
+        the wrong width.
     nndl.errors.DivergenceError
-        The weights became NaN or infinite (eta too large).
+        Training diverged, by ``nndl train``'s rule (``nndl.runs.check_divergence``): after
+        an epoch the weights or the training cost are NaN or infinite, or the training cost
+        is above ``DIVERGENCE_FACTOR`` (10) times the untrained network's. The fit fails (an
+        exception, not a ``ConvergenceWarning``): a diverged network is no model, and
+        ``GridSearchCV`` records such a fit as failed (``error_score``) and goes on. The
+        message is ``nndl train``'s ("training diverged in epoch N ..."; epochs from 0).
 
     Notes
     -----
@@ -162,6 +170,46 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ helpers
+    def _check_params(self) -> None:
+        """``ValueError`` naming the first bad hyper-parameter (scikit-learn checks them in ``fit``)."""
+        from nndl.activations import HIDDEN_ACTIVATIONS
+        from nndl.costs import COSTS, cost_name, get_cost
+        from nndl.network import INITS, REGULARIZATIONS
+
+        def integer(v) -> bool:
+            return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+        def real(v) -> bool:
+            return isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+
+        rules = [
+            ("eta", real(self.eta) and self.eta > 0, "a finite number > 0"),
+            ("lmbda", real(self.lmbda) and self.lmbda >= 0, "a finite number >= 0"),
+            ("mini_batch_size", integer(self.mini_batch_size) and self.mini_batch_size >= 1, "an int >= 1"),
+            ("epochs", integer(self.epochs) and self.epochs >= 1, "an int >= 1"),
+            ("momentum", real(self.momentum) and 0 <= self.momentum < 1, "a number in [0, 1)"),
+            ("dropout", real(self.dropout) and 0 <= self.dropout < 1, "a number in [0, 1)"),
+            ("early_stopping", self.early_stopping is None
+             or (integer(self.early_stopping) and self.early_stopping >= 1), "None or an int >= 1"),
+            ("eta_schedule", self.eta_schedule is None
+             or (integer(self.eta_schedule) and self.eta_schedule >= 1), "None or an int >= 1"),
+            ("validation_fraction", real(self.validation_fraction) and 0 < self.validation_fraction < 1,
+             "a number in (0, 1)"),
+            ("init", self.init in INITS, f"one of {', '.join(map(repr, INITS))}"),
+            ("hidden", isinstance(self.hidden, str) and self.hidden in HIDDEN_ACTIVATIONS, f"one of {', '.join(map(repr, HIDDEN_ACTIVATIONS))}"),
+            ("regularization", self.regularization in REGULARIZATIONS,
+             f"one of {', '.join(map(repr, REGULARIZATIONS))}"),
+        ]
+        for name, ok, wanted in rules:
+            if not ok:
+                raise ValueError(f"{name} must be {wanted}; got {getattr(self, name)!r}")
+        try:
+            cost_name(get_cost(self.cost))
+        except (ValueError, TypeError):
+            raise ValueError(f"cost must be one of {', '.join(map(repr, COSTS))}; got {self.cost!r}") from None
+        self._hidden_sizes()
+        self._np_dtype()
+
     def _np_dtype(self) -> np.dtype:
         if self.dtype not in ("float64", "float32", np.float64, np.float32):
             raise ValueError(f"dtype must be 'float64' or 'float32'; got {self.dtype!r}")
@@ -170,9 +218,12 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
     def _hidden_sizes(self) -> list[int]:
         sizes = [self.hidden_layer_sizes] if np.isscalar(self.hidden_layer_sizes) else self.hidden_layer_sizes
         try:
-            return [int(s) for s in sizes]
-        except (TypeError, ValueError):
-            raise ValueError(f"hidden_layer_sizes must be whole numbers; got {self.hidden_layer_sizes!r}") from None
+            sizes = list(sizes)
+        except TypeError:
+            sizes = [None]
+        if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be ints >= 1; got {self.hidden_layer_sizes!r}")
+        return [int(s) for s in sizes]
 
     def _start(self, n_features: int, classes: np.ndarray) -> None:
         """A new network and generators for ``classes`` (which must be >= 2)."""
@@ -186,6 +237,7 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
                                 hidden=self.hidden, dtype=self._np_dtype(), dropout=self.dropout,
                                 rng=generators[0])
         self.history_ = TrainingHistory()
+        self._initial_cost = None  # the untrained network's, for the divergence rule
         self.n_iter_ = 0
         self.loss_curve_ = []
         self.validation_scores_ = None
@@ -212,13 +264,17 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
             order = self._holdout_rng.permutation(len(y_idx))
             evaluation = (X[order[:n_val]], y_idx[order[:n_val]])
             X, y_idx = X[order[n_val:]], y_idx[order[n_val:]]
+        if self._initial_cost is None:  # as nndl train: on the first training examples (lmbda, regularization: ours)
+            self._initial_cost = initial_cost(self.network_, Dataset(X, y_idx), self)
+        done = self.n_iter_  # epochs numbered from 0 over every call, as nndl train numbers them
         trainer = Trainer(self.network_, (X, y_idx), epochs, self.mini_batch_size, self.eta, self.lmbda,
                           evaluation, regularization=self.regularization, momentum=self.momentum,
                           monitor_training_cost=True, monitor_evaluation_accuracy=evaluation is not None,
                           monitor_evaluation_cost=evaluation is not None,
                           early_stopping=self.early_stopping if evaluation is not None else None,
                           eta_schedule=self.eta_schedule if evaluation is not None else None,
-                          rng=self._train_rng)
+                          rng=self._train_rng,
+                          on_epoch=lambda e, h, net: check_divergence(done + e, h, self._initial_cost, self.eta))
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and raised
             h = trainer.run()
         self.n_iter_ += h.epochs
@@ -245,11 +301,12 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        self._check_params()
         X, y = validate_data(self, X, y, dtype=self._np_dtype(), reset=True)
         check_classification_targets(y)
         classes, y_idx = np.unique(y, return_inverse=True)
         self._start(X.shape[1], classes)
-        self._train(X, y_idx.astype(np.int64), int(self.epochs), holdout=True)
+        self._train(X, y_idx.astype(np.int64), self.epochs, holdout=True)
         return self
 
     def partial_fit(self, X, y, classes=None):
@@ -270,6 +327,7 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        self._check_params()
         first = not hasattr(self, "classes_")
         X, y = validate_data(self, X, y, dtype=self._np_dtype(), reset=first)
         check_classification_targets(y)

@@ -40,7 +40,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from nndl.errors import NndlError, UsageError
@@ -103,41 +102,49 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def parse_value(name: str, text: str) -> Any:
-    """One value of setting ``name`` from command-line text (checked by ``TrainSettings``)."""
+def parse_value(name: str, text: str, option: str | None = None) -> Any:
+    """One value of setting ``name`` from command-line text (checked by ``TrainSettings``);
+    ``option`` names the option in errors (default ``--name``)."""
     text = text.strip()
+    option = option or _flag(name)
     if name == "sizes":
         return text
     kind = _kind(name)
     if text.lower() in ("none", "off") and getattr(TrainSettings, name) is None:
         return None
     if kind in (int, float):
+        if kind is int and len(text) <= 100:
+            try:
+                return int(text)  # exactly as typed: "99999999999999999999999" stays that number
+            except ValueError:
+                pass
         try:
             number = float(text)
         except ValueError:
-            raise UsageError(f"{_flag(name)}: {text!r} is not a number") from None
+            raise UsageError(f"{option}: {text!r} is not a number") from None
         if kind is int:
-            if not number.is_integer():
-                raise UsageError(f"{_flag(name)}: {text!r} is not a whole number")
+            if not number.is_integer() or abs(number) > 2**53:  # 1e3 is 1000; 1e30 is not exact
+                raise UsageError(f"{option}: {text!r} is not a whole number (write it with digits)")
             return int(number)
         return number
     return text
 
 
-def parse_axis(name: str, text: str) -> Axis:
+def parse_axis(name: str, text: str, option: str | None = None) -> Axis:
     """``"0.1,1.0"`` -> [0.1, 1.0]; ``"loguniform:0.01:10"`` -> a Distribution.
 
     ``--sizes`` separates its alternatives by ``/`` (``784,30,10/784,100,10``), since
     one value already holds commas.
     """
+    option = option or _flag(name)
     head = text.split(":", 1)[0].strip().lower()
     if head in DISTRIBUTIONS:
         parts = text.split(":")
         if len(parts) != 3 or _kind(name) not in (int, float):
-            raise UsageError(f"{_flag(name)} {text}: a range is {head}:LOW:HIGH, for a numeric setting")
-        low, high = parse_value(name, parts[1]), parse_value(name, parts[2])
+            raise UsageError(f"{option} {text}: a range is {head}:LOW:HIGH, for a numeric setting")
+        low, high = parse_value(name, parts[1], option), parse_value(name, parts[2], option)
         return distribution(name, head, low, high)
-    return [parse_value(name, p) for p in split_list(text, _flag(name), "/" if name == "sizes" else ",")]
+    return [parse_value(name, p, option) for p in split_list(text, option, "/" if name == "sizes" else ",")]
 
 
 def distribution(name: str, kind: str, low: float, high: float) -> Distribution:
@@ -175,20 +182,32 @@ class SweepSpec:
     axes: dict[str, Axis] = field(default_factory=dict)
     seeds: tuple[int, ...] = (0,)
     samples: int | None = None
-    sample_seed: int = 0
+    sample_seed: int | None = None  # None: 0 (a seed given without ``samples`` is an error)
 
     def check(self) -> None:
         """Raise ``UsageError`` naming the first bad part (checks every cell's settings)."""
-        for name in self.axes:
+        from nndl.runs import MAX_SETTING
+
+        for name, axis in self.axes.items():
             if name not in TrainSettings.names() or name == "seed":
                 raise UsageError(f"cannot sweep {name!r}: sweep training settings, and seeds with --seeds")
             if name in FIXED:
                 raise UsageError(f"{_flag(name)} is one value for the whole sweep, not a list")
-        if not self.seeds or min(self.seeds) < 0:
-            raise UsageError(f"--seeds needs whole numbers >= 0; got {list(self.seeds)}")
+            if isinstance(axis, list) and not axis:
+                raise UsageError(f"{_flag(name)}: an empty list of values (a sweep of no cells)")
+        # the seed rule of nndl train (--seed), for each seed and for the draws' seed
+        for option, values in (("--seeds", list(self.seeds)), ("--sample-seed", [self.sample_seed or 0])):
+            if not values or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+                raise UsageError(f"{option} needs whole numbers >= 0; got {values}")
+            if min(values) < 0:
+                raise UsageError(f"{option} must be at least 0; got {min(values)}")
+            if max(values) > MAX_SETTING["seed"]:
+                raise UsageError(f"{option} must be at most {MAX_SETTING['seed']:,}; got {max(values)}")
         if len(set(self.seeds)) != len(self.seeds):
             raise UsageError(f"--seeds lists a seed twice: {list(self.seeds)}")
         if self.samples is None:
+            if self.sample_seed is not None:
+                raise UsageError("--sample-seed is the seed of random search's draws: it needs --samples N")
             for name, axis in self.axes.items():
                 if isinstance(axis, Distribution):
                     raise UsageError(f"{_flag(name)} {axis.text()}: a range needs --samples N (random search)")
@@ -201,6 +220,8 @@ class SweepSpec:
         self.base.check()
         for cell in self.cells():
             cell.settings.check()
+            if cell.settings.epochs < 1:  # a cell of 0 epochs has no validation accuracy to rank
+                raise UsageError(f"--epochs must be at least 1 in a sweep; got {cell.settings.epochs}")
 
     def points(self) -> list[dict[str, Any]]:
         """The swept values of each distinct setting, in a stable order."""
@@ -209,7 +230,7 @@ class SweepSpec:
             return [dict(zip(names, combo)) for combo in itertools.product(*(self.axes[n] for n in names))]
         import numpy as np
 
-        rng = np.random.default_rng(self.sample_seed)
+        rng = np.random.default_rng(self.sample_seed or 0)
         points = []
         for _ in range(self.samples):
             point = {}
@@ -261,7 +282,7 @@ def spec_from_toml(config: dict[str, Any], where: str) -> SweepSpec:
     ``samples`` and ``sample_seed``."""
     base: dict[str, Any] = {}
     axes: dict[str, Axis] = {}
-    seeds, samples, sample_seed = (0,), None, 0
+    seeds, samples, sample_seed = (0,), None, None
     for key, value in config.items():
         name = key.replace("-", "_")
         if name == "seeds":
@@ -292,7 +313,9 @@ def spec_from_toml(config: dict[str, Any], where: str) -> SweepSpec:
 
 
 def _ints(values, where: str, name: str) -> list[int]:
-    if not isinstance(values, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+    if not isinstance(values, list):
+        raise UsageError(f"{where}: {name} must be a list of whole numbers, e.g. {name} = [0, 1]; got {values!r}")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         raise UsageError(f"{where}: {name} must be whole numbers; got {values!r}")
     return values
 
@@ -453,24 +476,24 @@ def run_cell(task: dict[str, Any], data) -> dict[str, Any]:
                           settings.lmbda, evaluation, regularization=settings.regularization,
                           momentum=settings.momentum, monitor_evaluation_cost=True,
                           monitor_evaluation_accuracy=True, early_stopping=settings.early_stopping,
+                          # the training cost after every epoch, as nndl train monitors it: its
+                          # divergence rule (runs.check_divergence) then stops a cell in the same
+                          # epoch, with the same message, as the printed `nndl train` command
+                          monitor_training_cost=True, monitor_training_accuracy=True,
                           eta_schedule=settings.eta_schedule, rng=runs.seed_generators(settings.seed)[1],
                           on_epoch=lambda e, h, n: runs.check_divergence(e, h, start_cost, trainer.eta))
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported
             h = trainer.run()
-            # one forward pass for both (what total_cost and accuracy compute, chunk for chunk)
-            training_cost, correct = net.evaluate(training.X, training.y, settings.lmbda, len(training.y),
-                                                  settings.regularization)
-            training_accuracy = correct / len(training.y)
-        final = SimpleNamespace(training_cost=[training_cost], evaluation_cost=[])
-        runs.check_divergence(h.epochs, final, start_cost, trainer.eta)
         accuracies = [c / h.n_evaluation for c in h.evaluation_accuracy]
-        best = int(np.argmax(accuracies)) if accuracies else None
+        if not accuracies:  # SweepSpec.check asks for epochs >= 1: cannot happen; never an "ok" row
+            raise RuntimeError("the cell trained no epoch: no accuracy")
+        best = int(np.argmax(accuracies))
         row.update({
-            "best_accuracy": None if best is None else accuracies[best],
+            "best_accuracy": accuracies[best],
             "best_epoch": best,
-            "final_accuracy": accuracies[-1] if accuracies else None,
-            "training_cost": training_cost,
-            "training_accuracy": training_accuracy,
+            "final_accuracy": accuracies[-1],
+            "training_cost": h.training_cost[-1],
+            "training_accuracy": h.training_accuracy[-1] / len(training.y),
             "evaluation_cost": h.evaluation_cost[-1] if h.evaluation_cost else None,
             "epochs": h.epochs,
             "stopped": h.stopped,
@@ -689,23 +712,67 @@ def _dask_cells(client, scheduler: str, cells: Sequence[Cell], data, on_row, alo
 
 
 # ---------------------------------------------------------------------- results file
+STATUSES = ("ok", "error")
+
+
+def succeeded(row: dict[str, Any]) -> bool:
+    """The one definition of a successful cell: status "ok" with a best accuracy (every other row failed)."""
+    return row.get("status") == "ok" and _number(row.get("best_accuracy"))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def row_problem(row: Any) -> str | None:
+    """Why ``row`` is not a results row this module wrote (``None`` if it is one)."""
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    if not isinstance(row.get("key"), str):
+        return "no cell key"
+    if row.get("status") not in STATUSES:
+        return f"status {row.get('status')!r} is neither 'ok' nor 'error'"
+    if not isinstance(row.get("varied"), dict) or not isinstance(row.get("settings"), dict):
+        return "no settings"
+    if not isinstance(row.get("seed"), int) or isinstance(row.get("seed"), bool):
+        return "no seed"
+    try:
+        TrainSettings.from_dict(row["settings"], "its settings")
+    except UsageError as exc:
+        return str(exc)
+    if row["status"] == "ok" and not (_number(row.get("best_accuracy"))
+                                      and isinstance(row.get("best_epoch"), int)
+                                      and not isinstance(row.get("best_epoch"), bool)):
+        return "status 'ok' without a best accuracy and epoch"
+    if row["status"] == "error" and not isinstance(row.get("error"), str):
+        return "status 'error' without its error"
+    return None
+
+
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of a results file; a line cut short by a killed sweep is skipped."""
+    """The rows of a results file. A line that is not a row (cut short by a killed sweep, not
+    UTF-8, not JSON, not a row of this module: an unknown status, an "ok" without accuracy)
+    is skipped with a warning: its cell is recomputed."""
+    from nndl._validate import loads_json
+    from nndl.errors import DataError
+
     if not path.exists():
         return []
     rows = []
-    with open(path, encoding="utf-8") as f:
+    with open(path, "rb") as f:
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                log.warning("%s: line %d is not complete JSON (a sweep killed while writing it?); "
-                            "its cell will be recomputed", path, number)
+                row = loads_json(line, "")
+                problem = row_problem(row)
+            except DataError as exc:
+                problem = str(exc).removeprefix(": ")
+            if problem is not None:
+                log.warning("%s: line %d is not a results row (%s; a sweep killed while writing it?); "
+                            "its cell will be recomputed", path, number, problem[:200])
                 continue
-            if isinstance(row, dict) and "key" in row:
-                rows.append(row)
+            rows.append(row)
     return rows
 
 
@@ -743,16 +810,57 @@ def data_id(splits) -> str:
     return json.dumps({"name": splits.name, "checksums": dict(sorted(splits.checksums.items()))}, sort_keys=True)
 
 
-def _needed(splits, evaluate_on: str):
-    """The data the cells use: the unused evaluation set left out (less to ship to workers)."""
+def _needed(splits, evaluate_on: str, cells: Sequence[Cell] = ()):
+    """The data the cells use (less to ship to workers): the unused evaluation set left out, and
+    the training set cut to the largest ``training_size`` of ``cells`` if every cell has one."""
     from nndl.data import Dataset
 
     unused = "test" if evaluate_on == "validation" else "validation"
     data = getattr(splits, unused)
-    return replace(splits, **{unused: Dataset(data.X[:0], data.y[:0])})
+    parts = {unused: Dataset(data.X[:0], data.y[:0])}
+    sizes = [c.settings.training_size for c in cells]
+    if sizes and None not in sizes and max(sizes) < len(splits.training.y):
+        parts["training"] = splits.training.head(max(sizes))
+    return replace(splits, **parts)
 
 
-def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int = 1, scheduler: str | None = None,
+SCHEDULER_SCHEMES = ("tcp", "tls")
+
+
+def check_scheduler(address: str) -> None:
+    """``UsageError`` unless ``address`` is a Dask scheduler address ``tcp://HOST:PORT`` (or ``tls://``)
+    with a port in 1..65535: checked before any work, where Dask would fail after the data are read."""
+    scheme, sep, rest = address.partition("://")
+    rest = rest.rstrip("/")
+    host, colon, port = rest.rpartition(":")
+    example = "an address is tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786"
+    if not sep or scheme.lower() not in SCHEDULER_SCHEMES:
+        raise UsageError(f"--scheduler {address}: {example}")
+    if not colon or not host.strip("[]") or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise UsageError(f"--scheduler {address}: {example} (a port from 1 to 65535)")
+
+
+def _fits_the_data(cells: Sequence[Cell], splits, evaluate_on: str) -> None:
+    """``UsageError`` for the first cell whose settings do not fit the data (layer sizes, labels,
+    --training-size): the checks ``nndl train`` makes before training, made for every cell first."""
+    import numpy as np
+
+    from nndl.runs import check_expand
+
+    n_training, n_inputs = splits.training.X.shape
+    n_classes = int(max(splits.training.y.max(), getattr(splits, evaluate_on).y.max())) + 1  # as build_network
+    for cell in cells:
+        s = cell.settings
+        s.check_data(n_inputs, n_classes, splits.name)
+        if s.training_size is not None and s.training_size > n_training:
+            raise UsageError(f"--training-size {s.training_size}: {splits.name} has only "
+                             f"{n_training:,} training examples")
+        if s.expand:
+            check_expand(s, (s.training_size or n_training) * n_inputs * np.dtype(s.dtype).itemsize)
+
+
+def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int | None = None,
+              scheduler: str | None = None,
               splits=None, retry_failed: bool = False,
               on_start: Callable[[int, int], None] | None = None,
               on_row: Callable[[dict[str, Any]], None] | None = None) -> SweepResult:
@@ -760,10 +868,11 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int = 1,
 
     Parameters
     ----------
-    jobs : int
-        Worker processes on this machine (joblib, loky); 1 runs the cells in this process.
+    jobs : int, optional
+        Worker processes on this machine (joblib, loky); 1 (the default) runs the cells in this process.
     scheduler : str, optional
-        Address of a Dask scheduler (``tcp://host:8786``); then ``jobs`` is ignored.
+        Address of a Dask scheduler (``tcp://host:8786``); not with ``jobs`` (the cluster's workers
+        are the jobs).
     splits : nndl.data.DataSplits, optional
         The data; default: loaded as the base settings say.
     retry_failed : bool
@@ -774,7 +883,8 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int = 1,
     Raises
     ------
     UsageError
-        Bad settings, or ``jobs < 1``.
+        Bad settings (of any cell, or for the data), ``jobs < 1``, ``jobs`` with ``scheduler``,
+        a scheduler address that is not ``tcp://HOST:PORT``; all before any cell runs.
     NndlError
         Another sweep holds the folder's lock; the cluster is unreachable.
     """
@@ -783,6 +893,12 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int = 1,
     from nndl import runs
 
     spec.check()
+    if scheduler is not None:
+        check_scheduler(scheduler)
+        if jobs is not None:
+            raise UsageError(f"--jobs {jobs} with --scheduler: the cluster's workers run the cells; "
+                             "give one of the two")
+    jobs = 1 if jobs is None else jobs
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1; got {jobs}")
     folder = Path(folder).expanduser()
@@ -796,17 +912,21 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int = 1,
         raise NndlError(f"{folder} is being written by another nndl sweep (lock {folder / LOCK}); "
                         "wait for it to finish or choose another --out") from None
     try:
+        import shutil
+
+        # what a killed --jobs sweep left (the workers' copy of the data): ours now, under the lock
+        shutil.rmtree(folder / SHARED_DATA, ignore_errors=True)
         if splits is None:  # float64 when dtype is swept: a float32 cell casts it, and k/255 rounded
             # from float64 to float32 equals k/255 computed in float32 for every k in 0..255
             splits = runs.load_data(replace(spec.base, dtype="float64") if "dtype" in spec.axes else spec.base)
         cells = spec.cells(data_id(splits))
+        _fits_the_data(cells, splits, spec.base.evaluate_on)
         path = folder / RESULTS
         runs.write_json(folder / DEFINITION, {"format": "nndl-sweep", "version": 1, **spec.to_dict(),
                                               "data": splits.description, "cells": len(cells)})
         keys = {c.key for c in cells}
         latest = {r["key"]: r for r in read_rows(path) if r["key"] in keys}
-        todo = [c for c in cells if c.key not in latest
-                or (retry_failed and latest[c.key].get("status") != "ok")]
+        todo = [c for c in cells if c.key not in latest or (retry_failed and not succeeded(latest[c.key]))]
         log.info("sweep: %d cells, %d already in %s, %d to run", len(cells), len(cells) - len(todo), path, len(todo))
         if on_start is not None:
             on_start(len(todo), len(cells))
@@ -819,7 +939,7 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int = 1,
                 on_row(row)
 
         if todo:
-            splits = _needed(splits, spec.base.evaluate_on)
+            splits = _needed(splits, spec.base.evaluate_on, todo)
             if scheduler:
                 _run_dask(todo, splits, scheduler, record)
             elif jobs == 1:
@@ -858,7 +978,7 @@ def groups(result: SweepResult) -> list[Group]:
         if g is None:
             settings = TrainSettings.from_dict(row["settings"], "results")
             g = by_point[point] = Group(row["varied"], settings, [], [], [])
-        if row["status"] == "ok" and row.get("best_accuracy") is not None:
+        if succeeded(row):
             g.accuracies.append(row["best_accuracy"])
             g.epochs.append(row["best_epoch"])
         else:
@@ -910,7 +1030,7 @@ def best_toml(settings: TrainSettings) -> str:
 def summary_lines(result: SweepResult, top: int = 5) -> list[str]:
     """The ranking table and the best settings as a command, for stdout."""
     gs = groups(result)
-    n_err = sum(r["status"] != "ok" for r in result.rows)
+    n_err = failed(result)
     which = result.spec.base.evaluate_on
     lines = [f"{len(result.rows)} of {len(result.cells)} cells done ({result.computed} computed now, "
              f"{n_err} failed); best {which} accuracy over {len(result.spec.seeds)} seed(s):"]
@@ -933,6 +1053,16 @@ def summary_lines(result: SweepResult, top: int = 5) -> list[str]:
     else:
         lines.append("no cell finished without an error")
     return lines
+
+
+def failed(result: SweepResult) -> int:
+    """Cells whose row is not a success (``succeeded``): the count every summary line shows."""
+    return sum(not succeeded(r) for r in result.rows)
+
+
+def exit_status(result: SweepResult) -> int:
+    """The command's exit status: 0 if some cell succeeded (or none was to run), else 1."""
+    return 1 if result.rows and not any(succeeded(r) for r in result.rows) else 0
 
 
 def write_summary(result: SweepResult) -> None:
@@ -959,20 +1089,30 @@ def plot(result: SweepResult) -> list[Path]:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    ok = [r for r in result.rows if r["status"] == "ok" and r.get("best_accuracy") is not None]
-    numeric = [n for n in result.spec.axes
-               if all(isinstance(r["varied"].get(n), (int, float)) for r in ok)
-               and len({r["varied"].get(n) for r in ok}) > 1]
+    ok = [r for r in result.rows if succeeded(r)]
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    swept = [n for n in result.spec.axes if len({_value_text(r["varied"].get(n)) for r in ok}) > 1]
+    numeric = [n for n in swept if all(number(r["varied"].get(n)) for r in ok)]
     files = []
     which = result.spec.base.evaluate_on
-    for name in numeric:
+    for name in swept:
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        xs = np.array([r["varied"][name] for r in ok], dtype=float)
         ys = np.array([r["best_accuracy"] for r in ok])
+        if name in numeric:
+            xs = np.array([r["varied"][name] for r in ok], dtype=float)
+            values = np.unique(xs)
+        else:  # a categorical setting (--hidden sigmoid,relu; --sizes): a strip plot, one column a value
+            labels = sorted({_value_text(r["varied"].get(name)) for r in ok})
+            xs = np.array([labels.index(_value_text(r["varied"].get(name))) for r in ok], dtype=float)
+            values = np.arange(len(labels), dtype=float)
+            ax.set_xticks(values, labels)
+            ax.set_xlim(-0.5, len(labels) - 0.5)
         ax.scatter(xs, ys, s=14, alpha=0.6, label="a cell (one seed)")
-        values = np.unique(xs)
-        ax.plot(values, [ys[xs == v].max() for v in values], "-", lw=1, label="best at this value")
-        if values.min() > 0 and values.max() / values.min() >= 100:
+        ax.plot(values, [ys[xs == v].max() for v in values], "-" if name in numeric else "_", ms=20, lw=1,
+                label="best at this value")
+        if name in numeric and values.min() > 0 and values.max() / values.min() >= 100:
             ax.set_xscale("log")
         ax.set_xlabel(name)
         ax.set_ylabel(f"best {which} accuracy")
@@ -1035,7 +1175,10 @@ def spec_from_options(values: dict[str, str], seeds: str | None, samples: int | 
                 getattr(spec.base.updated({name: v}, _flag(name)), name) for v in axis]
     spec.base = spec.base.updated(base_values, "options")
     if seeds is not None:
-        spec.seeds = tuple(parse_axis("seed", seeds))
+        axis = parse_axis("seed", seeds, "--seeds")
+        if isinstance(axis, Distribution):
+            raise UsageError(f"--seeds {seeds}: seeds are a list (0,1,2), not a range")
+        spec.seeds = tuple(axis)
     if samples is not None:
         spec.samples = samples
     if sample_seed is not None:

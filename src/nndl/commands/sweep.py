@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import time
 
@@ -37,7 +38,14 @@ command again computes only the cells that have no row yet (after Ctrl-C, or a l
 worker). A cell that fails (diverges, NaN, out of memory) becomes a row with its error.
 --jobs N runs N worker processes here; --scheduler tcp://HOST:PORT runs the cells on
 a Dask cluster (pip install 'nndl[sweep]'; see docs/sweep.md).
+
+A list may start with a negative value (--lmbda -1,1 is read as a value, as --lmbda=-1,1).
+Exit status: 0 if at least one cell succeeded, 1 if every cell failed (or another
+error), 2 for a usage error (found before any cell runs), 130 after Ctrl-C.
 """
+# argparse reads "-1" and "-0.5" as values but "-1,1" as an option: a value list may start with
+# a negative number too (only the sweep's parser; none of its options looks like a number).
+NEGATIVE_LIST = re.compile(r"^-\.?\d")  # -1,1  -0.5  -.5  -1e3,2: a value (no option starts so)
 
 
 def add_parser(subparsers) -> None:
@@ -47,6 +55,7 @@ def add_parser(subparsers) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p._negative_number_matcher = NEGATIVE_LIST  # argparse's own hook for what counts as a number
     d = TrainSettings()
     data = p.add_argument_group("data (one value for the whole sweep)")
     data.add_argument("--data", help="auto, mnist, digits, or a .npz file / folder of your own (default auto)")
@@ -67,7 +76,7 @@ def add_parser(subparsers) -> None:
     run_.add_argument("--config", metavar="FILE.toml", help="read the sweep from a TOML file (options override it)")
     run_.add_argument("-o", "--out", metavar="DIR", required=True,
                       help="sweep folder; the same command with the same folder resumes a sweep")
-    run_.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    run_.add_argument("-j", "--jobs", type=int, metavar="N", help="worker processes (default 1; not with --scheduler)")
     run_.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the cells on this Dask scheduler's cluster")
     run_.add_argument("--retry-failed", action="store_true", help="also recompute cells that failed before")
     run_.add_argument("--no-plots", action="store_true", help="do not draw the accuracy plots and heatmap")
@@ -90,11 +99,14 @@ class _Bar:
 
     def row(self, row: dict) -> None:
         self.done += 1
-        self.failed += row["status"] != "ok"
+        from nndl.sweep import succeeded
+
+        ok = succeeded(row)
+        self.failed += not ok
         if not self.tty:
             point = " ".join(f"{k}={v}" for k, v in row["varied"].items())
             result = (f"best accuracy {row['best_accuracy']:.4f} (epoch {row['best_epoch']})"
-                      if row["status"] == "ok" else f"failed: {row['error']}")
+                      if ok else f"failed: {row.get('error') or 'no accuracy'}")
             log.info("cell %d/%d: %s seed %d: %s, %.1f s", self.done, self.todo, point, row["seed"], result,
                      row["seconds"] or 0.0)
         self.draw()
@@ -126,6 +138,11 @@ def run(args: argparse.Namespace) -> int:
     spec = sweep.spec_from_options(values, args.seeds, args.samples, args.sample_seed, config,
                                    f"--config {args.config}")
     bar = _Bar(sys.stderr)
+    # one line (or the bar) per finished cell, not every cell's per-epoch lines (docs/sweep.md)
+    quiet = [logging.getLogger(name) for name in ("nndl.training", "nndl.runs")]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(max(logging.WARNING, q.getEffectiveLevel()))
     try:
         result = sweep.run_sweep(spec, args.out, jobs=args.jobs, scheduler=args.scheduler,
                                  retry_failed=args.retry_failed, on_start=bar.start, on_row=bar.row)
@@ -133,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
         bar.clear()
         log.warning("interrupted after %d cells; the same command resumes the sweep", bar.done)
         return INTERRUPTED
+    finally:
+        for q, level in zip(quiet, levels):
+            q.setLevel(level)
     bar.clear()
     sweep.write_summary(result)
     if not args.no_plots:
@@ -143,4 +163,4 @@ def run(args: argparse.Namespace) -> int:
         except (ImportError, OSError, ValueError, RuntimeError) as exc:
             log.warning("could not draw the plots: %s", exc)
     print("\n".join(sweep.summary_lines(result)))
-    return 0
+    return sweep.exit_status(result)

@@ -1,0 +1,157 @@
+"""nndl sweep: options checked before any work, one definition of a failed cell, exit statuses,
+results files that cannot be read, divergence detected as nndl train does (issue 17's review)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+
+from nndl import sweep
+from nndl.cli import main
+from nndl.data import load_digits
+from nndl.errors import UsageError
+from nndl.runs import TrainSettings
+
+BASE = TrainSettings(data="digits", evaluate_on="validation", epochs=1, training_size=300)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits()
+
+
+def _sweep(tmp_path, *argv, out="s"):
+    return main(["sweep", "--data", "digits", "--out", str(tmp_path / out), "--no-plots", "--quiet", *argv])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "--epochs must be at least 1 in a sweep; got 0"),
+    (["--epochs", "1,0"], "--epochs must be at least 1 in a sweep; got 0"),
+    (["--scheduler", "nonsense"], "--scheduler nonsense: an address is tcp://HOST:PORT"),
+    (["--scheduler", "tcp://"], "--scheduler tcp://: an address is tcp://HOST:PORT"),
+    (["--scheduler", "http://127.0.0.1:8911"], "an address is tcp://HOST:PORT"),
+    (["--scheduler", "tcp://127.0.0.1:99999"], "a port from 1 to 65535"),
+    (["--scheduler", "tcp://127.0.0.1:8786", "--jobs", "2"], "--jobs 2 with --scheduler"),
+    (["--samples", "2", "--eta", "0.1,1", "--sample-seed", "-1"], "--sample-seed must be at least 0; got -1"),
+    (["--sample-seed", "5"], "--sample-seed is the seed of random search's draws: it needs --samples N"),
+    (["--seeds", "99999999999999999999999"], "--seeds must be at most 9,223,372,036,854,775,807; "
+                                             "got 99999999999999999999999"),
+    (["--seeds", "a"], "--seeds: 'a' is not a number"),
+    (["--eta", "-1,1"], "--eta must be a positive number; got -1"),  # read as a value, not an option
+    (["--lmbda", "-0.5"], "--lmbda must be a number >= 0; got -0.5"),
+    (["--sizes", "784,30,10"], "--sizes 784,30,10 does not fit the data: digits has 64 inputs"),
+    (["--sizes", "64,30,10/784,30,10"], "--sizes 784,30,10 does not fit the data"),
+    (["--training-size", "100,99999"], "--training-size 99999: digits has only"),
+])
+def test_usage_errors_before_any_work(tmp_path, capsys, argv, message):
+    assert _sweep(tmp_path, *argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nndl: error: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "s" / sweep.RESULTS).exists() and not (tmp_path / "s" / sweep.DEFINITION).exists()
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("eta = []", "--eta: an empty list of values"),
+    ("sample_seed = -1\nsamples = 2\neta = [0.1, 1.0]", "--sample-seed must be at least 0"),
+    ("seeds = 3", "seeds must be a list of whole numbers, e.g. seeds = [0, 1]; got 3"),
+])
+def test_toml_usage_errors(tmp_path, capsys, toml, message):
+    (tmp_path / "s.toml").write_text(toml + "\n")
+    assert _sweep(tmp_path, "--config", str(tmp_path / "s.toml")) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_integer_values_are_parsed_exactly():
+    assert sweep.parse_axis("seed", "0,99999999999999999999", "--seeds") == [0, 99999999999999999999]
+    assert sweep.parse_axis("epochs", "1e1") == [10]
+    with pytest.raises(UsageError, match="not a whole number"):
+        sweep.parse_value("epochs", "1e30")
+
+
+def _rows(path):
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def test_one_definition_of_failed_and_bad_rows_recomputed(tmp_path, capsys):
+    """An "ok" row without accuracy, an unknown status, binary garbage: a warning, the cell recomputed;
+    the header's failure count and the lines below it agree."""
+    args = ("--training-size", "300", "--epochs", "1", "--eta", "0.5,1")
+    assert _sweep(tmp_path, *args) == 0
+    folder = tmp_path / "s"
+    good = _rows(folder / sweep.RESULTS)
+    assert len(good) == 2 and all(sweep.succeeded(r) for r in good)
+    broken = [dict(good[0], best_accuracy=None), dict(good[1], status="weird")]
+    (folder / sweep.RESULTS).write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in broken)
+                                         + bytes(range(256)) * 20 + b"\n")
+    capsys.readouterr()
+    assert main(["sweep", "--data", "digits", "--out", str(folder), "--no-plots", *args]) == 0
+    out, err = capsys.readouterr()
+    assert "2 of 2 cells done (2 computed now, 0 failed)" in out and "failed:" not in out
+    assert "status 'ok' without a best accuracy" in err and "'weird'" in err and "not UTF-8" in err
+    # a result whose rows disagree with their status is counted once, as failed, everywhere
+    result = sweep.SweepResult(sweep.SweepSpec(BASE), [], [dict(good[0], best_accuracy=None)], 0, folder)
+    assert sweep.failed(result) == 1 and sweep.exit_status(result) == 1
+    assert "(0 computed now, 1 failed)" in sweep.summary_lines(result)[0]
+
+
+def test_every_cell_failed_exits_1(tmp_path, capsys):
+    assert _sweep(tmp_path, "--training-size", "300", "--epochs", "2", "--eta", "500,1000") == 1
+    out = capsys.readouterr().out
+    assert "2 failed" in out and "no cell finished without an error" in out
+
+
+def test_a_diverging_cell_stops_as_nndl_train_does(tmp_path, capsys):
+    assert _sweep(tmp_path, "--eta", "100", "--epochs", "10") == 1
+    row, = _rows(tmp_path / "s" / sweep.RESULTS)
+    assert row["status"] == "error" and row["error"].startswith("DivergenceError: training diverged in epoch 0:")
+    command = shlex.split(sweep.train_command(TrainSettings.from_dict(row["settings"], "row")))
+    capsys.readouterr()
+    assert main([*command[1:], "--out", str(tmp_path / "run"), "--no-plots"]) == 1
+    assert row["error"].removeprefix("DivergenceError: ") in capsys.readouterr().err
+
+
+def test_per_cell_lines_not_per_epoch_lines(tmp_path, capsys):
+    assert main(["sweep", "--data", "digits", "--out", str(tmp_path / "s"), "--no-plots",
+                 "--training-size", "300", "--epochs", "3", "--eta", "0.5,1"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("cell 1/2") == 1 and err.count("cell 2/2") == 1
+    assert "epoch 0" not in err and "training cost" not in err
+
+
+def test_a_categorical_setting_is_plotted(tmp_path, digits):
+    spec = sweep.SweepSpec(BASE, {"hidden": ["sigmoid", "relu"], "eta": [0.5, 1.0]})
+    result = sweep.run_sweep(spec, tmp_path, splits=digits)
+    assert {p.name for p in sweep.plot(result)} == {"accuracy-hidden.png", "accuracy-eta.png"}
+
+
+def test_stale_shared_data_removed_and_only_what_the_cells_use_shipped(tmp_path, digits):
+    stale = tmp_path / sweep.SHARED_DATA
+    stale.mkdir()
+    (stale / "training.X.npy").write_bytes(b"x" * 1000)  # left by a killed --jobs sweep
+    spec = sweep.SweepSpec(BASE, {"training_size": [100, 200]})
+    sweep.run_sweep(spec, tmp_path, splits=digits, on_row=lambda row: None)
+    assert not stale.exists()
+    cells = spec.cells()
+    needed = sweep._needed(digits, "validation", cells)
+    assert len(needed.training.y) == 200 and len(needed.test.y) == 0
+    assert len(sweep._needed(digits, "validation", [*cells, *sweep.SweepSpec(TrainSettings()).cells()])
+               .training.y) == len(digits.training.y)
+
+
+def test_expansion_too_large_for_a_cell_is_found_before_any_cell():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from nndl.data import Dataset
+
+    mnist_sized = SimpleNamespace(name="mnist", training=Dataset(np.broadcast_to(np.float64(0), (50_000, 784)),
+                                                                 np.zeros(50_000, np.int64)),
+                                  validation=Dataset(np.zeros((2, 784)), np.arange(2)))
+    spec = sweep.SweepSpec(TrainSettings(evaluate_on="validation"), {"expand": [0, 30]})
+    with pytest.raises(UsageError, match="--expand 30: the expanded training data would take 9.1 GiB"):
+        sweep._fits_the_data(spec.cells(), mnist_sized, "validation")
+    sweep._fits_the_data(sweep.SweepSpec(TrainSettings(evaluate_on="validation", training_size=1000),
+                                         {"expand": [0, 30]}).cells(), mnist_sized, "validation")
