@@ -112,10 +112,12 @@ def test_a_damaged_history_is_one_error_naming_the_file(digits_run):
     from nndl.errors import ModelFileError
 
     base = json.loads((digits_run / "history.json").read_text())
-    parts = ("settings", "data", "network", "environment", "history", "best_evaluation_accuracy")
-    nested = ("sizes", "epoch_seconds", "n_training", "name", "eta", "momentum", "evaluate_on")
+    parts = ("settings", "data", "network", "environment", "history", "best_evaluation_accuracy",
+             "epochs_completed", "best_epoch", "status")
+    nested = ("sizes", "epoch_seconds", "n_training", "name", "eta", "momentum", "evaluate_on",
+              "training_cost", "evaluation_accuracy", "gradient_norms", "n_evaluation")
 
-    @settings(max_examples=30)  # each example renders the run section (~0.07 s)
+    @settings(max_examples=30, deadline=None)  # each example renders the run section (~0.07 s)
     @given(st.dictionaries(st.sampled_from(parts), _json_values(), max_size=3),
            st.dictionaries(st.sampled_from(nested), _json_values(), max_size=3))
     def check(top, inner):
@@ -125,11 +127,14 @@ def test_a_damaged_history_is_one_error_naming_the_file(digits_run):
             if isinstance(record.get(part), dict):
                 record[part].update(inner)
         try:
+            report.check_history3(record, digits_run / "history.json")
             html, subtitle = report.run_summary(record, digits_run)
         except ModelFileError as exc:
-            assert "history.json" in str(exc)
+            assert "history.json" in str(exc) and "\n" not in str(exc)
         else:
             assert "<table" in html and isinstance(subtitle, str)
+            # histories that pass the checks are drawn (no "unreadable histories" fallback)
+            assert report.charts3(record["history"]).count('class="chart"') == 3
 
     check()
 

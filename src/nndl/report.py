@@ -742,29 +742,40 @@ def build(folder: str | Path, *, answers: bool = True) -> str:
 
 
 def _chapter3_parts(folder: Path) -> dict[str, Any]:
-    from nndl import plots, runs
+    from nndl import runs
 
     record = runs.read_history(folder)
     check_history3(record, folder / runs.HISTORY)
     net, metadata, model_file = runs.load_model(folder)
     check_model(record, net, metadata, model_file)
     run_html, subtitle = run_summary(record, folder)
-    history = _drawable(record["history"])
     try:
-        charts = "".join(
-            f"<figure>{_svg(draw, history, name)}</figure>"
-            for name, draw in (
-                ("cost per epoch", plots.plot_cost),
-                ("accuracy per epoch", plots.plot_accuracy),
-                ("speed of learning per hidden layer", plots.plot_speed),
-            )
-        )
-    except (AttributeError, KeyError, TypeError, ValueError):  # (check_history3 should leave none)
+        charts = charts3(record["history"])
+    except (AttributeError, KeyError, TypeError, ValueError):  # (check_history3 leaves none: fuzz-tested)
         log.warning("no charts in the report: %s: the histories cannot be drawn", folder / runs.HISTORY)
         charts = "<p>The run's histories are unreadable: no charts.</p>"
     return {"net": net, "model_file": model_file, "run_html": run_html, "subtitle": subtitle,
             "training_note": TRAINING_NOTE, "charts": charts,
             "evaluation": _evaluation(net, record, folder)}
+
+
+def charts3(history: dict[str, Any]) -> str:
+    """A chapter-3 run's charts (cost, accuracy, speed of learning) as HTML figures.
+
+    ``history``: ``history.json``'s ``history``, checked by ``check_history3``; a diverged
+    run's costs beyond ``MAX_COST`` or not finite are left out (``_drawable``).
+    """
+    from nndl import plots
+
+    drawable = _drawable(history)
+    return "".join(
+        f"<figure>{_svg(draw, drawable, name)}</figure>"
+        for name, draw in (
+            ("cost per epoch", plots.plot_cost),
+            ("accuracy per epoch", plots.plot_accuracy),
+            ("speed of learning per hidden layer", plots.plot_speed),
+        )
+    )
 
 
 def _evaluation_html(evaluation: dict[str, Any] | None) -> str:
