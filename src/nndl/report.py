@@ -50,6 +50,7 @@ import json
 import logging
 import math
 import re
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -336,12 +337,9 @@ CHART_POINTS = 11
 def _svg(draw, data, salt: str) -> str:
     """A chart drawn by ``nndl.plots`` as inline SVG that scales with the page."""
     import matplotlib
+    import numpy as np
 
     from nndl import plots
-
-    import warnings
-
-    import numpy as np
 
     buffer = io.StringIO()
     with (matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt, "font.size": CHART_POINTS}),
