@@ -112,10 +112,12 @@ def test_a_damaged_history_is_one_error_naming_the_file(digits_run):
     from nndl.errors import ModelFileError
 
     base = json.loads((digits_run / "history.json").read_text())
-    parts = ("settings", "data", "network", "environment", "history", "best_evaluation_accuracy")
-    nested = ("sizes", "epoch_seconds", "n_training", "name", "eta", "momentum", "evaluate_on")
+    parts = ("settings", "data", "network", "environment", "history", "best_evaluation_accuracy",
+             "epochs_completed", "best_epoch", "status")
+    nested = ("sizes", "epoch_seconds", "n_training", "name", "eta", "momentum", "evaluate_on",
+              "training_cost", "evaluation_accuracy", "gradient_norms", "n_evaluation")
 
-    @settings(max_examples=30)  # each example renders the run section (~0.07 s)
+    @settings(max_examples=30, deadline=None)  # each example renders the run section (~0.07 s)
     @given(st.dictionaries(st.sampled_from(parts), _json_values(), max_size=3),
            st.dictionaries(st.sampled_from(nested), _json_values(), max_size=3))
     def check(top, inner):
@@ -125,11 +127,14 @@ def test_a_damaged_history_is_one_error_naming_the_file(digits_run):
             if isinstance(record.get(part), dict):
                 record[part].update(inner)
         try:
+            report.check_history3(record, digits_run / "history.json")
             html, subtitle = report.run_summary(record, digits_run)
         except ModelFileError as exc:
-            assert "history.json" in str(exc)
+            assert "history.json" in str(exc) and "\n" not in str(exc)
         else:
             assert "<table" in html and isinstance(subtitle, str)
+            # histories that pass the checks are drawn (no "unreadable histories" fallback)
+            assert report.charts3(record["history"]).count('class="chart"') == 3
 
     check()
 
@@ -278,10 +283,17 @@ def test_odd_chapter6_run_folders_are_one_line_errors(ch6_run, tmp_path, capsys)
     fails("not a layered (chapter 6) nndl network")
     (run / "model.npz").write_bytes(b"PK\x03\x04 not a zip")
     fails("model.npz")
+    for junk in (b"junk", (run / "kept.npz").read_bytes()[:300]):  # damage is said first, not the kind
+        (run / "model.npz").write_bytes(junk)
+        assert main(["report", str(run), "--no-answers"]) == 1
+        err = capsys.readouterr().err
+        assert "model.npz" in err and "not a layered" not in err, err
 
 
 @needs_mnist
 def test_a_chapter6_checkpoint_or_another_network_is_said_on_the_page(ch6_run, tmp_path, capsys, monkeypatch):
+    import json
+
     from nndl import network3
 
     monkeypatch.setattr(report, "_evaluation6", lambda net, s: None)  # (the test set's pass: tested above)
@@ -292,11 +304,15 @@ def test_a_chapter6_checkpoint_or_another_network_is_said_on_the_page(ch6_run, t
     other = network3.Network([network3.FullyConnectedLayer(784, 30), network3.SoftmaxLayer(30, 10)], 10,
                              rng=np.random.default_rng(0))
     other.save(run / "model.npz")
-    assert main(["report", str(run), "--no-answers"]) == 0
-    warning = ("the model is not the ch6-fc network history.json describes: it is FullyConnected(784->30, "
-               "sigmoid), Softmax(30->10)")
-    assert warning in capsys.readouterr().err
-    assert report.html.escape(warning) in (run / "report.html").read_text(encoding="utf-8")
+    (run / "report.html").unlink()
+    _fails(run, "the model is not the ch6-fc network history.json describes: it is FullyConnected(784->30, "
+           "sigmoid), Softmax(30->10)", capsys)
+    # the same network, but trained with other settings than history.json's
+    (run / "checkpoint.npz").rename(run / "model.npz")
+    record = json.loads((run / "history.json").read_text())
+    record["settings"]["eta"] = 0.5
+    (run / "history.json").write_text(json.dumps(record))
+    _fails(run, "trained by another run than history.json describes: eta 0.1 (history.json: 0.5)", capsys)
 
 
 @needs_mnist
@@ -348,16 +364,141 @@ def test_train_net_report_checks_the_page_file_before_resuming(ch6_run, tmp_path
     assert (run / "report.html").read_text() == "my own notes\n"
 
 
-def test_a_model_that_is_not_the_runs_network_is_a_warning_on_the_page_and_stderr(digits_run, tmp_path, capsys):
+def _fails(run, why: str, capsys, code: int = 1, *extra: str):
+    assert main(["report", str(run), "--no-answers", *extra]) == code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and why in err, err
+    assert not (run / "report.html").exists()
+
+
+def test_a_model_that_is_not_the_runs_network_is_an_error(digits_run, tmp_path, capsys):
+    """One rule (report.model_mismatch): the model must be the network history.json describes
+    -- its kind, its shape, and the run settings its metadata record -- or no page at all."""
     import shutil
 
     import nndl
+    from nndl import network3
 
     run = tmp_path / "run"
     shutil.copytree(digits_run, run)
+    own = (run / "model.npz").read_bytes()
     nndl.Network([64, 10], rng=np.random.default_rng(0)).save(run / "model.npz")
+    _fails(run, "the model is not the network history.json describes: sizes 64-10 (history.json: 64-30-10)",
+           capsys)
+    # a chapter-6 network copied into a chapter-3 run
+    network3.Network([network3.FullyConnectedLayer(64, 30), network3.SoftmaxLayer(30, 10)], 10,
+                     rng=np.random.default_rng(0)).save(run / "model.npz")
+    _fails(run, "a layered (chapter 6) nndl network, but history.json describes a chapter-3 run", capsys)
+    # the model of another chapter-3 run of the same shape
+    other = tmp_path / "other"
+    assert main(["-q", "train", "--data", "digits", "--epochs", "1", "--training-size", "500", "--no-plots",
+                 "-o", str(other)]) == 0
+    shutil.copy(other / "model.npz", run / "model.npz")
+    _fails(run, "trained by another run than history.json describes: training-size 500", capsys)
+    (run / "model.npz").write_bytes(own)
+    assert main(["-q", "report", str(run), "--no-answers"]) == 0
+    # an interrupted run's checkpoint is still its network
+    (run / "report.html").unlink()
+    (run / "model.npz").unlink()
     assert main(["report", str(run), "--no-answers"]) == 0
-    warning = "the model is not the network history.json describes: sizes 64-10 (history.json: 64-30-10)"
-    assert warning in capsys.readouterr().err
-    assert warning in (run / "report.html").read_text(encoding="utf-8")
-    assert "history.json describes" not in report.build(digits_run, answers=False)
+    assert "using checkpoint.npz" in capsys.readouterr().err
+
+
+def test_nonsense_in_a_chapter3_history_is_one_error_naming_the_field(digits_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_run, run)
+    good = json.loads((run / "history.json").read_text())
+
+    def damaged(change) -> dict:
+        record = json.loads(json.dumps(good))
+        change(record)
+        return record
+
+    for change, why in [
+        (lambda r: r.update(epochs_completed=-5), "'epochs_completed' must be a whole number >= 0; got -5"),
+        (lambda r: r.update(best_epoch=99), "'best_epoch' is 99, but history.evaluation_accuracy has 1 epochs"),
+        (lambda r: r.update(epochs_completed=2), "'history.epoch_seconds' must be a list of one entry per "
+                                                 "epoch (2); got 1"),
+        (lambda r: r["history"].update(evaluation_accuracy=[1, 2]), "'history.evaluation_accuracy' must be a "
+                                                                   "list of one entry per epoch (1); got 2"),
+        (lambda r: r["history"].update(evaluation_accuracy=[301]), "'history.evaluation_accuracy' must hold "
+                                                                  "counts of right answers within 0..300"),
+        (lambda r: r["history"].update(training_cost=[float("nan")]), "'history.training_cost' must hold "
+                                                                     "finite numbers within +-1e+30; got nan"),
+        (lambda r: r["history"].update(evaluation_cost=[1e308]), "'history.evaluation_cost' must hold finite "
+                                                                "numbers within +-1e+30; got 1e+308"),
+        (lambda r: r["history"].update(eta=["fast"]), "'history.eta' must hold finite numbers >= 0"),
+        (lambda r: r["history"].update(gradient_norms=None), "'history.gradient_norms'"),
+        (lambda r: r.update(history=None), "'history' must be an object; got None"),
+        (lambda r: r.update(best_evaluation_accuracy=3), "'best_evaluation_accuracy' must be a fraction"),
+    ]:
+        (run / "history.json").write_text(json.dumps(damaged(change)))
+        _fails(run, "history.json: " + why, capsys)  # one line naming the file and the field
+
+
+def test_a_diverged_runs_huge_costs_are_drawn_without_numeric_warnings(digits_run, tmp_path):
+    import json
+    import shutil
+    import warnings
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_run, run)
+    record = json.loads((run / "history.json").read_text())
+    record["status"] = "diverged"
+    record["history"]["training_cost"] = [float("nan")]
+    record["history"]["evaluation_cost"] = [1e308]
+    (run / "history.json").write_text(json.dumps(record))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        page = report.build(run, answers=False)
+    assert [str(w.message) for w in caught] == []
+    assert page.count('class="chart"') == 3
+
+
+def test_an_empty_page_name_is_said_as_typed(digits_run, tmp_path, capsys):
+    for typed in (".html", "", str(tmp_path / ".HTML"), str(tmp_path) + "/"):
+        assert main(["report", str(digits_run), "--no-answers", "-o", typed]) == 2
+        err = capsys.readouterr().err
+        assert f"-o {typed!r}: the page's file name is empty" in err and err.count("\n") == 1, err
+
+
+def test_data_that_do_not_fit_the_model_are_said_in_the_books_terms(caplog):
+    import nndl
+
+    net = nndl.Network([784, 10], rng=np.random.default_rng(0))
+    X, y = np.zeros((5, 64)), np.zeros(5, dtype=int)
+    assert report._evaluate_on(net, X, y, "test", "digits") is None
+    assert "the model takes 784 inputs, but the run's test set has 64 per example" in caplog.text
+    assert "shape" not in caplog.text
+
+
+def test_the_charts_titles_fit_their_figure():
+    """The speed-of-learning chart's title was clipped on the desktop ("...hidden laye"): it is
+    wrapped inside the chart, whose size (and so its text size on a phone) stays the same."""
+    from nndl import plots
+
+    svg = report._svg(plots.plot_speed, {"gradient_norms": [[0.1, 0.2], [0.05, 0.1]]}, "speed")
+    width = float(re.search(r'viewBox="0 0 ([0-9.]+) ', svg).group(1))
+    assert width == pytest.approx(72 * report.CHART_INCHES[0])
+    title = re.findall(r'<text style="font-size: 13.2px[^>]*>([^<]*)</text>', svg)  # (1.2 x CHART_POINTS)
+    assert len(title) == 2 and " ".join(title) == "Speed of learning of each hidden layer", title
+
+
+def test_train_report_interrupted_says_no_page_was_written(tmp_path, capsys, monkeypatch):
+    import signal
+
+    from nndl.commands import train
+
+    def enter(self):
+        self.signum = signal.SIGINT  # as if Ctrl-C came during the first mini-batch
+        return self
+
+    monkeypatch.setattr(train._StopFlag, "__enter__", enter)
+    run = tmp_path / "run"
+    assert main(["train", "--data", "digits", "--epochs", "1", "--no-plots", "--report", "-o", str(run)]) != 0
+    out = capsys.readouterr().out
+    assert f"report: no page written (the run was interrupted); make it with: nndl report {run}" in out
+    assert not (run / "report.html").exists()

@@ -50,6 +50,7 @@ import json
 import logging
 import math
 import re
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -336,13 +337,19 @@ CHART_POINTS = 11
 def _svg(draw, data, salt: str) -> str:
     """A chart drawn by ``nndl.plots`` as inline SVG that scales with the page."""
     import matplotlib
+    import numpy as np
 
     from nndl import plots
 
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt, "font.size": CHART_POINTS}):
+    with (matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt, "font.size": CHART_POINTS}),
+          warnings.catch_warnings(), np.errstate(all="ignore")):
+        # huge or non-finite values (a diverged run's cost) are drawn as far as they can be,
+        # without NumPy's and matplotlib's multi-line warnings on stderr
+        warnings.simplefilter("ignore", RuntimeWarning)
         fig = plots.new_figure(*CHART_INCHES)
-        draw(fig.add_subplot(), data)
+        ax = draw(fig.add_subplot(), data)
+        _fit_title(fig, ax)
         fig.savefig(buffer, format="svg")
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
@@ -352,6 +359,26 @@ def _svg(draw, data, salt: str) -> str:
         svg,
         count=1,
     )
+
+
+def _fit_title(fig, ax) -> None:
+    """Wrap the chart's title onto two lines if it would reach past the chart's edge (was clipped).
+
+    The figure keeps its size (``CHART_INCHES``), so the text keeps its size on a phone.
+    """
+    import textwrap
+
+    title = ax.title if ax is not None else None
+    text = title.get_text() if title is not None else ""
+    if not text or "\n" in text:
+        return
+    fig.draw_without_rendering()  # (the constrained layout places the axes)
+    box = title.get_window_extent()  # centred on the axes, which leave room for the y label
+    margin = 0.03 * fig.bbox.width  # (a browser's font may be a little wider than matplotlib's)
+    room = 2 * min(box.x0 + box.width / 2 - margin, fig.bbox.x1 - margin - (box.x0 + box.width / 2))
+    width = box.width
+    if width > room:
+        title.set_text(textwrap.fill(text, width=max(10, math.floor(len(text) * room / width))))
 
 
 def _png_data_url(image, side: int) -> str:
@@ -383,6 +410,11 @@ def _evaluate_on(net, X, y, name: str, description: str) -> dict[str, Any] | Non
     """``nndl evaluate``'s numbers for the page: confusion matrix, worst mistakes with images."""
     from nndl.commands.evaluate import evaluate
 
+    n_in = getattr(net, "n_in", None) or (getattr(net, "sizes", None) or [None])[0]
+    if n_in is not None and X.shape[1] != n_in:
+        log.warning("no confusion matrix in the report: the model takes %d inputs, but the run's %s set "
+                    "has %d per example", n_in, name, X.shape[1])
+        return None
     try:
         result = evaluate(net, X, y)
     except (AttributeError, TypeError, ValueError) as exc:  # data that do not fit, another kind of net
@@ -532,26 +564,152 @@ def run_summary(record: dict[str, Any], folder: Path) -> tuple[str, str]:
     return html_, subtitle
 
 
-def model_mismatch(record: dict[str, Any], net) -> str | None:
+def model_mismatch(record: dict[str, Any], net, metadata: dict[str, Any] | None = None) -> str | None:
     """How the model differs from the network ``history.json`` describes, or None.
 
-    (A model copied in from another run: the page would show one network's history and run
-    another's weights.) Compares sizes, cost and activations (``nndl.io.network_description``).
+    The one rule for both chapters (a model copied in from another run would give a page
+    with one run's history and another's network): the model must be the kind of network
+    the history describes (chapter 3: ``nndl.Network``; chapter 6: ``nndl.network3.Network``),
+    with its shape (chapter 3: sizes, cost, activations; chapter 6: the layers of the book's
+    network the history names), and where the model file's metadata record the run's
+    settings (what ``nndl train`` stores), the same settings and data.
+    ``record``: a chapter-3 ``history.json`` as parsed, or ``chapter6_record``'s result.
     """
-    from nndl.io import network_description
     from nndl.network import Network
+    from nndl.network3 import Network as LayeredNetwork
 
+    metadata = metadata if isinstance(metadata, dict) else {}
+    if "history" in record and hasattr(record.get("settings"), "net"):  # chapter 6 (chapter6_record)
+        s = record["settings"]
+        if not isinstance(net, LayeredNetwork):
+            return (f"not a layered (chapter 6) nndl network, but history.json describes a chapter-6 "
+                    f"run ({s.net})")
+        shape = layered_mismatch(net, s.net, s.mini_batch_size)
+        if shape:
+            return shape
+        trainer = metadata.get("trainer") if isinstance(metadata.get("trainer"), dict) else {}
+        theirs = trainer.get("settings") if isinstance(trainer.get("settings"), dict) else {}
+        ours = {"eta": s.eta, "lmbda": s.lmbda, "mini_batch_size": s.mini_batch_size,
+                "n_training": record["history"].n_training}
+        diffs = [f"{k.replace('_', '-')} {theirs[k]!r} (history.json: {v!r})"
+                 for k, v in ours.items() if k in theirs and theirs[k] != v]
+        return ("the model was trained by another run than history.json describes: " + "; ".join(diffs)
+                if diffs else None)
     described = record.get("network")
-    if not isinstance(described, dict) or not isinstance(net, Network):
-        return None
+    if isinstance(net, LayeredNetwork):
+        return "a layered (chapter 6) nndl network, but history.json describes a chapter-3 run"
+    if not isinstance(net, Network):
+        return f"a {type(net).__name__}, not the chapter-3 network history.json describes"
+    if not isinstance(described, dict):
+        return None  # run_summary says what is wrong with history.json
+    from nndl.io import network_description
+
     actual = network_description(net)
     keys = ("sizes", "cost", "hidden", "output")
     diffs = [f"{k} {_plain(actual[k])} (history.json: {_plain(described[k])})"
              for k in keys if k in described and described[k] != actual[k]]
-    if not diffs:
-        return None
-    return ("the model is not the network history.json describes: " + "; ".join(diffs)
-            + ". The page runs the model; the histories and settings shown are history.json's")
+    if diffs:
+        return "the model is not the network history.json describes: " + "; ".join(diffs)
+    n_inputs = (record.get("data") or {}).get("n_inputs") if isinstance(record.get("data"), dict) else None
+    if isinstance(n_inputs, int) and n_inputs != net.sizes[0]:
+        return (f"the model takes {net.sizes[0]} inputs, but the run's data (history.json) have "
+                f"{n_inputs} per example")
+    settings = record.get("settings") if isinstance(record.get("settings"), dict) else {}
+    theirs = metadata.get("settings") if isinstance(metadata.get("settings"), dict) else {}
+    diffs = [f"{k.replace('_', '-')} {_plain(v)} (history.json: {_plain(settings[k])})"
+             for k, v in theirs.items() if k in settings and settings[k] != v]
+    data, model_data = record.get("data"), metadata.get("data")
+    if isinstance(data, dict) and isinstance(model_data, dict) and model_data.get("name") != data.get("name"):
+        diffs.append(f"data {model_data.get('name')} (history.json: {data.get('name')})")
+    if diffs:
+        return "the model was trained by another run than history.json describes: " + "; ".join(diffs)
+    return None
+
+
+def check_model(record: dict[str, Any], net, metadata: dict[str, Any] | None, model_file: Path) -> None:
+    """``ModelFileError`` (one line, naming the model file) unless ``model_mismatch`` finds nothing."""
+    mismatch = model_mismatch(record, net, metadata)
+    if mismatch:
+        raise ModelFileError(f"{model_file}: {mismatch}; nndl report shows one run, not two "
+                             "(put the run's own model back, or report the model's own run folder)")
+
+
+_COSTS = ("evaluation_cost", "training_cost")
+#: A cost beyond this (or not finite) is a diverged run's: an error in any other run's
+#: history.json, and left out of a diverged run's chart (``_drawable``).
+MAX_COST = 1e30
+
+
+def _drawable(history: dict[str, Any]) -> dict[str, Any]:
+    """``history`` with each cost beyond ``MAX_COST`` or not finite as NaN (a gap in the chart)."""
+    out = dict(history)
+    for key in _COSTS:
+        out[key] = [x if math.isfinite(x) and abs(x) <= MAX_COST else math.nan for x in history.get(key) or []]
+    return out
+_COUNTS = (("evaluation_accuracy", "n_evaluation"), ("training_accuracy", "n_training"))
+
+
+def check_history3(record: dict[str, Any], where: Path) -> None:
+    """A chapter-3 ``history.json``'s results, as strictly as a chapter-6 one's: a one-line
+    ``ModelFileError`` naming the field and what is wrong.
+
+    ``epochs_completed`` a whole number >= 0; each monitored list empty (not monitored) or
+    one entry per epoch; accuracies whole counts within 0..n; seconds, eta and gradient norms
+    finite and >= 0; costs finite (or, in a diverged run, not: what diverged);
+    ``best_epoch``/``best_evaluation_accuracy`` those of ``history.evaluation_accuracy``.
+    """
+    from nndl import _validate
+    from nndl.runs import _short
+
+    def bad(name: str, what: str) -> ModelFileError:
+        return ModelFileError(f"{where}: {name} {what}")
+
+    epochs = record.get("epochs_completed")
+    if not _validate.plain_int(epochs, 0, 10**9):
+        raise bad("'epochs_completed'", f"must be a whole number >= 0; got {_short(epochs)}")
+    h = record.get("history")
+    if not isinstance(h, dict):
+        raise bad("'history'", f"must be an object; got {_short(h)}")
+    counts = {}
+    for key in ("n_training", "n_evaluation"):
+        counts[key] = h.get(key, 0)
+        if not _validate.plain_int(counts[key], 0, 2**40):
+            raise bad(f"'history.{key}'", f"must be a whole number >= 0; got {_short(counts[key])}")
+
+    def values(key: str) -> list:
+        v = h.get(key, [])
+        if not isinstance(v, list) or len(v) not in (0, epochs):
+            n = len(v) if isinstance(v, list) else _short(v)
+            raise bad(f"'history.{key}'", f"must be a list of one entry per epoch ({epochs}); got {n}")
+        return v
+
+    for key in ("epoch_seconds", "eta"):
+        if not all(_validate.plain_number(x) and x >= 0 for x in values(key)):
+            raise bad(f"'history.{key}'", "must hold finite numbers >= 0")
+    if len(h.get("epoch_seconds", [])) != epochs:
+        raise bad("'history.epoch_seconds'", f"records {len(h.get('epoch_seconds', []))} epochs but "
+                  f"'epochs_completed' is {epochs}")
+    for key in _COSTS:
+        for x in values(key):
+            number = isinstance(x, (int, float)) and not isinstance(x, bool)
+            sensible = number and math.isfinite(x) and abs(x) <= MAX_COST
+            if not number or (not sensible and record.get("status") != "diverged"):
+                raise bad(f"'history.{key}'", f"must hold finite numbers within +-{MAX_COST:.0e}; "
+                          f"got {_short(x)}")
+    for key, n in _COUNTS:
+        if not all(_validate.plain_int(x, 0, counts[n]) for x in values(key)):
+            raise bad(f"'history.{key}'", f"must hold counts of right answers within 0..{counts[n]:,} "
+                      f"(history.{n})")
+    norms = h.get("gradient_norms", [])
+    if not isinstance(norms, list) or len(norms) > epochs + 1 or not all(
+            isinstance(row, list) and all(_validate.plain_number(x) and x >= 0 for x in row) for row in norms):
+        raise bad("'history.gradient_norms'", f"must be at most {epochs + 1} lists of finite numbers >= 0")
+    acc = h.get("evaluation_accuracy", [])
+    best, best_acc = record.get("best_epoch"), record.get("best_evaluation_accuracy")
+    if best is not None and not _validate.plain_int(best, 0, len(acc) - 1):
+        raise bad("'best_epoch'", f"is {_short(best)}, but history.evaluation_accuracy has {len(acc)} epochs")
+    if best_acc is not None and not (_validate.plain_number(best_acc) and 0 <= best_acc <= 1):
+        raise bad("'best_evaluation_accuracy'", f"must be a fraction within 0..1; got {_short(best_acc)}")
 
 
 def _plain(value) -> str:
@@ -582,31 +740,40 @@ def build(folder: str | Path, *, answers: bool = True) -> str:
 
 
 def _chapter3_parts(folder: Path) -> dict[str, Any]:
-    from nndl import plots, runs
+    from nndl import runs
 
     record = runs.read_history(folder)
-    net, _, model_file = runs.load_model(folder)
+    check_history3(record, folder / runs.HISTORY)
+    net, metadata, model_file = runs.load_model(folder)
+    check_model(record, net, metadata, model_file)
     run_html, subtitle = run_summary(record, folder)
-    mismatch = model_mismatch(record, net)
-    if mismatch:
-        log.warning("%s: %s", model_file, mismatch)
-        run_html = f'<p class="note"><b>Warning:</b> {_e(model_file.name)}: {_e(mismatch)}</p>' + run_html
-    history = record.get("history")
     try:
-        charts = "".join(
-            f"<figure>{_svg(draw, history, name)}</figure>"
-            for name, draw in (
-                ("cost per epoch", plots.plot_cost),
-                ("accuracy per epoch", plots.plot_accuracy),
-                ("speed of learning per hidden layer", plots.plot_speed),
-            )
-        )
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a damaged history
-        log.warning("no charts in the report: %s: unreadable histories (%s)", folder / runs.HISTORY, exc)
+        charts = charts3(record["history"])
+    except (AttributeError, KeyError, TypeError, ValueError):  # (check_history3 leaves none: fuzz-tested)
+        log.warning("no charts in the report: %s: the histories cannot be drawn", folder / runs.HISTORY)
         charts = "<p>The run's histories are unreadable: no charts.</p>"
     return {"net": net, "model_file": model_file, "run_html": run_html, "subtitle": subtitle,
             "training_note": TRAINING_NOTE, "charts": charts,
             "evaluation": _evaluation(net, record, folder)}
+
+
+def charts3(history: dict[str, Any]) -> str:
+    """A chapter-3 run's charts (cost, accuracy, speed of learning) as HTML figures.
+
+    ``history``: ``history.json``'s ``history``, checked by ``check_history3``; a diverged
+    run's costs beyond ``MAX_COST`` or not finite are left out (``_drawable``).
+    """
+    from nndl import plots
+
+    drawable = _drawable(history)
+    return "".join(
+        f"<figure>{_svg(draw, drawable, name)}</figure>"
+        for name, draw in (
+            ("cost per epoch", plots.plot_cost),
+            ("accuracy per epoch", plots.plot_accuracy),
+            ("speed of learning per hidden layer", plots.plot_speed),
+        )
+    )
 
 
 def _evaluation_html(evaluation: dict[str, Any] | None) -> str:
@@ -706,10 +873,14 @@ def _chapter6_model(folder: Path, record: dict[str, Any]):
             raise ModelFileError(f"{folder}: a chapter-6 run without {MODEL} or {CHECKPOINT}; nothing to show")
         log.warning("%s: no %s (the run is %s); using %s, the network after %d epochs", folder, MODEL,
                     record.get("status"), CHECKPOINT, record["history"].epochs)
+    from nndl.io import read_npz_json
+
+    read_npz_json(path, ModelFileError)  # a damaged file is said as such, before what kind it is
     if not is_layered_file(path):
         raise ModelFileError(f"{path}: not a layered (chapter 6) nndl network, but history.json describes "
                              f"a chapter-6 run ({record['settings'].net})")
-    net, _, _ = load_npz(path)
+    net, metadata, _ = load_npz(path)
+    check_model(record, net, metadata, path)
     return net, path
 
 
@@ -737,8 +908,7 @@ def layered_mismatch(net, name: str, mini_batch_size: int) -> str | None:
     if ours == theirs:
         return None
     return (f"the model is not the {name} network history.json describes: it is "
-            f"{', '.join(_layer_text(d) for d in ours)}. The page runs the model; the histories "
-            "and settings shown are history.json's")
+            f"{', '.join(_layer_text(d) for d in ours)}")
 
 
 def book_match6(s) -> dict[str, Any] | None:
@@ -814,8 +984,8 @@ def run_summary6(record: dict[str, Any], folder: Path, net, model_file: Path) ->
     """The run section of a chapter-6 run's page (``record`` from ``chapter6_record``).
 
     Settings, the book's number for them (``book_match6``), the layers, the result at the
-    best validation epoch and timings; a warning first if the model is not the network
-    the history names (``layered_mismatch``).
+    best validation epoch and timings (the model is checked to be the run's by
+    ``_chapter6_model``).
     """
     from nndl.io import read_npz_json
     from nndl.network3 import BOOK_NETS
@@ -859,10 +1029,6 @@ def run_summary6(record: dict[str, Any], folder: Path, net, model_file: Path) ->
     ]
     run_html = _book_html(book_match6(s), f"The book gives no single number for {s.net}.")
     run_html += '<div class="kv-grid">' + "".join(tables) + "</div>"
-    mismatch = layered_mismatch(net, s.net, s.mini_batch_size)
-    if mismatch:
-        log.warning("%s: %s", model_file, mismatch)
-        run_html = f'<p class="note"><b>Warning:</b> {_e(model_file.name)}: {_e(mismatch)}</p>' + run_html
     return run_html
 
 
@@ -919,8 +1085,11 @@ def check_target(path: str | Path, option: str = "-o") -> Path:
     """
     from nndl.paths import check_output_file
 
+    typed = str(path)
     path = Path(path).expanduser()
     shown = f"{option} {path}"
+    if not typed.strip() or typed.endswith(("/", "\\")) or path.name.lower() == ".html":
+        raise UsageError(f"{option} {typed!r}: the page's file name is empty; name a file such as report.html")
     if path.suffix.lower() != ".html":
         raise UsageError(f"{shown}: the page's file name must end in .html")
     check_output_file(path, option)
@@ -938,8 +1107,7 @@ def write(folder: str | Path, out: str | Path | None = None, *, answers: bool = 
     from nndl.io import atomic_write
 
     folder = check_run_folder(folder)
-    path = Path(out).expanduser() if out is not None else folder / REPORT
-    check_target(path, "-o" if out is not None else "report")
+    path = check_target(out if out is not None else folder / REPORT, "-o" if out is not None else "report")
     page = build(folder, answers=answers)
     with atomic_write(path, "wb") as f:
         f.write(page.encode("utf-8"))

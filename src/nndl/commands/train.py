@@ -431,6 +431,8 @@ def _train(session, plots: bool = True, report: bool = False) -> int:
             session.folder,
         )
         print(session.summary())
+        if report:
+            print(f"report: no page written (the run was interrupted); make it with: nndl report {session.folder}")
         return INTERRUPTED
     session.finished()
     print(session.summary())
