@@ -236,3 +236,31 @@ def test_huge_finite_cost_is_divergence():  # finding 26: chapter 3's rule (10x 
     X, y = rng.random((200, 784)), rng.integers(0, 10, 200)
     with np.errstate(over="ignore", invalid="ignore"), pytest.raises(DivergenceError, match="rose from"):
         _fc_net().SGD((X, y), 2, 10, 1e6)
+
+
+def test_ch6_interrupt_is_recorded_with_the_resume_hint(tmp_path, capsys, monkeypatch, caplog):
+    """Ctrl-C in a chapter-6 run: status "interrupted", the history of the checkpoint, the hint, 130."""
+    from nndl.network3 import Trainer3
+
+    run = tmp_path / "i6"
+    save = Trainer3._save_checkpoint
+    calls = []
+
+    def interrupted_in_epoch_1(self):
+        calls.append(1)
+        if len(calls) == 2:  # Ctrl-C during epoch 1, before its checkpoint
+            raise KeyboardInterrupt
+        save(self)
+
+    monkeypatch.setattr(Trainer3, "_save_checkpoint", interrupted_in_epoch_1)
+    code, _, err = cli(capsys, "train", "--net", "ch6-fc", "--training-size", "300", "--epochs", "3",
+                       "--out", run, "--no-plots")
+    assert code == 130, err
+    assert f"nndl train --resume {run}" in err + caplog.text
+    record = json.loads((run / "history.json").read_text())
+    assert record["status"] == "interrupted" and len(record["history"]["epoch_seconds"]) == 1
+    monkeypatch.setattr(Trainer3, "_save_checkpoint", save)
+    code, _, err = cli(capsys, "train", "--resume", run, "--no-plots")
+    assert code == 0, err
+    record = json.loads((run / "history.json").read_text())
+    assert record["status"] == "finished" and len(record["history"]["epoch_seconds"]) == 3

@@ -344,6 +344,11 @@ def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
         write(trainer.history, "diverged")
         raise DivergenceError(f"{exc}; the last good checkpoint is in {checkpoint}" if checkpoint.exists()
                               else str(exc)) from None
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the record says so, and how to continue (as chapter 3)
+        record["status"] = "interrupted"  # its history is the last one written, that of the checkpoint
+        write_json(history_path, record)
+        log.warning("%s: interrupted; continue with: nndl train --resume %s", folder, folder)
+        raise
     if checkpoint.exists():  # the last checkpoint is the trained network, with the trainer's state
         checkpoint.replace(folder / "model.npz")
     else:
