@@ -338,14 +338,28 @@ def test_a_cluster_without_workers_is_an_error_after_a_wait(tmp_path, digits, mo
 
 
 def test_a_cluster_that_loses_all_its_workers_mid_sweep_is_an_error_after_a_wait(tmp_path, digits, monkeypatch):
+    """Its one worker (a separate `dask worker` process, as on another machine) is killed
+    outright after the first row: the scheduler notices at once (the connection drops)."""
+    import subprocess
+    import sys
+
     monkeypatch.setattr(sweep, "WORKER_WAIT", 1)
     monkeypatch.setattr(sweep, "POLL_SECONDS", 0.2)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as c:
-        def retire_every_worker(row):
-            c.scale(0)
+    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as c, \
+            distributed.Client(c.scheduler_address, set_as_default=False) as client:
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", c.scheduler_address,
+                                   "--no-nanny", "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            client.wait_for_workers(1, timeout=60)
 
-        spec = _spec(base=TrainSettings(data="digits", evaluate_on="validation", epochs=30))  # cells outlast
-        with pytest.raises(NndlError, match="has had no workers for 1 s"):  # the worker's retirement
-            sweep.run_sweep(spec, tmp_path, scheduler=c.scheduler_address, splits=digits, on_row=retire_every_worker)
+            def kill_the_worker(row):
+                worker.kill()
+
+            spec = _spec(base=TrainSettings(data="digits", evaluate_on="validation", epochs=30))  # cells outlast
+            with pytest.raises(NndlError, match="has had no workers for 1 s"):
+                sweep.run_sweep(spec, tmp_path, scheduler=c.scheduler_address, splits=digits, on_row=kill_the_worker)
+        finally:
+            worker.kill()
+            worker.wait(timeout=30)
     assert 1 <= len(sweep.read_rows(tmp_path / sweep.RESULTS)) < 6  # the rows before: a rerun resumes
