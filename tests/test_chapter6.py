@@ -158,3 +158,36 @@ def test_ensemble_is_the_majority_vote(tmp_path, monkeypatch):
     counts = np.stack([np.bincount(v, minlength=10) for v in np.stack(votes, axis=1)])
     assert r["ensemble_test_accuracy"] == np.mean(np.argmax(counts, axis=1) == y)
     assert not list(tmp_path.glob("checkpoint-*"))
+
+
+@needs_mnist
+def test_interrupted_ensemble_resumes_without_training_finished_networks_again(tmp_path, monkeypatch):
+    import dataclasses
+
+    from nndl.network3 import Trainer3
+
+    monkeypatch.setenv("NNDL_CACHE", str(tmp_path / "cache"))
+    cfg = chapter6.Ch6Config("ch6-dropout", True, 0.03, 0.0, 1, n_train=20, n_evaluation=100, ensemble=3)
+    clean = chapter6.run(cfg, 0, tmp_path / "clean")
+    save, saves = Trainer3._save_checkpoint, []
+
+    def count_and_cut_in_the_second_network(self):
+        save(self)
+        saves.append(self.checkpoint.name)
+        if self.checkpoint.name == "checkpoint-seed0-net1.npz":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer3, "_save_checkpoint", count_and_cut_in_the_second_network)
+    with pytest.raises(KeyboardInterrupt):
+        chapter6.run(cfg, 0, tmp_path / "cut")
+    assert sorted(p.name for p in (tmp_path / "cut").glob("checkpoint-*")) == [
+        "checkpoint-seed0-net0.npz", "checkpoint-seed0-net1.npz"]
+    monkeypatch.setattr(Trainer3, "_save_checkpoint", lambda self: (save(self), saves.append(self.checkpoint.name)))
+    resumed = chapter6.run(cfg, 0, tmp_path / "cut")
+    assert saves == ["checkpoint-seed0-net0.npz", "checkpoint-seed0-net1.npz", "checkpoint-seed0-net2.npz"]
+    keys = ("validation_accuracy", "test_accuracy", "training_cost")
+    assert [[n[k] for k in keys] for n in resumed["nets"]] == [[n[k] for k in keys] for n in clean["nets"]]
+    assert resumed["ensemble_test_accuracy"] == clean["ensemble_test_accuracy"]
+    assert not list((tmp_path / "cut").glob("checkpoint-*"))
+    single = chapter6.run(dataclasses.replace(cfg, ensemble=1), 0, tmp_path / "single")["history"]
+    assert [single[k] for k in keys] == [clean["nets"][0][k] for k in keys]  # net 0 is ch6-dropout's

@@ -15,7 +15,10 @@ the checkpoint removed. Wall time per epoch is in each history's ``epoch_seconds
 
 ch6-ensemble trains five ch6-dropout networks (network k of seed s from
 ``common.rngs(s, k)``) and takes the majority vote of their predicted classes (ties: the
-smallest class among the most voted, ``np.argmax`` of the vote counts).
+smallest class among the most voted, ``np.argmax`` of the vote counts). Each network's
+checkpoint stays until the vote, so an interrupted ensemble resumes inside the network it
+was training and does not train the finished ones again. Network 0 of seed s is the
+ch6-dropout network of seed s (same settings, same generators), bit for bit.
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ def _train_one(cfg: Ch6Config, seed: int, k: int, data, folder: Path | None) -> 
     out["peak_rss_mb"] = _peak_rss_mb()  # of this process so far (a resumed run: this session's)
     if net.layers[0].kind == "conv":
         out["first_layer_filters"] = np.asarray(net.layers[0].w, np.float64).round(6).tolist()
-    if checkpoint is not None:
+    if checkpoint is not None and cfg.ensemble == 1:  # an ensemble's: kept until the vote (``run``)
         kept = folder / f"net-seed{seed}{suffix}.npz"
         if checkpoint.stat().st_size <= KEEP_NET_BYTES:
             checkpoint.replace(kept)  # the trained network, with its history in the metadata
@@ -135,6 +138,9 @@ def run(cfg: Ch6Config, seed: int, checkpoint_dir: Path | None = None) -> Result
         counts[np.arange(len(pred)), pred] += 1
         votes = counts
     ensemble = float(np.mean(np.argmax(votes, axis=1) == test_y))
+    if checkpoint_dir is not None:  # every network done: their finished checkpoints go
+        for k in range(cfg.ensemble):
+            (checkpoint_dir / f"checkpoint-seed{seed}-net{k}.npz").unlink(missing_ok=True)
     return {"nets": nets, "ensemble_test_accuracy": ensemble}
 
 
