@@ -403,6 +403,19 @@ def test_sgd_records_best_validation_epoch_and_resumes(tmp_path):
         _small_net("relu").SGD(data[0], 4, 10, 0.2, data[1], data[2], checkpoint=ck)
 
 
+def test_an_epoch_line_is_logged_only_once_its_checkpoint_is_written(tmp_path, monkeypatch, caplog):
+    from nndl.network3 import Trainer3
+
+    def interrupted_while_saving(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer3, "_save_checkpoint", interrupted_while_saving)
+    X, y = np.random.default_rng(12).random((20, 144)), np.arange(20) % 3
+    with caplog.at_level("INFO", logger="nndl"), pytest.raises(KeyboardInterrupt):
+        _small_net("relu").SGD((X, y), 2, 10, 0.1, checkpoint=tmp_path / "ck.npz")
+    assert not [r for r in caplog.records if r.getMessage().startswith("epoch 0")]  # not kept: not shown
+
+
 # ------------------------------------------------------------------------- PyTorch
 @pytest.mark.parametrize("act", ["sigmoid", "relu"])
 def test_one_sgd_step_of_ch6_conv2_equals_pytorch(act):

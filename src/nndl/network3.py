@@ -725,10 +725,10 @@ class Trainer3:
             h.epoch_seconds.append(seconds)
             h.eval_seconds.append(time.perf_counter() - t1)
             parts.append(f"{seconds:.1f} s")
-            log.info(", ".join(parts))
             self.epoch += 1
             if self.checkpoint is not None:
                 self._save_checkpoint()
+            log.info(", ".join(parts))  # after the checkpoint: an epoch shown is an epoch kept
             if self.on_epoch is not None:
                 self.on_epoch(self.epoch - 1, h, net)
             if self.should_stop is not None and self.epoch < self.epochs and self.should_stop():
