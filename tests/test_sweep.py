@@ -365,6 +365,24 @@ def test_a_cluster_that_loses_all_its_workers_mid_sweep_is_an_error_after_a_wait
     assert 1 <= len(sweep.read_rows(tmp_path / sweep.RESULTS)) < 6  # the rows before: a rerun resumes
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_the_data_written_for_joblib_workers_read_back_bit_for_bit(tmp_path, digits, threads):
+    import numpy as np
+
+    from nndl.data import Dataset
+
+    data = sweep.replace(digits, validation=Dataset(digits.validation.X.astype(np.float32), digits.validation.y),
+                         test=digits.test.head(0))  # another dtype, and an empty part
+    shared = sweep.SharedData.of(data, tmp_path / "data")
+    assert not shared.wait(0.01)
+    shared.write(data, threads=threads)  # 3 threads: slices that end inside a row, or inside a number
+    assert shared.wait(0)
+    opened = shared.open(touch=True)
+    for part in ("training", "validation", "test"):
+        for a, b in zip(getattr(data, part), getattr(opened, part)):
+            assert (b.dtype, b.shape) == (a.dtype, a.shape) and np.asarray(b).tobytes() == a.tobytes()
+
+
 def test_joblib_workers_open_the_data_in_their_warm_up_and_are_kept(tmp_path):
     """loky replaces a worker whose memory grew past a limit since its first task (300 MB; MNIST
     in float64 is 376 MB). The warm-up (each worker's first task) maps the data, so a cell adds
