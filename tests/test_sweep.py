@@ -383,6 +383,29 @@ def test_the_data_written_for_joblib_workers_read_back_bit_for_bit(tmp_path, dig
             assert (b.dtype, b.shape) == (a.dtype, a.shape) and np.asarray(b).tobytes() == a.tobytes()
 
 
+def test_a_warm_up_first_drops_the_data_of_a_previous_sweep(tmp_path, digits, monkeypatch):
+    """Freed before this sweep's data are written: the write then reuses that memory."""
+    import weakref
+
+    import numpy as np
+
+    class Holder:  # a cell's object in a reference cycle, still holding the old arrays
+        pass
+
+    old = Holder()
+    old.me, old.X = old, np.ones(1000)
+    gone = weakref.ref(old.X)
+    monkeypatch.setitem(sweep._SHARED, "previous", old)
+    del old
+    monkeypatch.setattr(sweep, "WARM_UP_WAIT", 0.01)
+    shared = sweep.SharedData.of(digits, tmp_path / "data")
+    sweep._warm_up(shared)  # nothing written yet: it gives up waiting, the cells will open the data
+    assert not sweep._SHARED and gone() is None
+    shared.write(digits)
+    sweep._warm_up(shared)
+    assert list(sweep._SHARED) == [shared.folder]
+
+
 def test_joblib_workers_open_the_data_in_their_warm_up_and_are_kept(tmp_path):
     """loky replaces a worker whose memory grew past a limit since its first task (300 MB; MNIST
     in float64 is 376 MB). The warm-up (each worker's first task) maps the data, so a cell adds
