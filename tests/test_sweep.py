@@ -363,3 +363,85 @@ def test_a_cluster_that_loses_all_its_workers_mid_sweep_is_an_error_after_a_wait
             worker.kill()
             worker.wait(timeout=30)
     assert 1 <= len(sweep.read_rows(tmp_path / sweep.RESULTS)) < 6  # the rows before: a rerun resumes
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_the_data_written_for_joblib_workers_read_back_bit_for_bit(tmp_path, digits, threads):
+    import numpy as np
+
+    from nndl.data import Dataset
+
+    data = sweep.replace(digits, validation=Dataset(digits.validation.X.astype(np.float32), digits.validation.y),
+                         test=digits.test.head(0))  # another dtype, and an empty part
+    shared = sweep.SharedData.of(data, tmp_path / "data")
+    assert not shared.wait(0.01)
+    shared.write(data, threads=threads)  # 3 threads: slices that end inside a row, or inside a number
+    assert shared.wait(0)
+    opened = shared.open(touch=True)
+    for part in ("training", "validation", "test"):
+        for a, b in zip(getattr(data, part), getattr(opened, part)):
+            assert (b.dtype, b.shape) == (a.dtype, a.shape) and np.asarray(b).tobytes() == a.tobytes()
+
+
+def test_a_warm_up_first_drops_the_data_of_a_previous_sweep(tmp_path, digits, monkeypatch):
+    """Freed before this sweep's data are written: the write then reuses that memory."""
+    import weakref
+
+    import numpy as np
+
+    class Holder:  # a cell's object in a reference cycle, still holding the old arrays
+        pass
+
+    old = Holder()
+    old.me, old.X = old, np.ones(1000)
+    gone = weakref.ref(old.X)
+    monkeypatch.setitem(sweep._SHARED, "previous", old)
+    del old
+    monkeypatch.setattr(sweep, "WARM_UP_WAIT", 0.01)
+    shared = sweep.SharedData.of(digits, tmp_path / "data")
+    sweep._warm_up(shared)  # nothing written yet: it gives up waiting, the cells will open the data
+    assert not sweep._SHARED and gone() is None
+    shared.write(digits)
+    sweep._warm_up(shared)
+    assert list(sweep._SHARED) == [shared.folder]
+
+
+def test_joblib_workers_open_the_data_in_their_warm_up_and_are_kept(tmp_path):
+    """loky replaces a worker whose memory grew past a limit since its first task (300 MB; MNIST
+    in float64 is 376 MB). The warm-up (each worker's first task) maps the data, so a cell adds
+    nothing: with loky's limit lowered below the data's size, every cell still runs in one of
+    the two first workers (with the data mapped by the first cell, each worker was replaced)."""
+    import numpy as np
+    from joblib.externals.loky import reusable_executor
+
+    from nndl.data import Dataset, DataSplits, _features
+
+    rng = np.random.default_rng(0)
+
+    def part(n):
+        return Dataset(_features(rng.integers(0, 256, (n, 784), dtype=np.uint8), np.float64, "test"),
+                       rng.integers(0, 10, n))
+
+    data = DataSplits("test", part(8000), part(500), part(0), "test", {}, "random pixels")  # 50 MB
+    real = sweep.run_cell
+
+    def cell(task, shared):
+        import time
+
+        from joblib.externals.loky import process_executor
+
+        process_executor._MAX_MEMORY_LEAK_SIZE = 20 * 2**20  # in this worker: below the data's 50 MB
+        if not getattr(process_executor, "_nndl_slept", False):  # loky checks at most once a second
+            time.sleep(1.1)
+            process_executor._nndl_slept = True
+        return real(task, shared)
+
+    if reusable_executor._executor is not None:  # fresh workers: their first task is this sweep's warm-up
+        reusable_executor._executor.shutdown(wait=True, kill_workers=True)
+    spec = sweep.SweepSpec(TrainSettings(data="digits", evaluate_on="validation", epochs=1, sizes=(784, 30, 10)),
+                           {"eta": [0.5, 1.0]}, (0, 1))
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(sweep, "run_cell", cell)
+        result = sweep.run_sweep(spec, tmp_path, jobs=2, splits=data)
+    assert len(result.rows) == 4 and all(r["status"] == "ok" for r in result.rows), result.rows
+    assert len({r["pid"] for r in result.rows}) <= 2
