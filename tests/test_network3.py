@@ -205,15 +205,17 @@ def _small_net(act, p_dropout=0.0, rng=None):
     return net
 
 
-@pytest.mark.parametrize("chunks", [1, 3])
+@pytest.mark.parametrize("chunks", [1, 3, "threads"])
 @pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu"])
 def test_network_gradients_conv_conv_fc_softmax(act, chunks, monkeypatch):
-    """chunks 3: the conv layers see the mini-batch one example at a time (their gradients summed)."""
-    if chunks > 1:
+    """chunks 3: the conv layers see the mini-batch one example at a time (their gradients
+    summed); "threads": two threads, one with example 0, one with examples 1-2, through every layer."""
+    if chunks == 3:
         monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 1)
     rng = np.random.default_rng(9)
     net = _small_net(act)
-    assert len(net._chunk_plan(3) or [None]) == chunks
+    if chunks != "threads":
+        assert len(net._chunk_plan(3) or [None]) == chunks
     X = rng.normal(size=(3, 144))
     y = np.array([0, 2, 1])
     lmbda, nb = 0.3, 7
@@ -221,6 +223,9 @@ def test_network_gradients_conv_conv_fc_softmax(act, chunks, monkeypatch):
     if act == "sigmoid":  # dropout in the fully connected and softmax layers, masks fixed
         net = _small_net(act, 0.5)
         masks = {2: (rng.random((3, 16)) >= 0.5).astype(float), 3: (rng.random((3, 5)) >= 0.5).astype(float)}
+    if chunks == "threads":
+        net.threads = 2
+        assert net._thread_parts(3) == [(0, 1), (1, 3)]
     grads = net.gradients(X, y, lmbda, nb, masks)
     h = 1e-5  # small enough that no pooling winner or ReLU kink is crossed
     for P, g in zip(net.params(), grads):
@@ -230,8 +235,9 @@ def test_network_gradients_conv_conv_fc_softmax(act, chunks, monkeypatch):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_conv_layers_in_chunks_equal_one_piece(threads, monkeypatch):
-    """A mini-batch split into chunks of examples for the conv layers (on 1 or 2 threads) gives
-    the same gradients and the same SGD steps as in one piece (float64: to rounding)."""
+    """A mini-batch split into chunks of examples for the conv layers (threads=1), or into
+    halves each run through every layer on its own thread (threads=2), gives the same
+    gradients and the same SGD steps as in one piece (float64: to rounding)."""
     rng = np.random.default_rng(15)
     X, y = rng.normal(size=(7, 144)), rng.integers(0, 3, 7)
     runs = []
@@ -245,24 +251,32 @@ def test_conv_layers_in_chunks_equal_one_piece(threads, monkeypatch):
         for _ in range(2):
             net.update_mini_batch(X, y, 0.2, 0.3, 5)
         runs.append((plan, grads, [p.copy() for p in net.params()]))
-    assert runs[0][0] is None and len(runs[1][0]) == (3 if threads == 1 else 4)
+    assert runs[0][0] is None and len(runs[1][0]) == 3
     for a, b in zip(runs[0][1] + runs[0][2], runs[1][1] + runs[1][2]):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
 
 
-def test_sgd_threads_option(monkeypatch):
-    """SGD(threads=2) trains as threads=1 does (to rounding), leaves net.threads as it was, refuses 0."""
+@pytest.mark.parametrize("kind", ["conv", "conv-dropout", "fc", "fc-dropout"])
+def test_sgd_threads_option(kind, monkeypatch):
+    """SGD(threads=2 or 3) trains as threads=1 does (to rounding; the same dropout masks), leaves
+    net.threads as it was, refuses 0. Mini-batches of 5: parts of unequal sizes."""
     monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 1)
     rng = np.random.default_rng(17)
     X, y = rng.normal(size=(12, 144)), rng.integers(0, 3, 12)
     params = []
-    for threads in (1, 2):
-        net = _small_net("relu", rng=np.random.default_rng(18))
-        net.SGD((X, y), 2, 4, 0.1, lmbda=0.1, monitor=(), threads=threads)
+    for threads in (1, 2, 3):
+        if kind.startswith("conv"):
+            net = _small_net("relu", 0.5 if kind == "conv-dropout" else 0.0, rng=np.random.default_rng(18))
+        else:
+            p = 0.5 if kind == "fc-dropout" else 0.0
+            net = Network([FullyConnectedLayer(144, 6, "tanh", p), SoftmaxLayer(6, 3, p)], 5,
+                          rng=np.random.default_rng(18), dtype=np.float64)
+        net.SGD((X, y), 2, 5, 0.1, lmbda=0.1, monitor=(), threads=threads)
         assert net.threads == 1
         params.append(net.params())
-    for a, b in zip(*params):
+    for a, b, c in zip(*params):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-15)
     with pytest.raises(ValueError, match="threads must be a whole number >= 1"):
         _small_net("relu").SGD((X, y), 1, 4, 0.1, threads=0)
 

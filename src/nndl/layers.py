@@ -587,20 +587,24 @@ class FullyConnectedLayer:
         self._a = z
         return z
 
-    def backward(self, da: Array, need_dx: bool = True, update: float | None = None) -> Array | None:
+    def backward(self, da: Array, need_dx: bool = True, update: float | None = None,
+                 grads: bool = True) -> Array | None:
         """From dC/da (m, n_out): nabla_w = x_drop^T delta (BP4), nabla_b (BP3), dC/dx (BP2).
 
         ``update``: also take the SGD step in place, as ``ConvPoolLayer.backward`` says.
+        ``grads=False``: only delta and dC/dx (the Network's threads leave BP3/BP4 to
+        ``weight_grads`` on the whole mini-batch's x and delta).
         """
         bf = self._buf[len(da)]
         delta = bf["delta"]
         np.copyto(delta, da)
         _times_prime(self.activation, self._a, delta, bf["tmp"])  # BP2's (.) f'(z): delta = dC/dz   (m, n_out)
-        return self._backward_delta(delta, need_dx, bf, update)
+        return self._backward_delta(delta, need_dx, bf, update, grads)
 
-    def _backward_delta(self, delta: Array, need_dx: bool, bf: dict, update: float | None = None) -> Array | None:
+    def _backward_delta(self, delta: Array, need_dx: bool, bf: dict, update: float | None = None,
+                        grads: bool = True) -> Array | None:
         dx = None
-        gemm, gemv = bf["blas"]
+        gemm = bf["blas"][0]
         if need_dx:  # first, while w is still the old w
             dx = bf["dx"]
             # BP2: (w delta), before the previous layer's f'                                      (m, n_in)
@@ -608,8 +612,18 @@ class FullyConnectedLayer:
             gemm(1.0, self.w.T, delta.T, 0.0, dx.T, 1, 0, 1)
             if self.p_dropout and self.mask is not None and self._x is bf["xd"]:
                 dx *= self.mask  # a dropped input received no gradient
+        if grads:
+            self.weight_grads(self._x, delta, update, bf)
+        return dx
+
+    def weight_grads(self, x: Array, delta: Array, update: float | None = None, bf: dict | None = None) -> None:
+        """BP3 and BP4 from the inputs as used x (m, n_in) (after dropout) and delta (m, n_out):
+        into ``nabla_w``, ``nabla_b``, or with ``update`` the SGD step taken in place."""
+        if bf is None:
+            bf = self._buf.get(len(delta), self._make)
+        gemm, gemv = bf["blas"]
         if update is None:
-            np.matmul(self._x.T, delta, out=self.nabla_w)  # BP4: dC/dw_jk = sum_x x_j delta_k    (n_in, n_out)
+            np.matmul(x.T, delta, out=self.nabla_w)  # BP4: dC/dw_jk = sum_x x_j delta_k          (n_in, n_out)
             np.matmul(bf["ones"][: len(delta)], delta, out=self.nabla_b)  # BP3                  (n_out,)
         else:
             # The step without materialising nabla_w: one gemm on the transposed (Fortran-
@@ -618,9 +632,8 @@ class FullyConnectedLayer:
             # with beta != 1 was measured 2x slower than with beta = 1 at these shapes.
             if update != 1.0:
                 self.w *= update
-            gemm(-1.0, delta.T, self._x.T, 1.0, self.w.T, 0, 1, 1)
+            gemm(-1.0, delta.T, x.T, 1.0, self.w.T, 0, 1, 1)
             gemv(-1.0, delta.T, bf["ones"][: len(delta)], 1.0, self.b, 0, 1, 0, 1, 0, 1)
-        return dx
 
     def __repr__(self) -> str:
         return (f"FullyConnectedLayer(n_in={self.n_in}, n_out={self.n_out}, activation_fn={self.activation}, "
@@ -677,19 +690,20 @@ class SoftmaxLayer(FullyConnectedLayer):
         return z, float(np.sum(np.log(s[:, 0]) - zy))  # -ln a_y = ln sum e^(z - max) - (z_y - max)
 
     def backward_labels(self, y: NDArray[np.integer], need_dx: bool = True, scale: float = 1.0,
-                        update: float | None = None) -> Array | None:
+                        update: float | None = None, grads: bool = True, m: int | None = None) -> Array | None:
         """Backward from the cost itself: delta = (a - y) / m (eq. 84, mean over the batch).
 
         ``scale`` multiplies delta (the training step passes eta, so that every gradient
         below comes out already multiplied by eta: one multiplication instead of one per
         parameter). Overwrites the softmax output of the last ``forward``. ``update``: also
-        take the SGD step in place, as ``ConvPoolLayer.backward`` says.
+        take the SGD step in place, as ``ConvPoolLayer.backward`` says. ``grads`` as in
+        ``FullyConnectedLayer.backward``; ``m``: the mini-batch's size when y is a part of it.
         """
         bf = self._buf[len(y)]
         delta = self._a  # (m, n_out), reused in place: a - y
         delta[np.arange(len(y)), y] -= 1.0  # eq. (84): delta^L = a^L - y
-        delta *= scale / len(y)  # the mean over the mini-batch
-        return self._backward_delta(delta, need_dx, bf, update)
+        delta *= scale / (m or len(y))  # the mean over the mini-batch
+        return self._backward_delta(delta, need_dx, bf, update, grads)
 
     def backward(self, da: Array, need_dx: bool = True, update: float | None = None) -> Array | None:
         """From dC/da (m, n_out) through the softmax's Jacobian, eq. (33): delta_j = a_j (g_j - a . g)."""

@@ -42,6 +42,7 @@ import json
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -207,8 +208,8 @@ class Network:
     dtype : float32 or float64, optional
         Converts every layer's parameters; default: the layers' dtype (float32).
 
-    Attribute ``threads`` (default 1): Python threads sharing the convolutional layers'
-    work in training (see ``Trainer3``).
+    Attribute ``threads`` (default 1): Python threads sharing each training mini-batch, each
+    running the forward and backward pass of its part of the examples (see ``Trainer3``).
 
     Raises ValueError when the layers do not fit together.
     """
@@ -258,7 +259,8 @@ class Network:
         self._n_conv = next((i for i, layer in enumerate(layers) if not isinstance(layer, ConvPoolLayer)), 0)
         self._replicas: list[list[ConvPoolLayer]] = []
         self._stack: dict[int, Array] = {}
-        self._pool = None
+        self._split: tuple | None = None  # the threads' copies of the layers (``_thread_replicas``)
+        self._workers: _Workers | None = None
         self.threads = 1
 
     # ------------------------------------------------------------------ properties
@@ -371,6 +373,9 @@ class Network:
         X = self._check_input(X)
         y = np.asarray(y, dtype=np.int64)
         self._draw_masks(len(X), masks)
+        parts = self._thread_parts(len(X))
+        if parts is not None:
+            return self._backprop_threads(X, y, parts, scale, update)
         k = self._n_conv
         plan = self._chunk_plan(len(X))
         if plan is None:
@@ -396,8 +401,7 @@ class Network:
             return None
         per_example = [layer._backward_bytes_per_example() for layer in self.layers[1: self._n_conv]]
         size = max(1, CONV_CHUNK_BYTES // max(per_example)) if per_example else m
-        threads = max(1, min(int(self.threads), m))
-        n = threads * -(-m // (threads * size))  # a multiple of the threads, each chunk <= size
+        n = -(-m // size)  # chunks of <= size examples
         if n <= 1:
             return None
         edges = [m * j // n for j in range(n + 1)]
@@ -421,24 +425,6 @@ class Network:
                 r.input_gradient = c.input_gradient
         return self._replicas[:n]
 
-    def _map(self, fn: Callable[[int], None], n: int) -> None:
-        """fn(0), ..., fn(n-1), on ``threads`` threads (each chunk is independent): this thread
-        takes every ``threads``-th chunk, a pool of ``threads - 1`` workers the others."""
-        t = self.threads
-        if t <= 1 or n <= 1:
-            for j in range(n):
-                fn(j)
-            return
-        if self._pool is None or self._pool._max_workers != t - 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(t - 1, thread_name_prefix="nndl-conv")
-        futures = [self._pool.submit(fn, j) for j in range(n) if j % t]
-        for j in range(0, n, t):
-            fn(j)
-        for f in futures:
-            f.result()
-
     def _forward_conv_chunks(self, X: Array, plan: list[tuple[int, int]]) -> Array:
         reps = self._conv_replicas(len(plan))
         last = self.layers[self._n_conv - 1]
@@ -454,7 +440,8 @@ class Network:
                 a = layer.forward(a, True)
             A[lo:hi] = a  # the book's (filter, row, column) order, as the next layer takes it
 
-        self._map(run, len(plan))
+        for j in range(len(plan)):
+            run(j)
         return A
 
     def _backward_conv_chunks(self, d: Array, plan: list[tuple[int, int]], update: float | None) -> None:
@@ -467,17 +454,95 @@ class Network:
             for i in range(k - 1, -1, -1):
                 g = reps[j][i].backward(g, need_dx=i > 0)
 
-        self._map(run, len(plan))
-        for i, layer in enumerate(self.layers[:k]):  # shared weights: the sum over the chunks
-            if layer.nabla_w.base is not None or not layer.nabla_w.flags.writeable:
-                layer.nabla_w = np.zeros_like(layer.w)
-            np.copyto(layer.nabla_w, reps[0][i].nabla_w)
-            np.copyto(layer.nabla_b, reps[0][i].nabla_b)
-            for r in reps[1:]:
-                layer.nabla_w += r[i].nabla_w
-                layer.nabla_b += r[i].nabla_b
-            if update is not None:
-                _step(layer, update)
+        for j in range(len(plan)):
+            run(j)
+        for i, layer in enumerate(self.layers[:k]):
+            _sum_grads(layer, [r[i] for r in reps], update)
+
+    # ------------------------------------------------------------------ threads
+    def _thread_parts(self, m: int) -> list[tuple[int, int]] | None:
+        """Row ranges that split a training mini-batch of m over ``threads`` threads (None: one)."""
+        t = min(int(self.threads), m)
+        if t <= 1:
+            return None
+        edges = [m * j // t for j in range(t + 1)]
+        return list(zip(edges[:-1], edges[1:]))
+
+    def _thread_replicas(self, m: int, parts: list[tuple[int, int]]) -> tuple[list[list], dict[int, tuple]]:
+        """One copy of every layer per part of the mini-batch, sharing w and b, each with its own
+        buffers and gradients; and for each fully connected (or softmax) layer i the whole
+        mini-batch's input as used (after dropout, (m, n_in)) and delta ((m, n_out)), whose rows
+        the copies write in place (their buffers are views of these), for BP3/BP4 after the join."""
+        key = (m, tuple(parts))
+        if self._split is not None and self._split[0] == key and all(
+                r.w is c.w and r.b is c.b for r, c in zip(self._split[1][0], self.layers)):
+            return self._split[1], self._split[2]
+        stacks = {i: (np.empty((m, layer.n_in), self.dtype), np.empty((m, layer.n_out), self.dtype))
+                  for i, layer in enumerate(self.layers) if isinstance(layer, FullyConnectedLayer)}
+        reps = []
+        for lo, hi in parts:
+            rep = []
+            for layer in self.layers:
+                r = copy.copy(layer)
+                r._buf = _Buffers()
+                r.nabla_w, r.nabla_b = np.zeros_like(layer.w), np.zeros_like(layer.b)
+                r._buf.get(hi - lo, r._make)
+                rep.append(r)
+            for i, (xs, ds) in stacks.items():
+                bf = rep[i]._buf[hi - lo]
+                bf["z" if isinstance(rep[i], SoftmaxLayer) else "delta"] = ds[lo:hi]
+                if rep[i].p_dropout:
+                    bf["xd"] = xs[lo:hi]
+                elif i > 0:  # the layer below writes its output straight into the stack
+                    below = rep[i - 1]._buf[hi - lo]
+                    name = "out" if isinstance(rep[i - 1], ConvPoolLayer) else "z"
+                    below[name] = xs[lo:hi].reshape(below[name].shape)
+            reps.append(rep)
+        self._split = (key, reps, stacks)
+        return reps, stacks
+
+    def _backprop_threads(self, X: Array, y: NDArray[np.int64], parts: list[tuple[int, int]], scale: float,
+                          update: float | None) -> float:
+        """``_backprop`` on ``len(parts)`` threads: each runs the forward and backward pass of its
+        rows of the mini-batch through every layer (one fork, one join per step; NumPy and BLAS
+        release the GIL); then this thread sums the conv layers' gradients (shared weights) and
+        takes BP3/BP4 of the fully connected layers on the whole mini-batch's x and delta."""
+        m = len(X)
+        reps, stacks = self._thread_replicas(m, parts)
+        for rep, (lo, hi) in zip(reps, parts):
+            for r, layer in zip(rep, self.layers):
+                if getattr(layer, "p_dropout", 0.0):
+                    r.mask = layer.mask[lo:hi]
+        costs = [0.0] * len(parts)
+        n = len(self.layers)
+
+        def run(j: int) -> None:
+            lo, hi = parts[j]
+            rep = reps[j]
+            a = X[lo:hi]
+            for layer in rep[:-1]:
+                a = layer.forward(a, True)
+            _, costs[j] = rep[-1].forward_cost(a, y[lo:hi], True)
+            d = rep[-1].backward_labels(y[lo:hi], need_dx=n > 1, scale=scale, grads=False, m=m)  # BP1, eq. (84)
+            for i in range(n - 2, -1, -1):  # BP2 layer by layer; BP3/BP4 of the conv layers inside
+                if isinstance(rep[i], ConvPoolLayer):
+                    d = rep[i].backward(d, need_dx=i > 0)
+                else:
+                    d = rep[i].backward(d, need_dx=i > 0, grads=False)
+
+        if self._workers is None or self._workers.n != len(parts):
+            if self._workers is not None:
+                self._workers.close()
+            self._workers = _Workers(len(parts))
+            weakref.finalize(self, self._workers.close)
+        self._workers.run(run)
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, ConvPoolLayer):  # shared weights: the sum over the parts
+                _sum_grads(layer, [rep[i] for rep in reps], update)
+            else:
+                xs, ds = stacks[i]
+                layer.weight_grads(X if i == 0 and not layer.p_dropout else xs, ds, update)  # BP3, BP4
+        return sum(costs) / m
 
     def mini_batch_cost(self, X: ArrayLike, y: ArrayLike, lmbda: float = 0.0, num_training_batches: int = 1,
              masks: dict[int, Array] | None = None) -> float:
@@ -555,6 +620,67 @@ class Network:
         return f"Network([\n  {inner}], mini_batch_size={self.mini_batch_size}, dtype={self.dtype.name})"
 
 
+def _sum_grads(layer, copies: list, update: float | None) -> None:
+    """layer.nabla_w, nabla_b = the sums of its copies' (shared weights); then the SGD step if ``update``."""
+    if layer.nabla_w.base is not None or not layer.nabla_w.flags.writeable:
+        layer.nabla_w = np.zeros_like(layer.w)
+    np.copyto(layer.nabla_w, copies[0].nabla_w)
+    np.copyto(layer.nabla_b, copies[0].nabla_b)
+    for r in copies[1:]:
+        layer.nabla_w += r.nabla_w
+        layer.nabla_b += r.nabla_b
+    if update is not None:
+        _step(layer, update)
+
+
+class _Workers:
+    """n - 1 persistent threads that, with the calling thread, run fn(0), ..., fn(n-1): one
+    hand-over per worker and one wait per step (``run``), no allocation per step."""
+
+    def __init__(self, n: int) -> None:
+        import queue
+        import threading
+
+        self.n = n
+        self._todo = [queue.SimpleQueue() for _ in range(n - 1)]
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        for j, q in enumerate(self._todo, 1):
+            threading.Thread(target=_Workers._loop, args=(q, self._done, j), daemon=True,
+                             name=f"nndl-step-{j}").start()
+
+    @staticmethod
+    def _loop(todo, done, j: int) -> None:
+        while True:
+            fn = todo.get()
+            if fn is None:
+                return
+            try:
+                fn(j)
+                done.put(None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, raised there
+                done.put(exc)
+            fn = None  # hold no reference to the network between steps
+
+    def run(self, fn: Callable[[int], None]) -> None:
+        """fn(j) for every j, fn(0) here; the first exception is raised once every part has ended."""
+        for q in self._todo:
+            q.put(fn)
+        error = None
+        try:
+            fn(0)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, after the workers are done
+            error = exc
+        for _ in self._todo:
+            e = self._done.get()
+            error = error or e
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        for q in self._todo:
+            q.put(None)
+
+
 def _set_dtype(layer, dtype) -> None:
     layer.dtype = np.dtype(dtype)
     layer.w = layer.w.astype(dtype)
@@ -578,14 +704,17 @@ class Trainer3:
 
     Cores: ``blas_threads`` (default 1; None: the BLAS library's own default) is the number
     of threads of each matrix product; ``threads`` (default 1) the number of Python threads
-    that share the convolutional layers' work, each mini-batch cut into chunks of examples
-    (``Network.threads``; NumPy and BLAS release the GIL). The defaults are one core, the
-    fastest measured on a machine whose other core is busy: there two BLAS threads made a
-    ch6-conv2 step at mini-batch 100 3x slower, while ``threads=2`` was as fast as one thread
-    at mini-batch 100 and 12-18 % slower at mini-batch 10 (medians / minima). Whether
-    ``threads=2`` pays on a machine with an idle second core, benchmarks/ch6.py measures as
-    its own cell (``nndl, threads=2``). ``threads`` changes the summation order of the conv
-    layers' gradients: results equal to float32 rounding.
+    that share each mini-batch (``Network.threads``): the mini-batch is cut into ``threads``
+    parts of consecutive examples, and each thread runs the forward and backward pass of its
+    part through every layer (one fork and one join per step, on persistent threads; NumPy
+    and BLAS release the GIL); after the join the calling thread sums the conv layers'
+    gradients over the parts and takes the fully connected layers' BP3/BP4 on the whole
+    mini-batch's x and delta (which the threads wrote into shared arrays). The same dropout
+    masks, drawn before the split. ``threads`` changes the summation order of the conv layers'
+    gradients: results equal to float32 rounding. Whether ``threads=2`` pays on a machine with
+    an idle second core, benchmarks/ch6.py measures as its own cell (``nndl, threads=2``);
+    one BLAS thread by default, because on a machine whose other core is busy two BLAS
+    threads made a ch6-conv2 step at mini-batch 100 3x slower.
     """
 
     def __init__(self, net: Network, training_data, epochs: int, mini_batch_size: int, eta: float,
