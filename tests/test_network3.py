@@ -223,8 +223,9 @@ def test_network_gradients_conv_conv_fc_softmax(act, chunks, monkeypatch):
     if act == "sigmoid":  # dropout in the fully connected and softmax layers, masks fixed
         net = _small_net(act, 0.5)
         masks = {2: (rng.random((3, 16)) >= 0.5).astype(float), 3: (rng.random((3, 5)) >= 0.5).astype(float)}
-    if chunks == "threads":
+    if chunks == "threads":  # and the fully connected layers' BP3/BP4 shared out by rows of w
         net.threads = 2
+        monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 0)
         assert net._thread_parts(3) == [(0, 1), (1, 3)]
     grads = net.gradients(X, y, lmbda, nb, masks)
     h = 1e-5  # small enough that no pooling winner or ReLU kink is crossed
@@ -259,12 +260,14 @@ def test_conv_layers_in_chunks_equal_one_piece(threads, monkeypatch):
 @pytest.mark.parametrize("kind", ["conv", "conv-dropout", "fc", "fc-dropout"])
 def test_sgd_threads_option(kind, monkeypatch):
     """SGD(threads=2 or 3) trains as threads=1 does (to rounding; the same dropout masks), leaves
-    net.threads as it was, refuses 0. Mini-batches of 5: parts of unequal sizes."""
+    net.threads as it was, refuses 0. Mini-batches of 5: parts of unequal sizes. threads=3: the
+    fully connected layers' step shared out among the threads (rows of w), after a barrier."""
     monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 1)
     rng = np.random.default_rng(17)
     X, y = rng.normal(size=(12, 144)), rng.integers(0, 3, 12)
     params = []
     for threads in (1, 2, 3):
+        monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 0 if threads == 3 else 10**12)
         if kind.startswith("conv"):
             net = _small_net("relu", 0.5 if kind == "conv-dropout" else 0.0, rng=np.random.default_rng(18))
         else:
@@ -279,6 +282,36 @@ def test_sgd_threads_option(kind, monkeypatch):
         np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-15)
     with pytest.raises(ValueError, match="threads must be a whole number >= 1"):
         _small_net("relu").SGD((X, y), 1, 4, 0.1, threads=0)
+
+
+@pytest.mark.parametrize("failing", [0, 1])
+def test_threads_a_failing_part_raises_and_the_next_step_works(failing, monkeypatch):
+    """An exception in any thread's part reaches the caller (no thread waits forever at the
+    barrier), and the network's threads still train afterwards."""
+    monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 0)
+    rng = np.random.default_rng(19)
+    X, y = rng.normal(size=(4, 144)), rng.integers(0, 3, 4)
+    net = _small_net("relu", rng=np.random.default_rng(20))
+    net.threads = 2
+    net.update_mini_batch(X, y, 0.1)
+    rep = net._split[1][failing][1]  # the second conv layer of that thread's copy
+
+    def fail(*args, **kwargs):
+        raise FloatingPointError("boom")
+
+    monkeypatch.setattr(rep, "backward", fail)
+    with pytest.raises(FloatingPointError, match="boom"):
+        net.update_mini_batch(X, y, 0.1)
+    monkeypatch.undo()
+    monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 0)
+    ref = _small_net("relu", rng=np.random.default_rng(20))
+    before = [p.copy() for p in net.params()]
+    for layer, p in zip(ref.layers, [before[i: i + 2] for i in range(0, len(before), 2)]):
+        layer.w[...], layer.b[...] = p
+    net.update_mini_batch(X, y, 0.1)
+    ref.update_mini_batch(X, y, 0.1)
+    for a, b in zip(ref.params(), net.params()):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
 
 
 def test_sgd_step_is_param_minus_eta_grad():

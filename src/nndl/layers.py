@@ -626,24 +626,31 @@ class FullyConnectedLayer:
             self.weight_grads(self._x, delta, update, bf)
         return dx
 
-    def weight_grads(self, x: Array, delta: Array, update: float | None = None, bf: dict | None = None) -> None:
+    def weight_grads(self, x: Array, delta: Array, update: float | None = None, bf: dict | None = None,
+                     rows: slice = slice(None), bias: bool = True) -> None:
         """BP3 and BP4 from the inputs as used x (m, n_in) (after dropout) and delta (m, n_out):
-        into ``nabla_w``, ``nabla_b``, or with ``update`` the SGD step taken in place."""
+        into ``nabla_w``, ``nabla_b``, or with ``update`` the SGD step taken in place.
+
+        ``rows``: only these rows of w (inputs), ``bias``: whether b too (the Network's threads
+        share the step out this way)."""
         if bf is None:
             bf = self._buf.get(len(delta), self._make)
         gemm, gemv = bf["blas"]
+        w, x = self.w[rows], x[:, rows]
         if update is None:
-            np.matmul(x.T, delta, out=self.nabla_w)  # BP4: dC/dw_jk = sum_x x_j delta_k          (n_in, n_out)
-            np.matmul(bf["ones"][: len(delta)], delta, out=self.nabla_b)  # BP3                  (n_out,)
+            np.matmul(x.T, delta, out=self.nabla_w[rows])  # BP4: dC/dw_jk = sum_x x_j delta_k   (n_in, n_out)
+            if bias:
+                np.matmul(bf["ones"][: len(delta)], delta, out=self.nabla_b)  # BP3              (n_out,)
         else:
             # The step without materialising nabla_w: one gemm on the transposed (Fortran-
             # ordered) views, w^T <- w^T - delta^T x (BP4), and one gemv, b <- b - delta^T 1
             # (BP3 and eq. (94)). The L2 shrink of eq. (93) first, on its own: OpenBLAS's gemm
             # with beta != 1 was measured 2x slower than with beta = 1 at these shapes.
             if update != 1.0:
-                self.w *= update
-            gemm(-1.0, delta.T, x.T, 1.0, self.w.T, 0, 1, 1)
-            gemv(-1.0, delta.T, bf["ones"][: len(delta)], 1.0, self.b, 0, 1, 0, 1, 0, 1)
+                w *= update
+            gemm(-1.0, delta.T, x.T, 1.0, w.T, 0, 1, 1)  # (w a block of whole rows: w.T stays Fortran-ordered)
+            if bias:
+                gemv(-1.0, delta.T, bf["ones"][: len(delta)], 1.0, self.b, 0, 1, 0, 1, 0, 1)
 
     def __repr__(self) -> str:
         return (f"FullyConnectedLayer(n_in={self.n_in}, n_out={self.n_out}, activation_fn={self.activation}, "

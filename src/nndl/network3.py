@@ -41,6 +41,7 @@ import copy
 import json
 import logging
 import os
+import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -85,6 +86,14 @@ EVAL_CHUNK = 200  # examples per forward pass when evaluating (bounded buffers)
 # piece; ch6-conv1 (one conv layer, no col2im) in 3 chunks 9 % slower, so it is not cut.
 # The gradients are the sums over the chunks (equal to float32 rounding).
 CONV_CHUNK_BYTES = 5_200_000
+# Training on threads (``Network.threads``): the fully connected layers' step is shared out
+# among the threads when it is at least this many multiply-adds (m n_in n_out summed over
+# the layers), else done by one thread after the join (see ``_backprop_threads``). Measured
+# on one thread: ch6-conv1's 2880 x 100 step at mini-batch 10 (2.9 M) takes 99 us whole and
+# 52 + 52 us in halves of the rows (658 and 347 + 346 us at mini-batch 100); the barrier's
+# hand-over is assumed to cost ~20 us (not measured on an idle machine), so ch6-conv2's
+# 640 x 100 step at mini-batch 10 (0.64 M, ~25 us) stays whole.
+PARALLEL_UPDATE_MACS = 2_000_000
 FORMAT = "nndl-layered-network"
 FORMAT_VERSION = 1
 MAX_LAYERS = 100
@@ -514,7 +523,31 @@ class Network:
                 if getattr(layer, "p_dropout", 0.0):
                     r.mask = layer.mask[lo:hi]
         costs = [0.0] * len(parts)
-        n = len(self.layers)
+        n, t = len(self.layers), len(parts)
+        if self._workers is None or self._workers.n != t:
+            if self._workers is not None:
+                self._workers.close()
+            self._workers = _Workers(t)
+            weakref.finalize(self, self._workers.close)
+        bufs = [None if isinstance(layer, ConvPoolLayer) else layer._buf.get(m, layer._make) for layer in self.layers]
+        # After the backward passes: the conv layers' gradients summed over the parts (shared
+        # weights), the fully connected layers' BP3/BP4 on the whole mini-batch's x and delta.
+        # A large share (m n_in n_out summed >= PARALLEL_UPDATE_MACS) is split among the threads
+        # (rows of each w; the biases and conv layers whole), after a barrier; a small one is
+        # done by this thread after the join (the barrier's hand-over would cost more).
+        split = t if sum(m * layer.n_in * layer.n_out for layer in self.layers[self._n_conv:]) \
+            >= PARALLEL_UPDATE_MACS else 1
+
+        def finish(j: int, share: int) -> None:
+            for i, layer in enumerate(self.layers):
+                if isinstance(layer, ConvPoolLayer):
+                    if i % share == j:
+                        _sum_grads(layer, [rep[i] for rep in reps], update)
+                    continue
+                xs, ds = stacks[i]
+                lo, hi = layer.n_in * j // share, layer.n_in * (j + 1) // share
+                layer.weight_grads(X if i == 0 and not layer.p_dropout else xs, ds, update, bufs[i],
+                                   slice(lo, hi), bias=j == 0)  # BP3, BP4
 
         def run(j: int) -> None:
             lo, hi = parts[j]
@@ -529,19 +562,13 @@ class Network:
                     d = rep[i].backward(d, need_dx=i > 0)
                 else:
                     d = rep[i].backward(d, need_dx=i > 0, grads=False)
+            if split > 1:
+                self._workers.barrier()  # every dC/dx is out (with the old weights), every delta written
+                finish(j, split)
 
-        if self._workers is None or self._workers.n != len(parts):
-            if self._workers is not None:
-                self._workers.close()
-            self._workers = _Workers(len(parts))
-            weakref.finalize(self, self._workers.close)
         self._workers.run(run)
-        for i, layer in enumerate(self.layers):
-            if isinstance(layer, ConvPoolLayer):  # shared weights: the sum over the parts
-                _sum_grads(layer, [rep[i] for rep in reps], update)
-            else:
-                xs, ds = stacks[i]
-                layer.weight_grads(X if i == 0 and not layer.p_dropout else xs, ds, update)  # BP3, BP4
+        if split == 1:
+            finish(0, 1)
         return sum(costs) / m
 
     def mini_batch_cost(self, X: ArrayLike, y: ArrayLike, lmbda: float = 0.0, num_training_batches: int = 1,
@@ -639,9 +666,9 @@ class _Workers:
 
     def __init__(self, n: int) -> None:
         import queue
-        import threading
 
         self.n = n
+        self._barrier = threading.Barrier(n)
         self._todo = [queue.SimpleQueue() for _ in range(n - 1)]
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         for j, q in enumerate(self._todo, 1):
@@ -661,20 +688,36 @@ class _Workers:
                 done.put(exc)
             fn = None  # hold no reference to the network between steps
 
+    def barrier(self) -> None:
+        """Wait until every part of the current ``run`` is here (BrokenBarrierError if one failed)."""
+        self._barrier.wait()
+
     def run(self, fn: Callable[[int], None]) -> None:
-        """fn(j) for every j, fn(0) here; the first exception is raised once every part has ended."""
+        """fn(j) for every j, fn(0) here; the first exception is raised once every part has ended
+        (a part that fails breaks the barrier, so that no other part waits for it forever)."""
+
+        def part(j: int) -> None:
+            try:
+                fn(j)
+            except BaseException:
+                self._barrier.abort()
+                raise
+
         for q in self._todo:
-            q.put(fn)
-        error = None
+            q.put(part)
+        errors = []
         try:
-            fn(0)
+            part(0)
         except BaseException as exc:  # noqa: BLE001 - re-raised below, after the workers are done
-            error = exc
+            errors.append(exc)
         for _ in self._todo:
             e = self._done.get()
-            error = error or e
-        if error is not None:
-            raise error
+            if e is not None:
+                errors.append(e)
+        if self._barrier.broken:
+            self._barrier.reset()
+        if errors:  # the failure itself rather than another part's broken barrier
+            raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
 
     def close(self) -> None:
         for q in self._todo:
