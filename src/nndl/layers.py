@@ -442,7 +442,10 @@ class ConvPoolLayer:
         P = ph * pw
         delta, a = bf["delta"], bf["a"]
         if self.output_book_order:
-            np.copyto(delta.reshape(m, PH, PW, F), da.reshape(m, F, PH, PW).transpose(0, 2, 3, 1))
+            if da.strides[0] < da.strides[1]:  # a Fortran-ordered dC/da (a fully connected layer's dx)
+                np.copyto(delta.reshape(m, PH, PW, F), da.T.reshape(F, PH, PW, m).transpose(3, 1, 2, 0))
+            else:
+                np.copyto(delta.reshape(m, PH, PW, F), da.reshape(m, F, PH, PW).transpose(0, 2, 3, 1))
         else:
             np.copyto(delta, da)
         _times_prime(self.activation, a, delta, bf["tmp"])  # BP2's (.) f'(z): delta = dC/dz            (N, F)
@@ -572,7 +575,7 @@ class FullyConnectedLayer:
         dt = self.dtype
         return {"xd": np.empty((m, self.n_in), dt), "z": np.empty((m, self.n_out), dt),
                 "tmp": np.empty((m, self.n_out), dt), "delta": np.empty((m, self.n_out), dt),
-                "dx": np.empty((m, self.n_in), dt),
+                "dx": np.empty((m, self.n_in), dt, order="F"),  # Fortran-ordered: see _backward_delta
                 "ones": np.ones(m, dt), "blas": _blas.get_blas_funcs(("gemm", "gemv"), dtype=dt)}
 
     def _z(self, x: Array, train: bool, bf: dict) -> Array:
@@ -618,8 +621,10 @@ class FullyConnectedLayer:
         if need_dx:  # first, while w is still the old w
             dx = bf["dx"]
             # BP2: (w delta), before the previous layer's f'                                      (m, n_in)
-            # as dx^T = w delta^T on the transposed views (measured 25-35 % faster than delta @ w.T)
-            gemm(1.0, self.w.T, delta.T, 0.0, dx.T, 1, 0, 1)
+            # as dx = delta w^T into a Fortran-ordered dx (BLAS's own order; measured 20-27 % faster
+            # than dx^T = w delta^T into a C-ordered dx, and that 25-35 % faster than delta @ w.T:
+            # ch6-conv1's 2880 x 100 layer at mini-batch 10, 119 / 148 us)
+            gemm(1.0, delta.T, self.w.T, 0.0, dx, 1, 0, 1)
             if self.p_dropout and self.mask is not None and self._x is bf["xd"]:
                 dx *= self.mask  # a dropped input received no gradient
         if grads:
