@@ -86,14 +86,15 @@ EVAL_CHUNK = 200  # examples per forward pass when evaluating (bounded buffers)
 # piece; ch6-conv1 (one conv layer, no col2im) in 3 chunks 9 % slower, so it is not cut.
 # The gradients are the sums over the chunks (equal to float32 rounding).
 CONV_CHUNK_BYTES = 5_200_000
-# Training on threads (``Network.threads``): the fully connected layers' step is shared out
-# among the threads when it is at least this many multiply-adds (m n_in n_out summed over
-# the layers), else done by one thread after the join (see ``_backprop_threads``). Measured
-# on one thread: ch6-conv1's 2880 x 100 step at mini-batch 10 (2.9 M) takes 99 us whole and
-# 52 + 52 us in halves of the rows (658 and 347 + 346 us at mini-batch 100); the barrier's
-# hand-over is assumed to cost ~20 us (not measured on an idle machine), so ch6-conv2's
-# 640 x 100 step at mini-batch 10 (0.64 M, ~25 us) stays whole.
-PARALLEL_UPDATE_MACS = 2_000_000
+# Training on threads (``Network.threads``): the step after the backward passes (the fully
+# connected layers' BP3/BP4 and updates, the conv layers' sums over the parts) is shared out
+# among the threads, after a barrier, when the fully connected layers' share is at least this
+# many multiply-adds (m n_in n_out summed over them); else one thread does it after the join.
+# Measured (CPU, one thread each, loaded machine): ch6-conv2 at mini-batch 10 (0.65 M) 71 us
+# whole, 80 us in two shares; ch6-conv1 (2.9 M) 117 us whole, 129 in two shares; a barrier's
+# hand-over about 11 us (18 us at the 90th percentile). Below 0.5 M the barrier would cost
+# about what sharing saves.
+PARALLEL_UPDATE_MACS = 500_000
 FORMAT = "nndl-layered-network"
 FORMAT_VERSION = 1
 MAX_LAYERS = 100
