@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -261,22 +262,29 @@ def test_conv_layers_in_chunks_equal_one_piece(threads, monkeypatch):
 def test_sgd_threads_option(kind, monkeypatch):
     """SGD(threads=2 or 3) trains as threads=1 does (to rounding; the same dropout masks), leaves
     net.threads as it was, refuses 0. Mini-batches of 5: parts of unequal sizes. threads=3: the
-    fully connected layers' step shared out among the threads (rows of w), after a barrier."""
+    fully connected layers' step shared out among the threads (rows of w), once every part has ended."""
     monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 1)
     rng = np.random.default_rng(17)
     X, y = rng.normal(size=(12, 144)), rng.integers(0, 3, 12)
+    p = 0.5 if kind.endswith("dropout") else 0.0
+
+    def make():
+        if kind.startswith("conv"):
+            return _small_net("relu", p, rng=np.random.default_rng(18))
+        return Network([FullyConnectedLayer(144, 6, "tanh", p), SoftmaxLayer(6, 3, p)], 5,
+                       rng=np.random.default_rng(18), dtype=np.float64)
+
     params = []
     for threads in (1, 2, 3):
         monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 0 if threads == 3 else 10**12)
-        if kind.startswith("conv"):
-            net = _small_net("relu", 0.5 if kind == "conv-dropout" else 0.0, rng=np.random.default_rng(18))
-        else:
-            p = 0.5 if kind == "fc-dropout" else 0.0
-            net = Network([FullyConnectedLayer(144, 6, "tanh", p), SoftmaxLayer(6, 3, p)], 5,
-                          rng=np.random.default_rng(18), dtype=np.float64)
+        net = make()
         net.SGD((X, y), 2, 5, 0.1, lmbda=0.1, monitor=(), threads=threads)
         assert net.threads == 1
         params.append(net.params())
+        if threads > 1:  # the same numbers whichever thread ran which part: bit for bit
+            again = make()
+            again.SGD((X, y), 2, 5, 0.1, lmbda=0.1, monitor=(), threads=threads)
+            assert all(np.array_equal(a, b) for a, b in zip(again.params(), net.params()))
     for a, b, c in zip(*params):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-15)
@@ -286,8 +294,8 @@ def test_sgd_threads_option(kind, monkeypatch):
 
 @pytest.mark.parametrize("failing", [0, 1])
 def test_threads_a_failing_part_raises_and_the_next_step_works(failing, monkeypatch):
-    """An exception in any thread's part reaches the caller (no thread waits forever at the
-    barrier), and the network's threads still train afterwards."""
+    """An exception in any thread's part reaches the caller (no thread waits forever for the
+    shares after the parts), and the network's threads still train afterwards."""
     monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 0)
     rng = np.random.default_rng(19)
     X, y = rng.normal(size=(4, 144)), rng.integers(0, 3, 4)
@@ -312,6 +320,26 @@ def test_threads_a_failing_part_raises_and_the_next_step_works(failing, monkeypa
     ref.update_mini_batch(X, y, 0.1)
     for a, b in zip(ref.params(), net.params()):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+
+
+def test_threads_a_worker_that_does_not_come_holds_nothing_back():
+    """A worker busy elsewhere (here: blocked) does not stall a step: the calling thread claims
+    every part and every share itself, in order; the late worker then finds nothing to do."""
+    import threading
+
+    workers = network3._Workers(2)
+    gate = threading.Event()
+    workers._todo[0].put(SimpleNamespace(work=gate.wait))  # the worker is stuck until the gate opens
+    ran = []
+    me = threading.get_ident()
+    workers.run(lambda j: ran.append(("part", j, threading.get_ident() == me)), 2,
+                lambda k: ran.append(("share", k, threading.get_ident() == me)), 2)
+    assert ran == [("part", 0, True), ("part", 1, True), ("share", 0, True), ("share", 1, True)]
+    gate.set()
+    ran.clear()
+    workers.run(lambda j: ran.append(j), 2)  # the worker back: both parts run, once each
+    assert sorted(ran) == [0, 1]
+    workers.close()
 
 
 def test_sgd_step_is_param_minus_eta_grad():

@@ -38,6 +38,7 @@ the chapter-3 ``Network`` and its trainer are untouched.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import logging
 import os
@@ -88,12 +89,12 @@ EVAL_CHUNK = 200  # examples per forward pass when evaluating (bounded buffers)
 CONV_CHUNK_BYTES = 5_200_000
 # Training on threads (``Network.threads``): the step after the backward passes (the fully
 # connected layers' BP3/BP4 and updates, the conv layers' sums over the parts) is shared out
-# among the threads, after a barrier, when the fully connected layers' share is at least this
-# many multiply-adds (m n_in n_out summed over them); else one thread does it after the join.
-# Measured (CPU, one thread each, loaded machine): ch6-conv2 at mini-batch 10 (0.65 M) 71 us
-# whole, 80 us in two shares; ch6-conv1 (2.9 M) 117 us whole, 129 in two shares; a barrier's
-# hand-over about 11 us (18 us at the 90th percentile). Below 0.5 M the barrier would cost
-# about what sharing saves.
+# among the threads once every part has ended, when the fully connected layers' share is at
+# least this many multiply-adds (m n_in n_out summed over them); else one thread does it after
+# the join. Measured (CPU, one thread each, loaded machine): ch6-conv2 at mini-batch 10
+# (0.65 M) 71 us whole, 80 us in two shares; ch6-conv1 (2.9 M) 117 us whole, 129 in two
+# shares; a hand-over between threads about 11 us (18 us at the 90th percentile). Below 0.5 M
+# the hand-over would cost about what sharing saves.
 PARALLEL_UPDATE_MACS = 500_000
 FORMAT = "nndl-layered-network"
 FORMAT_VERSION = 1
@@ -525,7 +526,7 @@ class Network:
                     r.mask = layer.mask[lo:hi]
         costs = [0.0] * len(parts)
         n, t = len(self.layers), len(parts)
-        if self._workers is None or self._workers.n != t:
+        if self._workers is None or self._workers.n != t or self._workers.pid != os.getpid():
             if self._workers is not None:
                 self._workers.close()
             self._workers = _Workers(t)
@@ -534,8 +535,8 @@ class Network:
         # After the backward passes: the conv layers' gradients summed over the parts (shared
         # weights), the fully connected layers' BP3/BP4 on the whole mini-batch's x and delta.
         # A large share (m n_in n_out summed >= PARALLEL_UPDATE_MACS) is split among the threads
-        # (rows of each w; the biases and conv layers whole), after a barrier; a small one is
-        # done by this thread after the join (the barrier's hand-over would cost more).
+        # (rows of each w; the biases and conv layers whole), once every part has ended; a small
+        # one is done by this thread after the join (the hand-over would cost more).
         split = t if sum(m * layer.n_in * layer.n_out for layer in self.layers[self._n_conv:]) \
             >= PARALLEL_UPDATE_MACS else 1
 
@@ -563,11 +564,10 @@ class Network:
                     d = rep[i].backward(d, need_dx=i > 0)
                 else:
                     d = rep[i].backward(d, need_dx=i > 0, grads=False)
-            if split > 1:
-                self._workers.barrier()  # every dC/dx is out (with the old weights), every delta written
-                finish(j, split)
 
-        self._workers.run(run)
+        # the shares start once every part has ended: every dC/dx is out (with the old weights),
+        # every delta and x written
+        self._workers.run(run, t, lambda k: finish(k, split), split if split > 1 else 0)
         if split == 1:
             finish(0, 1)
         return sum(costs) / m
@@ -662,67 +662,95 @@ def _sum_grads(layer, copies: list, update: float | None) -> None:
 
 
 class _Workers:
-    """n - 1 persistent threads that, with the calling thread, run fn(0), ..., fn(n-1): one
-    hand-over per worker and one wait per step (``run``), no allocation per step."""
+    """n - 1 persistent threads that help the calling thread run a step's parts, then its shares.
+
+    ``run(part, n_parts, share, n_shares)``: every thread, the calling one first, claims the
+    next unclaimed part j and runs part(j) until none is left; once every part has ended it
+    claims and runs share(k) the same way. A worker that is late (its core busy with other
+    work) finds the parts taken and touches nothing: the calling thread never waits for a
+    thread that has not started, only for parts and shares already running. One hand-over
+    per worker and step; the claims are ``itertools.count`` (atomic in CPython).
+    """
 
     def __init__(self, n: int) -> None:
         import queue
 
         self.n = n
-        self._barrier = threading.Barrier(n)
+        self.pid = os.getpid()  # threads do not survive a fork: a child makes its own
         self._todo = [queue.SimpleQueue() for _ in range(n - 1)]
-        self._done: queue.SimpleQueue = queue.SimpleQueue()
         for j, q in enumerate(self._todo, 1):
-            threading.Thread(target=_Workers._loop, args=(q, self._done, j), daemon=True,
-                             name=f"nndl-step-{j}").start()
+            threading.Thread(target=_Workers._loop, args=(q,), daemon=True, name=f"nndl-step-{j}").start()
 
     @staticmethod
-    def _loop(todo, done, j: int) -> None:
+    def _loop(todo) -> None:
         while True:
-            fn = todo.get()
-            if fn is None:
+            step = todo.get()
+            if step is None:
                 return
-            try:
-                fn(j)
-                done.put(None)
-            except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, raised there
-                done.put(exc)
-            fn = None  # hold no reference to the network between steps
+            step.work()
+            step = None  # hold no reference to the network between steps
 
-    def barrier(self) -> None:
-        """Wait until every part of the current ``run`` is here (BrokenBarrierError if one failed)."""
-        self._barrier.wait()
-
-    def run(self, fn: Callable[[int], None]) -> None:
-        """fn(j) for every j, fn(0) here; the first exception is raised once every part has ended
-        (a part that fails breaks the barrier, so that no other part waits for it forever)."""
-
-        def part(j: int) -> None:
-            try:
-                fn(j)
-            except BaseException:
-                self._barrier.abort()
-                raise
-
+    def run(self, part: Callable[[int], None], n_parts: int, share: Callable[[int], None] | None = None,
+            n_shares: int = 0) -> None:
+        """part(0..n_parts-1), then share(0..n_shares-1), on the threads that come; the first
+        exception is raised once every started part and share has ended (no share runs then)."""
+        step = _Step(part, n_parts, share, n_shares)
         for q in self._todo:
-            q.put(part)
-        errors = []
-        try:
-            part(0)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below, after the workers are done
-            errors.append(exc)
-        for _ in self._todo:
-            e = self._done.get()
-            if e is not None:
-                errors.append(e)
-        if self._barrier.broken:
-            self._barrier.reset()
-        if errors:  # the failure itself rather than another part's broken barrier
-            raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
+            q.put(step)
+        step.work()
+        step.wait()
+        if step.errors:
+            raise step.errors[0]
 
     def close(self) -> None:
         for q in self._todo:
             q.put(None)
+
+
+class _Step:
+    """One step of ``_Workers.run``: claim counters, counts of what has ended, and the errors."""
+
+    def __init__(self, part, n_parts: int, share, n_shares: int) -> None:
+        self.part, self.n_parts, self.share, self.n_shares = part, n_parts, share, n_shares
+        self.next_part = itertools.count().__next__
+        self.next_share = itertools.count().__next__
+        self.lock = threading.Lock()
+        self.left = n_parts + n_shares  # parts and shares not yet ended
+        self.parts_done = threading.Event()
+        self.all_done = threading.Event()
+        self.errors: list[BaseException] = []
+        if n_shares == 0:
+            self.parts_done = self.all_done
+
+    def _run(self, fn, j: int) -> None:
+        error = None
+        try:
+            fn(j)
+        except BaseException as exc:  # noqa: BLE001 - raised by the calling thread
+            error = exc
+        with self.lock:
+            if error is not None:
+                self.errors.append(error)
+            self.left -= 1
+            if self.left == self.n_shares:  # every part has ended
+                self.parts_done.set()
+            if self.left == 0 or (self.left == self.n_shares and self.errors):  # (no share runs then)
+                self.all_done.set()
+
+    def work(self) -> None:
+        while (j := self.next_part()) < self.n_parts:
+            self._run(self.part, j)
+        if not self.n_shares:
+            return
+        self.parts_done.wait()  # the shares need every part's results
+        if self.errors:
+            return
+        while (k := self.next_share()) < self.n_shares:
+            self._run(self.share, k)
+
+    def wait(self) -> None:
+        self.all_done.wait()
+
 
 
 def _set_dtype(layer, dtype) -> None:
