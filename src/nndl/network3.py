@@ -777,16 +777,18 @@ class Trainer3:
     Cores: ``blas_threads`` (default 1; None: the BLAS library's own default) is the number
     of threads of each matrix product; ``threads`` (default 1) the number of Python threads
     that share each mini-batch (``Network.threads``): the mini-batch is cut into ``threads``
-    parts of consecutive examples, and each thread runs the forward and backward pass of its
-    part through every layer (one fork and one join per step, on persistent threads; NumPy
-    and BLAS release the GIL); after the join the calling thread sums the conv layers'
-    gradients over the parts and takes the fully connected layers' BP3/BP4 on the whole
-    mini-batch's x and delta (which the threads wrote into shared arrays). The same dropout
-    masks, drawn before the split. ``threads`` changes the summation order of the conv layers'
-    gradients: results equal to float32 rounding. Whether ``threads=2`` pays on a machine with
-    an idle second core, benchmarks/ch6.py measures as its own cell (``nndl, threads=2``);
-    one BLAS thread by default, because on a machine whose other core is busy two BLAS
-    threads made a ch6-conv2 step at mini-batch 100 3x slower.
+    parts of consecutive examples, and each thread runs the forward and backward pass of a
+    part through every layer (one hand-over per step, to persistent threads; NumPy and BLAS
+    release the GIL); then the conv layers' gradients are summed over the parts and the fully
+    connected layers' BP3/BP4 taken on the whole mini-batch's x and delta (which the threads
+    wrote into shared arrays). The same dropout masks, drawn before the split. The calling
+    thread runs any part no other thread has started (a busy core does not stall the step).
+    ``threads`` changes the summation order of the conv layers' gradients: results equal to
+    float32 rounding, and the same bit for bit whichever thread ran which part. Whether
+    ``threads=2`` pays on a machine with an idle second core, benchmarks/ch6.py measures as its
+    own cell (``nndl, threads=2``; docs/chapter6.md has the numbers); one BLAS thread by
+    default, because on a machine whose other core is busy two BLAS threads made a ch6-conv2
+    step at mini-batch 100 3x slower.
     """
 
     def __init__(self, net: Network, training_data, epochs: int, mini_batch_size: int, eta: float,
