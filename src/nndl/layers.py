@@ -178,36 +178,47 @@ def _windows(x4: Array, fh: int, fw: int, ph: int, pw: int, PH: int, PW: int) ->
                       (sy, sx, sn, ph * sy, pw * sx, sy, sx, sc), writeable=False)
 
 
-def _col2im(dx: Array, views: list[tuple[Array, Array]]) -> None:
-    """dx = each window entry's gradient summed at the input pixel it came from (col2im), by
-    the additions of ``_col2im_views``' pairs (views of dx and dcols)."""
-    dx.fill(0.0)
-    for v, d in views:
-        np.add(v, d, out=v)
+def _col2im_plan(dnat: Array, dx: Array, fh: int, fw: int) -> tuple:
+    """Buffers and views, made once per buffer, for ``_col2im_gemm``.
 
-
-def _col2im_views(dcols: Array, dx: Array, OH: int, OW: int, fh: int, fw: int) -> list[tuple[Array, Array]]:
-    """The fh * min(fw, OW) pairs (view of dx, view of dcols) whose additions are col2im (``_col2im``);
-    made once per buffer (making the views cost about 1 us a pair, a quarter of the additions).
-
-    dcols : (m * OH * OW, fh * fw * C), rows in the natural (example, row, column) order of
-        the windows, columns (p, q, c); dx : (m, H, W, C), channel-last (``_col2im`` overwrites it).
-    dx[n, oy + p, ox + q, c] = sum of dcols[(n, oy, ox), (p, q, c)]. For one filter row p,
-    the windows whose columns ox share a residue r modulo fw cover disjoint, adjacent runs
-    of fw * C numbers of an input row, so one addition per (p, r) moves them all: fh * fw
-    additions, each over contiguous runs of fw * C numbers (a loop over the kernel's
-    offsets, not over positions or examples).
+    dnat : (m, OH, OW, F), the gradient at the convolution's outputs in the positions'
+        natural order; dx : (m, H, W, C), channel-last. For one filter row p, the windows
+        whose columns ox share a residue r modulo fw cover disjoint, adjacent runs of fw * C
+        numbers of an input row, so one addition per (p, r) moves them all. The rows of
+        dnat are first copied in the order (r, example, row, ox // fw) (``dres``), so that
+        the GEMM of filter row p writes, for each r, one contiguous block that is added to
+        dx in one go: runs of k * fw * C contiguous numbers on both sides.
     """
-    m, H, W, C = dx.shape
-    d = dcols.reshape(m, OH, OW, fh, fw * C)
+    m, OH, OW, F = dnat.shape
+    _, H, W, C = dx.shape
+    dres = np.empty((m * OH * OW, F), dnat.dtype)
+    buf = np.empty((m * OH * OW, fw * C), dnat.dtype)  # dC/d(window entries) of one filter row
     rows = dx.reshape(m, H, W * C)
-    pairs = []
+    reorder, adds, lo = [], [[] for _ in range(fh)], 0
     for r in range(min(fw, OW)):
         k = len(range(r, OW, fw))  # windows ox = r, r + fw, ..., r + (k-1) fw
+        n = m * OH * k
+        reorder.append((dres[lo: lo + n].reshape(m, OH, k, F), dnat[:, :, r::fw]))
         for p in range(fh):
-            v = rows[:, p: p + OH, r * C: (r + k * fw) * C].reshape(m, OH, k, fw * C)  # a view
-            pairs.append((v, d[:, :, r::fw, p]))
-    return pairs
+            adds[p].append((rows[:, p: p + OH, r * C: (r + k * fw) * C], buf[lo: lo + n].reshape(m, OH, k * fw * C)))
+        lo += n
+    return dres, buf, reorder, adds
+
+
+def _col2im_gemm(dx: Array, w_corr: Array, plan: tuple) -> None:
+    """dx = dC/dx of a convolution from dnat (``_col2im_plan``) and the kernel matrix w_corr
+    (F, fh * fw * C): for each filter row p, one GEMM dnat . w_corr[:, p] gives dC/d(every
+    window entry of row p), which fh * fw slice additions put at the input pixels they came
+    from (col2im: a loop over the kernel's offsets, not over positions or examples)."""
+    dres, buf, reorder, adds = plan
+    for dst, src in reorder:
+        np.copyto(dst, src)
+    width = buf.shape[1]  # fw * C
+    dx.fill(0.0)
+    for p, pairs in enumerate(adds):
+        np.matmul(dres, w_corr[:, p * width: (p + 1) * width], out=buf)  # (m*OH*OW, fw*C)
+        for v, d in pairs:
+            np.add(v, d, out=v)
 
 
 class ConvPoolLayer:
@@ -491,24 +502,23 @@ class ConvPoolLayer:
             w_full = self.w.transpose(1, 2, 3, 0).reshape(C, -1)  # (C, fh*fw*F)
             np.matmul(bf["cols2"].reshape(m * H * W, -1), w_full.T, out=dx)  # BP2 through the conv (m*H*W, C)
         else:
-            # The same numbers by "col2im": one GEMM gives dC/d(every entry of every window),
-            # dcols = delta_conv . w_corr (the forward's kernel matrix); each window entry (p, q)
-            # then adds its share to dx at (row + p, column + q): fh*fw slice additions (a loop
-            # over the kernel's offsets, not over positions or examples). Nothing is spent on the
-            # zero padding: fewer multiplications (12.8 M instead of 28.8 M for ch6-conv2's second
-            # layer at mini-batch 10) and no large padded im2col copy. delta_conv is first put in
-            # the positions' natural order (one small copy), so that each of the additions runs
-            # over contiguous stretches of fw*C numbers (``_col2im``), about 3x faster than adding
-            # in the pooling order.
-            if "dcols" not in bf:
+            # The same numbers by "col2im": GEMMs give dC/d(every entry of every window),
+            # dcols = delta_conv . w_corr (the forward's kernel matrix), one filter row p at a
+            # time; each window entry (p, q) then adds its share to dx at (row + p, column + q):
+            # fh*fw slice additions (``_col2im_gemm``). Nothing is spent on the zero padding:
+            # fewer multiplications (12.8 M instead of 28.8 M for ch6-conv2's second layer at
+            # mini-batch 10) and no large padded im2col copy. delta_conv is first put in the
+            # positions' natural order (one small copy), then in residue order, so that the
+            # additions run over contiguous stretches (measured: about 3x faster than adding in
+            # the pooling order; one GEMM per filter row 7 % faster than one GEMM and strided
+            # additions, at ch6-conv2's second layer, mini-batch 5 and 10).
+            if "col2im" not in bf:
                 bf["dnat"] = np.empty((m, PH * ph, PW * pw, F), self.dtype)
-                bf["dcols"] = np.empty((m * PH * ph * PW * pw, fh * fw * C), self.dtype)
-                bf["col2im"] = _col2im_views(bf["dcols"], dx.reshape(m, H, W, C), PH * ph, PW * pw, fh, fw)
+                bf["col2im"] = _col2im_plan(bf["dnat"], dx.reshape(m, H, W, C), fh, fw)
             dnat = bf["dnat"]  # delta_conv in the positions' natural order (example, row, column)
             np.copyto(dnat.reshape(m, PH, ph, PW, pw, F),
                       dconv.reshape(ph, pw, m, PH, PW, F).transpose(2, 3, 0, 4, 1, 5))
-            np.matmul(dnat.reshape(-1, F), self._w_corr, out=bf["dcols"])  # dC/d(window entries)  (m*OH'*OW', fh*fw*C)
-            _col2im(dx, bf["col2im"])
+            _col2im_gemm(dx.reshape(m, H, W, C), self._w_corr, bf["col2im"])  # BP2 through the conv  (m*H*W, C)
         if update is not None:
             _step(self, update)
         if bf["dx_book"] is not None:
