@@ -81,12 +81,14 @@ __all__ = ["Network", "ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer", "N
 EVAL_CHUNK = 200  # examples per forward pass when evaluating (bounded buffers)
 # Training: a large mini-batch goes through the convolutional layers in chunks of examples
 # when a conv layer after the first passes its gradient down by col2im: chunks whose working
-# set there (the im2col matrix and its gradient) stays near this size, so that it stays in
-# cache between that layer's GEMMs and col2im. Measured (one thread, mini-batch 100, A/B
-# interleaved): ch6-conv2 in chunks of 20 examples (5.1 MB) about 5 % faster than in one
-# piece; ch6-conv1 (one conv layer, no col2im) in 3 chunks 9 % slower, so it is not cut.
-# The gradients are the sums over the chunks (equal to float32 rounding).
-CONV_CHUNK_BYTES = 5_200_000
+# set there (the im2col matrix and the gradient of the window entries) stays near this size,
+# which bounds the buffers of large mini-batches. Measured (one thread, per-step CPU, minima):
+# since col2im runs one filter row at a time, ch6-conv2 and ch6-relu at mini-batch 100 are
+# 3 % faster in one piece (25.6 MB) than in chunks of 20 (18.0-18.5 vs 18.6-19.0 ms); at
+# mini-batch 200 in chunks of 100 and in one piece within 1 %. (Before, with one GEMM and
+# strided additions, chunks of 20 were 5 % faster.) ch6-conv1 (one conv layer, no col2im)
+# is not cut. The gradients are the sums over the chunks (equal to float32 rounding).
+CONV_CHUNK_BYTES = 26_000_000
 # Training on threads (``Network.threads``): the step after the backward passes (the fully
 # connected layers' BP3/BP4 and updates, the conv layers' sums over the parts) is shared out
 # among the threads once every part has ended, when the fully connected layers' share is at
