@@ -288,8 +288,9 @@ def test_sgd_threads_option(kind, monkeypatch):
     for a, b, c in zip(*params):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-15)
-    with pytest.raises(ValueError, match="threads must be a whole number >= 1"):
-        _small_net("relu").SGD((X, y), 1, 4, 0.1, threads=0)
+    for bad in (0, 1.5, True, "two", None):
+        with pytest.raises(ValueError, match="threads must be a whole number >= 1 or 'auto'"):
+            _small_net("relu").SGD((X, y), 1, 4, 0.1, threads=bad)
 
 
 @pytest.mark.parametrize("failing", [0, 1])
@@ -320,6 +321,16 @@ def test_threads_a_failing_part_raises_and_the_next_step_works(failing, monkeypa
     ref.update_mini_batch(X, y, 0.1)
     for a, b in zip(ref.params(), net.params()):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(("cores", "threads"), [({0}, 1), ({0, 1}, 2), (set(range(8)), 2)])
+def test_threads_auto_is_the_cores_this_process_may_use_at_most_two(cores, threads, monkeypatch):
+    monkeypatch.setattr(network3.os, "sched_getaffinity", lambda pid: cores, raising=False)
+    assert network3.auto_threads() == threads
+    rng = np.random.default_rng(21)
+    X, y = rng.normal(size=(8, 144)), rng.integers(0, 3, 8)
+    trainer = network3.Trainer3(_small_net("relu"), (X, y), 1, 4, 0.1, threads="auto", monitor=())
+    assert trainer.threads == threads
 
 
 def test_threads_a_worker_that_does_not_come_holds_nothing_back():

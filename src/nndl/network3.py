@@ -768,6 +768,20 @@ def _set_dtype(layer, dtype) -> None:
 MONITORS = ("validation_accuracy", "test_accuracy", "training_cost")
 
 
+AUTO_THREADS_MAX = 2  # Python threads of threads="auto": measured with 2 cores only
+
+
+def auto_threads() -> int:
+    """``threads="auto"``: the cores this process may use (its CPU affinity), at most
+    ``AUTO_THREADS_MAX``; 1 on a one-core machine (where ``threads=2`` would only add the
+    cost of splitting each mini-batch in two)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no sched_getaffinity (macOS, Windows)
+        cores = os.cpu_count() or 1
+    return max(1, min(AUTO_THREADS_MAX, cores))
+
+
 class Trainer3:
     """One run of network3's SGD, resumable at epoch boundaries.
 
@@ -790,7 +804,8 @@ class Trainer3:
     ``threads=2`` pays on a machine with an idle second core, benchmarks/ch6.py measures as its
     own cell (``nndl, threads=2``; docs/chapter6.md has the numbers); one BLAS thread by
     default, because on a machine whose other core is busy two BLAS threads made a ch6-conv2
-    step at mini-batch 100 3x slower.
+    step at mini-batch 100 3x slower. ``threads="auto"``: ``auto_threads()``, two threads where
+    this process may use two cores or more, else one.
     """
 
     def __init__(self, net: Network, training_data, epochs: int, mini_batch_size: int, eta: float,
@@ -799,7 +814,7 @@ class Trainer3:
                  checkpoint: str | Path | None = None,
                  on_epoch: Callable[[int, Network3History, Network], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, blas_threads: int | None = 1,
-                 threads: int = 1) -> None:
+                 threads: int | str = 1) -> None:
         if not _is_number(epochs) or not np.isfinite(epochs) or int(epochs) != epochs or epochs < 0:
             raise ValueError(f"epochs must be a whole number >= 0; got {epochs!r}")
         mini_batch_size = _positive_ints((mini_batch_size,), 1, "mini_batch_size")[0]
@@ -807,8 +822,10 @@ class Trainer3:
             raise ValueError(f"eta must be a positive number; got {eta!r}")
         if not _is_number(lmbda) or not np.isfinite(lmbda) or lmbda < 0:
             raise ValueError(f"lmbda must be a number >= 0; got {lmbda!r}")
-        if isinstance(threads, bool) or int(threads) != threads or threads < 1:
-            raise ValueError(f"threads must be a whole number >= 1; got {threads}")
+        if threads == "auto":
+            threads = auto_threads()
+        elif not _is_number(threads) or not np.isfinite(threads) or int(threads) != threads or threads < 1:
+            raise ValueError(f"threads must be a whole number >= 1 or 'auto'; got {threads!r}")
         unknown = set(monitor) - set(MONITORS)
         if unknown:
             raise ValueError(f"unknown monitor {sorted(unknown)[0]!r}; choose from {', '.join(MONITORS)}")
