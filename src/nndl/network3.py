@@ -700,7 +700,11 @@ class _Workers:
         for q in self._todo:
             q.put(step)
         step.work()
-        step.wait()
+        try:
+            step.wait()
+        except BaseException:  # e.g. Ctrl-C: the parts in flight end before their buffers are reused
+            step.wait()
+            raise
         if step.errors:
             raise step.errors[0]
 
