@@ -258,6 +258,23 @@ def test_conv_layers_in_chunks_equal_one_piece(threads, monkeypatch):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
 
 
+def test_fortran_or_c_ordered_dx_of_fully_connected_layers_same_gradients(monkeypatch):
+    """A fully connected layer hands dC/dx down Fortran-ordered for small mini-batches and
+    C-ordered for large ones (DX_FORTRAN_MAX): the same gradients either way, through a fully
+    connected layer below (with dropout) and a conv layer below."""
+    rng = np.random.default_rng(22)
+    X, y = rng.normal(size=(6, 144)), rng.integers(0, 3, 6)
+    masks = {2: (rng.random((6, 16)) >= 0.5).astype(float), 3: (rng.random((6, 5)) >= 0.5).astype(float)}
+    grads = []
+    for limit in (0, 10**6):
+        monkeypatch.setattr(layers, "DX_FORTRAN_MAX", limit)
+        net = _small_net("sigmoid", 0.5, rng=np.random.default_rng(23))
+        grads.append(net.gradients(X, y, 0.1, 5, masks))
+        assert net.layers[2]._buf[6]["dx"].flags.f_contiguous == bool(limit)
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+
+
 @pytest.mark.parametrize("kind", ["conv", "conv-dropout", "fc", "fc-dropout"])
 def test_sgd_threads_option(kind, monkeypatch):
     """SGD(threads=2 or 3) trains as threads=1 does (to rounding; the same dropout masks), leaves

@@ -50,6 +50,11 @@ Array = NDArray[np.floating]
 # measured 1.6x faster for ch6-conv1's layer (and 5x slower for ch6-conv2's second layer,
 # whose window rows are 100 numbers long). The same numbers either way (tests run both).
 GATHER_BELOW = 16
+# A fully connected layer's dC/dx goes Fortran-ordered to the layer below for mini-batches up
+# to this size: the product is faster (2880 x 100 at m = 10: 119 vs 148 us), but a conv layer
+# below reads it transposed, which costs more as m grows (at m = 100: 594 vs 623 us for the
+# product, 179 vs 112 us for the conv layer's copy; at m = 50 the two about cancel).
+DX_FORTRAN_MAX = 32
 INITS3 = ("book", "n_in")  # "book": network3's N(0, 1/n_out); "n_in": nndl's option N(0, 1/n_in)
 
 
@@ -585,7 +590,7 @@ class FullyConnectedLayer:
         dt = self.dtype
         return {"xd": np.empty((m, self.n_in), dt), "z": np.empty((m, self.n_out), dt),
                 "tmp": np.empty((m, self.n_out), dt), "delta": np.empty((m, self.n_out), dt),
-                "dx": np.empty((m, self.n_in), dt, order="F"),  # Fortran-ordered: see _backward_delta
+                "dx": np.empty((m, self.n_in), dt, order="F" if m <= DX_FORTRAN_MAX else "C"),  # _backward_delta
                 "ones": np.ones(m, dt), "blas": _blas.get_blas_funcs(("gemm", "gemv"), dtype=dt)}
 
     def _z(self, x: Array, train: bool, bf: dict) -> Array:
@@ -631,10 +636,14 @@ class FullyConnectedLayer:
         if need_dx:  # first, while w is still the old w
             dx = bf["dx"]
             # BP2: (w delta), before the previous layer's f'                                      (m, n_in)
-            # as dx = delta w^T into a Fortran-ordered dx (BLAS's own order; measured 20-27 % faster
-            # than dx^T = w delta^T into a C-ordered dx, and that 25-35 % faster than delta @ w.T:
-            # ch6-conv1's 2880 x 100 layer at mini-batch 10, 119 / 148 us)
-            gemm(1.0, delta.T, self.w.T, 0.0, dx, 1, 0, 1)
+            # small m: as dx = delta w^T into a Fortran-ordered dx (BLAS's own order; measured
+            # 20-27 % faster than dx^T = w delta^T into a C-ordered dx, and that 25-35 % faster
+            # than delta @ w.T: ch6-conv1's 2880 x 100 layer at mini-batch 10, 119 / 148 us);
+            # large m: C-ordered (see DX_FORTRAN_MAX)
+            if dx.flags.f_contiguous:
+                gemm(1.0, delta.T, self.w.T, 0.0, dx, 1, 0, 1)
+            else:
+                gemm(1.0, self.w.T, delta.T, 0.0, dx.T, 1, 0, 1)
             if self.p_dropout and self.mask is not None and self._x is bf["xd"]:
                 dx *= self.mask  # a dropped input received no gradient
         if grads:
