@@ -516,10 +516,11 @@ class Network:
 
     def _backprop_threads(self, X: Array, y: NDArray[np.int64], parts: list[tuple[int, int]], scale: float,
                           update: float | None) -> float:
-        """``_backprop`` on ``len(parts)`` threads: each runs the forward and backward pass of its
-        rows of the mini-batch through every layer (one fork, one join per step; NumPy and BLAS
-        release the GIL); then this thread sums the conv layers' gradients (shared weights) and
-        takes BP3/BP4 of the fully connected layers on the whole mini-batch's x and delta."""
+        """``_backprop`` on ``len(parts)`` threads (``_Workers``): each part, the forward and
+        backward pass of its rows of the mini-batch through every layer, is run by whichever
+        thread claims it (NumPy and BLAS release the GIL); then the conv layers' gradients are
+        summed over the parts (shared weights) and BP3/BP4 of the fully connected layers taken on
+        the whole mini-batch's x and delta (``finish``, in shares or by this thread)."""
         m = len(X)
         reps, stacks = self._thread_replicas(m, parts)
         for rep, (lo, hi) in zip(reps, parts):
