@@ -5,8 +5,8 @@ Run through ``compare.py --ch6`` (or alone, same options)::
     python benchmarks/compare.py --ch6 --rounds 2 --out benchmarks/RESULTS.md
     python benchmarks/ch6.py worker nndl --net ch6-conv2 --mb 10      # one cell, one JSON line
 
-Cells: {nndl (its default: one core), nndl with ``threads=2`` (two Python threads sharing
-the conv layers' work, one BLAS thread each), PyTorch eager (default threads), PyTorch
+Cells: {nndl (its default: one core), nndl with ``threads=2`` (two Python threads, each running
+half of each mini-batch through every layer, one BLAS thread each), PyTorch eager (default threads), PyTorch
 eager with 1 thread} x {ch6-conv1, ch6-conv2} x mini-batch {10, 100}, float32, each in its own fresh process, interleaved in a
 new random order every round. A cell trains the book's network (network3's layer order:
 convolution, max-pool, then bias and sigmoid; its initialisation; eta 0.1; no reshuffle)
@@ -258,7 +258,8 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
              "own fresh process, after a 1,000-image warm-up; all cells interleaved in random order each "
              "round. **Seconds per 50,000-image epoch** (timed seconds x 50,000 / n), minimum / median "
              "over the rounds. nndl trains on one core (its default: one BLAS thread) and with "
-             "`threads=2` (two Python threads share the conv layers' work, one BLAS thread each); PyTorch "
+             "`threads=2` (two Python threads, each running half of each mini-batch through every layer, "
+             "one BLAS thread each); PyTorch "
              "eager with its default threads (2 here) and with 1.", "",
              f"The machine was shared (other developers' work, and nndl's own full-size chapter-6 runs on "
              f"one core): 1-minute load average before each cell {min(load):.2f}-{max(load):.2f} (median "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -205,15 +206,17 @@ def _small_net(act, p_dropout=0.0, rng=None):
     return net
 
 
-@pytest.mark.parametrize("chunks", [1, 3])
+@pytest.mark.parametrize("chunks", [1, 3, "threads"])
 @pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu"])
 def test_network_gradients_conv_conv_fc_softmax(act, chunks, monkeypatch):
-    """chunks 3: the conv layers see the mini-batch one example at a time (their gradients summed)."""
-    if chunks > 1:
+    """chunks 3: the conv layers see the mini-batch one example at a time (their gradients
+    summed); "threads": two threads, one with example 0, one with examples 1-2, through every layer."""
+    if chunks == 3:
         monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 1)
     rng = np.random.default_rng(9)
     net = _small_net(act)
-    assert len(net._chunk_plan(3) or [None]) == chunks
+    if chunks != "threads":
+        assert len(net._chunk_plan(3) or [None]) == chunks
     X = rng.normal(size=(3, 144))
     y = np.array([0, 2, 1])
     lmbda, nb = 0.3, 7
@@ -221,6 +224,10 @@ def test_network_gradients_conv_conv_fc_softmax(act, chunks, monkeypatch):
     if act == "sigmoid":  # dropout in the fully connected and softmax layers, masks fixed
         net = _small_net(act, 0.5)
         masks = {2: (rng.random((3, 16)) >= 0.5).astype(float), 3: (rng.random((3, 5)) >= 0.5).astype(float)}
+    if chunks == "threads":  # and the fully connected layers' BP3/BP4 shared out by rows of w
+        net.threads = 2
+        monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 0)
+        assert net._thread_parts(3) == [(0, 1), (1, 3)]
     grads = net.gradients(X, y, lmbda, nb, masks)
     h = 1e-5  # small enough that no pooling winner or ReLU kink is crossed
     for P, g in zip(net.params(), grads):
@@ -230,8 +237,9 @@ def test_network_gradients_conv_conv_fc_softmax(act, chunks, monkeypatch):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_conv_layers_in_chunks_equal_one_piece(threads, monkeypatch):
-    """A mini-batch split into chunks of examples for the conv layers (on 1 or 2 threads) gives
-    the same gradients and the same SGD steps as in one piece (float64: to rounding)."""
+    """A mini-batch split into chunks of examples for the conv layers (threads=1), or into
+    halves each run through every layer on its own thread (threads=2), gives the same
+    gradients and the same SGD steps as in one piece (float64: to rounding)."""
     rng = np.random.default_rng(15)
     X, y = rng.normal(size=(7, 144)), rng.integers(0, 3, 7)
     runs = []
@@ -245,26 +253,121 @@ def test_conv_layers_in_chunks_equal_one_piece(threads, monkeypatch):
         for _ in range(2):
             net.update_mini_batch(X, y, 0.2, 0.3, 5)
         runs.append((plan, grads, [p.copy() for p in net.params()]))
-    assert runs[0][0] is None and len(runs[1][0]) == (3 if threads == 1 else 4)
+    assert runs[0][0] is None and len(runs[1][0]) == 3
     for a, b in zip(runs[0][1] + runs[0][2], runs[1][1] + runs[1][2]):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
 
 
-def test_sgd_threads_option(monkeypatch):
-    """SGD(threads=2) trains as threads=1 does (to rounding), leaves net.threads as it was, refuses 0."""
+def test_fortran_or_c_ordered_dx_of_fully_connected_layers_same_gradients(monkeypatch):
+    """A fully connected layer hands dC/dx down Fortran-ordered for small mini-batches and
+    C-ordered for large ones (DX_FORTRAN_MAX): the same gradients either way, through a fully
+    connected layer below (with dropout) and a conv layer below."""
+    rng = np.random.default_rng(22)
+    X, y = rng.normal(size=(6, 144)), rng.integers(0, 3, 6)
+    masks = {2: (rng.random((6, 16)) >= 0.5).astype(float), 3: (rng.random((6, 5)) >= 0.5).astype(float)}
+    grads = []
+    for limit in (0, 10**6):
+        monkeypatch.setattr(layers, "DX_FORTRAN_MAX", limit)
+        net = _small_net("sigmoid", 0.5, rng=np.random.default_rng(23))
+        grads.append(net.gradients(X, y, 0.1, 5, masks))
+        assert net.layers[2]._buf[6]["dx"].flags.f_contiguous == bool(limit)
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["conv", "conv-dropout", "fc", "fc-dropout"])
+def test_sgd_threads_option(kind, monkeypatch):
+    """SGD(threads=2 or 3) trains as threads=1 does (to rounding; the same dropout masks), leaves
+    net.threads as it was, refuses 0. Mini-batches of 5: parts of unequal sizes. threads=3: the
+    fully connected layers' step shared out among the threads (rows of w), once every part has ended."""
     monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 1)
     rng = np.random.default_rng(17)
     X, y = rng.normal(size=(12, 144)), rng.integers(0, 3, 12)
+    p = 0.5 if kind.endswith("dropout") else 0.0
+
+    def make():
+        if kind.startswith("conv"):
+            return _small_net("relu", p, rng=np.random.default_rng(18))
+        return Network([FullyConnectedLayer(144, 6, "tanh", p), SoftmaxLayer(6, 3, p)], 5,
+                       rng=np.random.default_rng(18), dtype=np.float64)
+
     params = []
-    for threads in (1, 2):
-        net = _small_net("relu", rng=np.random.default_rng(18))
-        net.SGD((X, y), 2, 4, 0.1, lmbda=0.1, monitor=(), threads=threads)
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 0 if threads == 3 else 10**12)
+        net = make()
+        net.SGD((X, y), 2, 5, 0.1, lmbda=0.1, monitor=(), threads=threads)
         assert net.threads == 1
         params.append(net.params())
-    for a, b in zip(*params):
+        if threads > 1:  # the same numbers whichever thread ran which part: bit for bit
+            again = make()
+            again.SGD((X, y), 2, 5, 0.1, lmbda=0.1, monitor=(), threads=threads)
+            assert all(np.array_equal(a, b) for a, b in zip(again.params(), net.params()))
+    for a, b, c in zip(*params):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
-    with pytest.raises(ValueError, match="threads must be a whole number >= 1"):
-        _small_net("relu").SGD((X, y), 1, 4, 0.1, threads=0)
+        np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-15)
+    for bad in (0, 1.5, True, "two", None):
+        with pytest.raises(ValueError, match="threads must be a whole number >= 1 or 'auto'"):
+            _small_net("relu").SGD((X, y), 1, 4, 0.1, threads=bad)
+
+
+@pytest.mark.parametrize("failing", [0, 1])
+def test_threads_a_failing_part_raises_and_the_next_step_works(failing, monkeypatch):
+    """An exception in any thread's part reaches the caller (no thread waits forever for the
+    shares after the parts), and the network's threads still train afterwards."""
+    monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 0)
+    rng = np.random.default_rng(19)
+    X, y = rng.normal(size=(4, 144)), rng.integers(0, 3, 4)
+    net = _small_net("relu", rng=np.random.default_rng(20))
+    net.threads = 2
+    net.update_mini_batch(X, y, 0.1)
+    rep = net._split[1][failing][1]  # the second conv layer of that thread's copy
+
+    def fail(*args, **kwargs):
+        raise FloatingPointError("boom")
+
+    monkeypatch.setattr(rep, "backward", fail)
+    with pytest.raises(FloatingPointError, match="boom"):
+        net.update_mini_batch(X, y, 0.1)
+    monkeypatch.undo()
+    monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 0)
+    ref = _small_net("relu", rng=np.random.default_rng(20))
+    before = [p.copy() for p in net.params()]
+    for layer, p in zip(ref.layers, [before[i: i + 2] for i in range(0, len(before), 2)]):
+        layer.w[...], layer.b[...] = p
+    net.update_mini_batch(X, y, 0.1)
+    ref.update_mini_batch(X, y, 0.1)
+    for a, b in zip(ref.params(), net.params()):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(("cores", "threads"), [({0}, 1), ({0, 1}, 2), (set(range(8)), 2)])
+def test_threads_auto_is_the_cores_this_process_may_use_at_most_two(cores, threads, monkeypatch):
+    monkeypatch.setattr(network3.os, "sched_getaffinity", lambda pid: cores, raising=False)
+    assert network3.auto_threads() == threads
+    rng = np.random.default_rng(21)
+    X, y = rng.normal(size=(8, 144)), rng.integers(0, 3, 8)
+    trainer = network3.Trainer3(_small_net("relu"), (X, y), 1, 4, 0.1, threads="auto", monitor=())
+    assert trainer.threads == threads
+
+
+def test_threads_a_worker_that_does_not_come_holds_nothing_back():
+    """A worker busy elsewhere (here: blocked) does not stall a step: the calling thread claims
+    every part and every share itself, in order; the late worker then finds nothing to do."""
+    import threading
+
+    workers = network3._Workers(2)
+    gate = threading.Event()
+    workers._todo[0].put(SimpleNamespace(work=gate.wait))  # the worker is stuck until the gate opens
+    ran = []
+    me = threading.get_ident()
+    workers.run(lambda j: ran.append(("part", j, threading.get_ident() == me)), 2,
+                lambda k: ran.append(("share", k, threading.get_ident() == me)), 2)
+    assert ran == [("part", 0, True), ("part", 1, True), ("share", 0, True), ("share", 1, True)]
+    gate.set()
+    ran.clear()
+    workers.run(lambda j: ran.append(j), 2)  # the worker back: both parts run, once each
+    assert sorted(ran) == [0, 1]
+    workers.close()
 
 
 def test_sgd_step_is_param_minus_eta_grad():

@@ -50,6 +50,11 @@ Array = NDArray[np.floating]
 # measured 1.6x faster for ch6-conv1's layer (and 5x slower for ch6-conv2's second layer,
 # whose window rows are 100 numbers long). The same numbers either way (tests run both).
 GATHER_BELOW = 16
+# A fully connected layer's dC/dx goes Fortran-ordered to the layer below for mini-batches up
+# to this size: the product is faster (2880 x 100 at m = 10: 119 vs 148 us), but a conv layer
+# below reads it transposed, which costs more as m grows (at m = 100: 594 vs 623 us for the
+# product, 179 vs 112 us for the conv layer's copy; at m = 50 the two about cancel).
+DX_FORTRAN_MAX = 32
 INITS3 = ("book", "n_in")  # "book": network3's N(0, 1/n_out); "n_in": nndl's option N(0, 1/n_in)
 
 
@@ -178,26 +183,47 @@ def _windows(x4: Array, fh: int, fw: int, ph: int, pw: int, PH: int, PW: int) ->
                       (sy, sx, sn, ph * sy, pw * sx, sy, sx, sc), writeable=False)
 
 
-def _col2im(dcols: Array, dx: Array, OH: int, OW: int, fh: int, fw: int) -> None:
-    """dx = each window entry's gradient summed at the input pixel it came from (col2im).
+def _col2im_plan(dnat: Array, dx: Array, fh: int, fw: int) -> tuple:
+    """Buffers and views, made once per buffer, for ``_col2im_gemm``.
 
-    dcols : (m * OH * OW, fh * fw * C), rows in the natural (example, row, column) order of
-        the windows, columns (p, q, c); dx : (m, H, W, C), channel-last, overwritten.
-    dx[n, oy + p, ox + q, c] = sum of dcols[(n, oy, ox), (p, q, c)]. For one filter row p,
-    the windows whose columns ox share a residue r modulo fw cover disjoint, adjacent runs
-    of fw * C numbers of an input row, so one addition per (p, r) moves them all: fh * fw
-    additions, each over contiguous runs of fw * C numbers (a loop over the kernel's
-    offsets, not over positions or examples).
+    dnat : (m, OH, OW, F), the gradient at the convolution's outputs in the positions'
+        natural order; dx : (m, H, W, C), channel-last. For one filter row p, the windows
+        whose columns ox share a residue r modulo fw cover disjoint, adjacent runs of fw * C
+        numbers of an input row, so one addition per (p, r) moves them all. The rows of
+        dnat are first copied in the order (r, example, row, ox // fw) (``dres``), so that
+        the GEMM of filter row p writes, for each r, one contiguous block that is added to
+        dx in one go: runs of k * fw * C contiguous numbers on both sides.
     """
-    m, H, W, C = dx.shape
-    d = dcols.reshape(m, OH, OW, fh, fw * C)
+    m, OH, OW, F = dnat.shape
+    _, H, W, C = dx.shape
+    dres = np.empty((m * OH * OW, F), dnat.dtype)
+    buf = np.empty((m * OH * OW, fw * C), dnat.dtype)  # dC/d(window entries) of one filter row
     rows = dx.reshape(m, H, W * C)
-    rows.fill(0.0)
+    reorder, adds, lo = [], [[] for _ in range(fh)], 0
     for r in range(min(fw, OW)):
         k = len(range(r, OW, fw))  # windows ox = r, r + fw, ..., r + (k-1) fw
+        n = m * OH * k
+        reorder.append((dres[lo: lo + n].reshape(m, OH, k, F), dnat[:, :, r::fw]))
         for p in range(fh):
-            v = rows[:, p: p + OH, r * C: (r + k * fw) * C].reshape(m, OH, k, fw * C)  # a view
-            np.add(v, d[:, :, r::fw, p], out=v)
+            adds[p].append((rows[:, p: p + OH, r * C: (r + k * fw) * C], buf[lo: lo + n].reshape(m, OH, k * fw * C)))
+        lo += n
+    return dres, buf, reorder, adds
+
+
+def _col2im_gemm(dx: Array, w_corr: Array, plan: tuple) -> None:
+    """dx = dC/dx of a convolution from dnat (``_col2im_plan``) and the kernel matrix w_corr
+    (F, fh * fw * C): for each filter row p, one GEMM dnat . w_corr[:, p] gives dC/d(every
+    window entry of row p), which fh * fw slice additions put at the input pixels they came
+    from (col2im: a loop over the kernel's offsets, not over positions or examples)."""
+    dres, buf, reorder, adds = plan
+    for dst, src in reorder:
+        np.copyto(dst, src)
+    width = buf.shape[1]  # fw * C
+    dx.fill(0.0)
+    for p, pairs in enumerate(adds):
+        np.matmul(dres, w_corr[:, p * width: (p + 1) * width], out=buf)  # (m*OH*OW, fw*C)
+        for v, d in pairs:
+            np.add(v, d, out=v)
 
 
 class ConvPoolLayer:
@@ -432,7 +458,10 @@ class ConvPoolLayer:
         P = ph * pw
         delta, a = bf["delta"], bf["a"]
         if self.output_book_order:
-            np.copyto(delta.reshape(m, PH, PW, F), da.reshape(m, F, PH, PW).transpose(0, 2, 3, 1))
+            if da.strides[0] < da.strides[1]:  # a Fortran-ordered dC/da (a fully connected layer's dx)
+                np.copyto(delta.reshape(m, PH, PW, F), da.T.reshape(F, PH, PW, m).transpose(3, 1, 2, 0))
+            else:
+                np.copyto(delta.reshape(m, PH, PW, F), da.reshape(m, F, PH, PW).transpose(0, 2, 3, 1))
         else:
             np.copyto(delta, da)
         _times_prime(self.activation, a, delta, bf["tmp"])  # BP2's (.) f'(z): delta = dC/dz            (N, F)
@@ -478,24 +507,23 @@ class ConvPoolLayer:
             w_full = self.w.transpose(1, 2, 3, 0).reshape(C, -1)  # (C, fh*fw*F)
             np.matmul(bf["cols2"].reshape(m * H * W, -1), w_full.T, out=dx)  # BP2 through the conv (m*H*W, C)
         else:
-            # The same numbers by "col2im": one GEMM gives dC/d(every entry of every window),
-            # dcols = delta_conv . w_corr (the forward's kernel matrix); each window entry (p, q)
-            # then adds its share to dx at (row + p, column + q): fh*fw slice additions (a loop
-            # over the kernel's offsets, not over positions or examples). Nothing is spent on the
-            # zero padding: fewer multiplications (12.8 M instead of 28.8 M for ch6-conv2's second
-            # layer at mini-batch 10) and no large padded im2col copy. delta_conv is first put in
-            # the positions' natural order (one small copy), so that each of the additions runs
-            # over contiguous stretches of fw*C numbers (``_col2im``), about 3x faster than adding
-            # in the pooling order.
-            if "dcols" not in bf:
+            # The same numbers by "col2im": GEMMs give dC/d(every entry of every window),
+            # dcols = delta_conv . w_corr (the forward's kernel matrix), one filter row p at a
+            # time; each window entry (p, q) then adds its share to dx at (row + p, column + q):
+            # fh*fw slice additions (``_col2im_gemm``). Nothing is spent on the zero padding:
+            # fewer multiplications (12.8 M instead of 28.8 M for ch6-conv2's second layer at
+            # mini-batch 10) and no large padded im2col copy. delta_conv is first put in the
+            # positions' natural order (one small copy), then in residue order, so that the
+            # additions run over contiguous stretches (measured: about 3x faster than adding in
+            # the pooling order; one GEMM per filter row 7 % faster than one GEMM and strided
+            # additions, at ch6-conv2's second layer, mini-batch 5 and 10).
+            if "col2im" not in bf:
                 bf["dnat"] = np.empty((m, PH * ph, PW * pw, F), self.dtype)
-                bf["dcols"] = np.empty((m * PH * ph * PW * pw, fh * fw * C), self.dtype)
+                bf["col2im"] = _col2im_plan(bf["dnat"], dx.reshape(m, H, W, C), fh, fw)
             dnat = bf["dnat"]  # delta_conv in the positions' natural order (example, row, column)
             np.copyto(dnat.reshape(m, PH, ph, PW, pw, F),
                       dconv.reshape(ph, pw, m, PH, PW, F).transpose(2, 3, 0, 4, 1, 5))
-            dcols = bf["dcols"]
-            np.matmul(dnat.reshape(-1, F), self._w_corr, out=dcols)  # dC/d(window entries)  (m*OH'*OW', fh*fw*C)
-            _col2im(dcols, dx.reshape(m, H, W, C), PH * ph, PW * pw, fh, fw)
+            _col2im_gemm(dx.reshape(m, H, W, C), self._w_corr, bf["col2im"])  # BP2 through the conv  (m*H*W, C)
         if update is not None:
             _step(self, update)
         if bf["dx_book"] is not None:
@@ -562,7 +590,7 @@ class FullyConnectedLayer:
         dt = self.dtype
         return {"xd": np.empty((m, self.n_in), dt), "z": np.empty((m, self.n_out), dt),
                 "tmp": np.empty((m, self.n_out), dt), "delta": np.empty((m, self.n_out), dt),
-                "dx": np.empty((m, self.n_in), dt),
+                "dx": np.empty((m, self.n_in), dt, order="F" if m <= DX_FORTRAN_MAX else "C"),  # _backward_delta
                 "ones": np.ones(m, dt), "blas": _blas.get_blas_funcs(("gemm", "gemv"), dtype=dt)}
 
     def _z(self, x: Array, train: bool, bf: dict) -> Array:
@@ -587,40 +615,66 @@ class FullyConnectedLayer:
         self._a = z
         return z
 
-    def backward(self, da: Array, need_dx: bool = True, update: float | None = None) -> Array | None:
+    def backward(self, da: Array, need_dx: bool = True, update: float | None = None,
+                 grads: bool = True) -> Array | None:
         """From dC/da (m, n_out): nabla_w = x_drop^T delta (BP4), nabla_b (BP3), dC/dx (BP2).
 
         ``update``: also take the SGD step in place, as ``ConvPoolLayer.backward`` says.
+        ``grads=False``: only delta and dC/dx (the Network's threads leave BP3/BP4 to
+        ``weight_grads`` on the whole mini-batch's x and delta).
         """
         bf = self._buf[len(da)]
         delta = bf["delta"]
         np.copyto(delta, da)
         _times_prime(self.activation, self._a, delta, bf["tmp"])  # BP2's (.) f'(z): delta = dC/dz   (m, n_out)
-        return self._backward_delta(delta, need_dx, bf, update)
+        return self._backward_delta(delta, need_dx, bf, update, grads)
 
-    def _backward_delta(self, delta: Array, need_dx: bool, bf: dict, update: float | None = None) -> Array | None:
+    def _backward_delta(self, delta: Array, need_dx: bool, bf: dict, update: float | None = None,
+                        grads: bool = True) -> Array | None:
         dx = None
-        gemm, gemv = bf["blas"]
+        gemm = bf["blas"][0]
         if need_dx:  # first, while w is still the old w
             dx = bf["dx"]
             # BP2: (w delta), before the previous layer's f'                                      (m, n_in)
-            # as dx^T = w delta^T on the transposed views (measured 25-35 % faster than delta @ w.T)
-            gemm(1.0, self.w.T, delta.T, 0.0, dx.T, 1, 0, 1)
+            # small m: as dx = delta w^T into a Fortran-ordered dx (BLAS's own order; measured
+            # 20-27 % faster than dx^T = w delta^T into a C-ordered dx, and that 25-35 % faster
+            # than delta @ w.T: ch6-conv1's 2880 x 100 layer at mini-batch 10, 119 / 148 us);
+            # large m: C-ordered (see DX_FORTRAN_MAX)
+            if dx.flags.f_contiguous:
+                gemm(1.0, delta.T, self.w.T, 0.0, dx, 1, 0, 1)
+            else:
+                gemm(1.0, self.w.T, delta.T, 0.0, dx.T, 1, 0, 1)
             if self.p_dropout and self.mask is not None and self._x is bf["xd"]:
                 dx *= self.mask  # a dropped input received no gradient
+        if grads:
+            self.weight_grads(self._x, delta, update, bf)
+        return dx
+
+    def weight_grads(self, x: Array, delta: Array, update: float | None = None, bf: dict | None = None,
+                     rows: slice = slice(None), bias: bool = True) -> None:
+        """BP3 and BP4 from the inputs as used x (m, n_in) (after dropout) and delta (m, n_out):
+        into ``nabla_w``, ``nabla_b``, or with ``update`` the SGD step taken in place.
+
+        ``rows``: only these rows of w (inputs), ``bias``: whether b too (the Network's threads
+        share the step out this way)."""
+        if bf is None:
+            bf = self._buf.get(len(delta), self._make)
+        gemm, gemv = bf["blas"]
+        w, x = self.w[rows], x[:, rows]
         if update is None:
-            np.matmul(self._x.T, delta, out=self.nabla_w)  # BP4: dC/dw_jk = sum_x x_j delta_k    (n_in, n_out)
-            np.matmul(bf["ones"][: len(delta)], delta, out=self.nabla_b)  # BP3                  (n_out,)
+            np.matmul(x.T, delta, out=self.nabla_w[rows])  # BP4: dC/dw_jk = sum_x x_j delta_k   (n_in, n_out)
+            if bias:
+                np.matmul(bf["ones"][: len(delta)], delta, out=self.nabla_b)  # BP3              (n_out,)
         else:
             # The step without materialising nabla_w: one gemm on the transposed (Fortran-
             # ordered) views, w^T <- w^T - delta^T x (BP4), and one gemv, b <- b - delta^T 1
             # (BP3 and eq. (94)). The L2 shrink of eq. (93) first, on its own: OpenBLAS's gemm
             # with beta != 1 was measured 2x slower than with beta = 1 at these shapes.
             if update != 1.0:
-                self.w *= update
-            gemm(-1.0, delta.T, self._x.T, 1.0, self.w.T, 0, 1, 1)
-            gemv(-1.0, delta.T, bf["ones"][: len(delta)], 1.0, self.b, 0, 1, 0, 1, 0, 1)
-        return dx
+                w *= update
+            gemm(-1.0, delta.T, x.T, 1.0, w.T, 0, 1, 1)  # (w a block of whole rows: w.T stays Fortran-ordered)
+            if bias:
+                gemv(-1.0, delta.T, bf["ones"][: len(delta)], 1.0, self.b, 0, 1, 0, 1, 0, 1)
 
     def __repr__(self) -> str:
         return (f"FullyConnectedLayer(n_in={self.n_in}, n_out={self.n_out}, activation_fn={self.activation}, "
@@ -677,19 +731,20 @@ class SoftmaxLayer(FullyConnectedLayer):
         return z, float(np.sum(np.log(s[:, 0]) - zy))  # -ln a_y = ln sum e^(z - max) - (z_y - max)
 
     def backward_labels(self, y: NDArray[np.integer], need_dx: bool = True, scale: float = 1.0,
-                        update: float | None = None) -> Array | None:
+                        update: float | None = None, grads: bool = True, m: int | None = None) -> Array | None:
         """Backward from the cost itself: delta = (a - y) / m (eq. 84, mean over the batch).
 
         ``scale`` multiplies delta (the training step passes eta, so that every gradient
         below comes out already multiplied by eta: one multiplication instead of one per
         parameter). Overwrites the softmax output of the last ``forward``. ``update``: also
-        take the SGD step in place, as ``ConvPoolLayer.backward`` says.
+        take the SGD step in place, as ``ConvPoolLayer.backward`` says. ``grads`` as in
+        ``FullyConnectedLayer.backward``; ``m``: the mini-batch's size when y is a part of it.
         """
         bf = self._buf[len(y)]
         delta = self._a  # (m, n_out), reused in place: a - y
         delta[np.arange(len(y)), y] -= 1.0  # eq. (84): delta^L = a^L - y
-        delta *= scale / len(y)  # the mean over the mini-batch
-        return self._backward_delta(delta, need_dx, bf, update)
+        delta *= scale / (m or len(y))  # the mean over the mini-batch
+        return self._backward_delta(delta, need_dx, bf, update, grads)
 
     def backward(self, da: Array, need_dx: bool = True, update: float | None = None) -> Array | None:
         """From dC/da (m, n_out) through the softmax's Jacobian, eq. (33): delta_j = a_j (g_j - a . g)."""

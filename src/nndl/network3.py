@@ -38,10 +38,13 @@ the chapter-3 ``Network`` and its trainer are untouched.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import logging
 import os
+import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -78,12 +81,23 @@ __all__ = ["Network", "ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer", "N
 EVAL_CHUNK = 200  # examples per forward pass when evaluating (bounded buffers)
 # Training: a large mini-batch goes through the convolutional layers in chunks of examples
 # when a conv layer after the first passes its gradient down by col2im: chunks whose working
-# set there (the im2col matrix and its gradient) stays near this size, so that it stays in
-# cache between that layer's GEMMs and col2im. Measured (one thread, mini-batch 100, A/B
-# interleaved): ch6-conv2 in chunks of 20 examples (5.1 MB) about 5 % faster than in one
-# piece; ch6-conv1 (one conv layer, no col2im) in 3 chunks 9 % slower, so it is not cut.
-# The gradients are the sums over the chunks (equal to float32 rounding).
-CONV_CHUNK_BYTES = 5_200_000
+# set there (the im2col matrix and the gradient of the window entries) stays near this size,
+# which bounds the buffers of large mini-batches. Measured (one thread, per-step CPU, minima):
+# since col2im runs one filter row at a time, ch6-conv2 and ch6-relu at mini-batch 100 are
+# 3 % faster in one piece (25.6 MB) than in chunks of 20 (18.0-18.5 vs 18.6-19.0 ms); at
+# mini-batch 200 in chunks of 100 and in one piece within 1 %. (Before, with one GEMM and
+# strided additions, chunks of 20 were 5 % faster.) ch6-conv1 (one conv layer, no col2im)
+# is not cut. The gradients are the sums over the chunks (equal to float32 rounding).
+CONV_CHUNK_BYTES = 26_000_000
+# Training on threads (``Network.threads``): the step after the backward passes (the fully
+# connected layers' BP3/BP4 and updates, the conv layers' sums over the parts) is shared out
+# among the threads once every part has ended, when the fully connected layers' share is at
+# least this many multiply-adds (m n_in n_out summed over them); else one thread does it after
+# the join. Measured (CPU, one thread each, loaded machine): ch6-conv2 at mini-batch 10
+# (0.65 M) 71 us whole, 80 us in two shares; ch6-conv1 (2.9 M) 117 us whole, 129 in two
+# shares; a hand-over between threads about 11 us (18 us at the 90th percentile). Below 0.5 M
+# the hand-over would cost about what sharing saves.
+PARALLEL_UPDATE_MACS = 500_000
 FORMAT = "nndl-layered-network"
 FORMAT_VERSION = 1
 MAX_LAYERS = 100
@@ -207,8 +221,8 @@ class Network:
     dtype : float32 or float64, optional
         Converts every layer's parameters; default: the layers' dtype (float32).
 
-    Attribute ``threads`` (default 1): Python threads sharing the convolutional layers'
-    work in training (see ``Trainer3``).
+    Attribute ``threads`` (default 1): Python threads sharing each training mini-batch, each
+    running the forward and backward pass of its part of the examples (see ``Trainer3``).
 
     Raises ValueError when the layers do not fit together.
     """
@@ -258,7 +272,8 @@ class Network:
         self._n_conv = next((i for i, layer in enumerate(layers) if not isinstance(layer, ConvPoolLayer)), 0)
         self._replicas: list[list[ConvPoolLayer]] = []
         self._stack: dict[int, Array] = {}
-        self._pool = None
+        self._split: tuple | None = None  # the threads' copies of the layers (``_thread_replicas``)
+        self._workers: _Workers | None = None
         self.threads = 1
 
     # ------------------------------------------------------------------ properties
@@ -371,6 +386,9 @@ class Network:
         X = self._check_input(X)
         y = np.asarray(y, dtype=np.int64)
         self._draw_masks(len(X), masks)
+        parts = self._thread_parts(len(X))
+        if parts is not None:
+            return self._backprop_threads(X, y, parts, scale, update)
         k = self._n_conv
         plan = self._chunk_plan(len(X))
         if plan is None:
@@ -396,8 +414,7 @@ class Network:
             return None
         per_example = [layer._backward_bytes_per_example() for layer in self.layers[1: self._n_conv]]
         size = max(1, CONV_CHUNK_BYTES // max(per_example)) if per_example else m
-        threads = max(1, min(int(self.threads), m))
-        n = threads * -(-m // (threads * size))  # a multiple of the threads, each chunk <= size
+        n = -(-m // size)  # chunks of <= size examples
         if n <= 1:
             return None
         edges = [m * j // n for j in range(n + 1)]
@@ -421,24 +438,6 @@ class Network:
                 r.input_gradient = c.input_gradient
         return self._replicas[:n]
 
-    def _map(self, fn: Callable[[int], None], n: int) -> None:
-        """fn(0), ..., fn(n-1), on ``threads`` threads (each chunk is independent): this thread
-        takes every ``threads``-th chunk, a pool of ``threads - 1`` workers the others."""
-        t = self.threads
-        if t <= 1 or n <= 1:
-            for j in range(n):
-                fn(j)
-            return
-        if self._pool is None or self._pool._max_workers != t - 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(t - 1, thread_name_prefix="nndl-conv")
-        futures = [self._pool.submit(fn, j) for j in range(n) if j % t]
-        for j in range(0, n, t):
-            fn(j)
-        for f in futures:
-            f.result()
-
     def _forward_conv_chunks(self, X: Array, plan: list[tuple[int, int]]) -> Array:
         reps = self._conv_replicas(len(plan))
         last = self.layers[self._n_conv - 1]
@@ -454,7 +453,8 @@ class Network:
                 a = layer.forward(a, True)
             A[lo:hi] = a  # the book's (filter, row, column) order, as the next layer takes it
 
-        self._map(run, len(plan))
+        for j in range(len(plan)):
+            run(j)
         return A
 
     def _backward_conv_chunks(self, d: Array, plan: list[tuple[int, int]], update: float | None) -> None:
@@ -467,17 +467,113 @@ class Network:
             for i in range(k - 1, -1, -1):
                 g = reps[j][i].backward(g, need_dx=i > 0)
 
-        self._map(run, len(plan))
-        for i, layer in enumerate(self.layers[:k]):  # shared weights: the sum over the chunks
-            if layer.nabla_w.base is not None or not layer.nabla_w.flags.writeable:
-                layer.nabla_w = np.zeros_like(layer.w)
-            np.copyto(layer.nabla_w, reps[0][i].nabla_w)
-            np.copyto(layer.nabla_b, reps[0][i].nabla_b)
-            for r in reps[1:]:
-                layer.nabla_w += r[i].nabla_w
-                layer.nabla_b += r[i].nabla_b
-            if update is not None:
-                _step(layer, update)
+        for j in range(len(plan)):
+            run(j)
+        for i, layer in enumerate(self.layers[:k]):
+            _sum_grads(layer, [r[i] for r in reps], update)
+
+    # ------------------------------------------------------------------ threads
+    def _thread_parts(self, m: int) -> list[tuple[int, int]] | None:
+        """Row ranges that split a training mini-batch of m over ``threads`` threads (None: one)."""
+        t = min(int(self.threads), m)
+        if t <= 1:
+            return None
+        edges = [m * j // t for j in range(t + 1)]
+        return list(zip(edges[:-1], edges[1:]))
+
+    def _thread_replicas(self, m: int, parts: list[tuple[int, int]]) -> tuple[list[list], dict[int, tuple]]:
+        """One copy of every layer per part of the mini-batch, sharing w and b, each with its own
+        buffers and gradients; and for each fully connected (or softmax) layer i the whole
+        mini-batch's input as used (after dropout, (m, n_in)) and delta ((m, n_out)), whose rows
+        the copies write in place (their buffers are views of these), for BP3/BP4 after the join."""
+        key = (m, tuple(parts))
+        if self._split is not None and self._split[0] == key and all(
+                r.w is c.w and r.b is c.b for r, c in zip(self._split[1][0], self.layers)):
+            return self._split[1], self._split[2]
+        stacks = {i: (np.empty((m, layer.n_in), self.dtype), np.empty((m, layer.n_out), self.dtype))
+                  for i, layer in enumerate(self.layers) if isinstance(layer, FullyConnectedLayer)}
+        reps = []
+        for lo, hi in parts:
+            rep = []
+            for layer in self.layers:
+                r = copy.copy(layer)
+                r._buf = _Buffers()
+                r.nabla_w, r.nabla_b = np.zeros_like(layer.w), np.zeros_like(layer.b)
+                r._buf.get(hi - lo, r._make)
+                rep.append(r)
+            for i, (xs, ds) in stacks.items():
+                bf = rep[i]._buf[hi - lo]
+                bf["z" if isinstance(rep[i], SoftmaxLayer) else "delta"] = ds[lo:hi]
+                if rep[i].p_dropout:
+                    bf["xd"] = xs[lo:hi]
+                elif i > 0:  # the layer below writes its output straight into the stack
+                    below = rep[i - 1]._buf[hi - lo]
+                    name = "out" if isinstance(rep[i - 1], ConvPoolLayer) else "z"
+                    below[name] = xs[lo:hi].reshape(below[name].shape)
+            reps.append(rep)
+        self._split = (key, reps, stacks)
+        return reps, stacks
+
+    def _backprop_threads(self, X: Array, y: NDArray[np.int64], parts: list[tuple[int, int]], scale: float,
+                          update: float | None) -> float:
+        """``_backprop`` on ``len(parts)`` threads (``_Workers``): each part, the forward and
+        backward pass of its rows of the mini-batch through every layer, is run by whichever
+        thread claims it (NumPy and BLAS release the GIL); then the conv layers' gradients are
+        summed over the parts (shared weights) and BP3/BP4 of the fully connected layers taken on
+        the whole mini-batch's x and delta (``finish``, in shares or by this thread)."""
+        m = len(X)
+        reps, stacks = self._thread_replicas(m, parts)
+        for rep, (lo, hi) in zip(reps, parts):
+            for r, layer in zip(rep, self.layers):
+                if getattr(layer, "p_dropout", 0.0):
+                    r.mask = layer.mask[lo:hi]
+        costs = [0.0] * len(parts)
+        n, t = len(self.layers), len(parts)
+        if self._workers is None or self._workers.n != t or self._workers.pid != os.getpid():
+            if self._workers is not None:
+                self._workers.close()
+            self._workers = _Workers(t)
+            weakref.finalize(self, self._workers.close)
+        bufs = [None if isinstance(layer, ConvPoolLayer) else layer._buf.get(m, layer._make) for layer in self.layers]
+        # After the backward passes: the conv layers' gradients summed over the parts (shared
+        # weights), the fully connected layers' BP3/BP4 on the whole mini-batch's x and delta.
+        # A large share (m n_in n_out summed >= PARALLEL_UPDATE_MACS) is split among the threads
+        # (rows of each w; the biases and conv layers whole), once every part has ended; a small
+        # one is done by this thread after the join (the hand-over would cost more).
+        split = t if sum(m * layer.n_in * layer.n_out for layer in self.layers[self._n_conv:]) \
+            >= PARALLEL_UPDATE_MACS else 1
+
+        def finish(j: int, share: int) -> None:
+            for i, layer in enumerate(self.layers):
+                if isinstance(layer, ConvPoolLayer):
+                    if i % share == j:
+                        _sum_grads(layer, [rep[i] for rep in reps], update)
+                    continue
+                xs, ds = stacks[i]
+                lo, hi = layer.n_in * j // share, layer.n_in * (j + 1) // share
+                layer.weight_grads(X if i == 0 and not layer.p_dropout else xs, ds, update, bufs[i],
+                                   slice(lo, hi), bias=j == 0)  # BP3, BP4
+
+        def run(j: int) -> None:
+            lo, hi = parts[j]
+            rep = reps[j]
+            a = X[lo:hi]
+            for layer in rep[:-1]:
+                a = layer.forward(a, True)
+            _, costs[j] = rep[-1].forward_cost(a, y[lo:hi], True)
+            d = rep[-1].backward_labels(y[lo:hi], need_dx=n > 1, scale=scale, grads=False, m=m)  # BP1, eq. (84)
+            for i in range(n - 2, -1, -1):  # BP2 layer by layer; BP3/BP4 of the conv layers inside
+                if isinstance(rep[i], ConvPoolLayer):
+                    d = rep[i].backward(d, need_dx=i > 0)
+                else:
+                    d = rep[i].backward(d, need_dx=i > 0, grads=False)
+
+        # the shares start once every part has ended: every dC/dx is out (with the old weights),
+        # every delta and x written
+        self._workers.run(run, t, lambda k: finish(k, split), split if split > 1 else 0)
+        if split == 1:
+            finish(0, 1)
+        return sum(costs) / m
 
     def mini_batch_cost(self, X: ArrayLike, y: ArrayLike, lmbda: float = 0.0, num_training_batches: int = 1,
              masks: dict[int, Array] | None = None) -> float:
@@ -555,6 +651,115 @@ class Network:
         return f"Network([\n  {inner}], mini_batch_size={self.mini_batch_size}, dtype={self.dtype.name})"
 
 
+def _sum_grads(layer, copies: list, update: float | None) -> None:
+    """layer.nabla_w, nabla_b = the sums of its copies' (shared weights); then the SGD step if ``update``."""
+    if layer.nabla_w.base is not None or not layer.nabla_w.flags.writeable:
+        layer.nabla_w = np.zeros_like(layer.w)
+    np.copyto(layer.nabla_w, copies[0].nabla_w)
+    np.copyto(layer.nabla_b, copies[0].nabla_b)
+    for r in copies[1:]:
+        layer.nabla_w += r.nabla_w
+        layer.nabla_b += r.nabla_b
+    if update is not None:
+        _step(layer, update)
+
+
+class _Workers:
+    """n - 1 persistent threads that help the calling thread run a step's parts, then its shares.
+
+    ``run(part, n_parts, share, n_shares)``: every thread, the calling one first, claims the
+    next unclaimed part j and runs part(j) until none is left; once every part has ended it
+    claims and runs share(k) the same way. A worker that is late (its core busy with other
+    work) finds the parts taken and touches nothing: the calling thread never waits for a
+    thread that has not started, only for parts and shares already running. One hand-over
+    per worker and step; the claims are ``itertools.count`` (atomic in CPython).
+    """
+
+    def __init__(self, n: int) -> None:
+        import queue
+
+        self.n = n
+        self.pid = os.getpid()  # threads do not survive a fork: a child makes its own
+        self._todo = [queue.SimpleQueue() for _ in range(n - 1)]
+        for j, q in enumerate(self._todo, 1):
+            threading.Thread(target=_Workers._loop, args=(q,), daemon=True, name=f"nndl-step-{j}").start()
+
+    @staticmethod
+    def _loop(todo) -> None:
+        while True:
+            step = todo.get()
+            if step is None:
+                return
+            step.work()
+            step = None  # hold no reference to the network between steps
+
+    def run(self, part: Callable[[int], None], n_parts: int, share: Callable[[int], None] | None = None,
+            n_shares: int = 0) -> None:
+        """part(0..n_parts-1), then share(0..n_shares-1), on the threads that come; the first
+        exception is raised once every started part and share has ended (no share runs then)."""
+        step = _Step(part, n_parts, share, n_shares)
+        for q in self._todo:
+            q.put(step)
+        step.work()
+        try:
+            step.wait()
+        except BaseException:  # e.g. Ctrl-C: the parts in flight end before their buffers are reused
+            step.wait()
+            raise
+        if step.errors:
+            raise step.errors[0]
+
+    def close(self) -> None:
+        for q in self._todo:
+            q.put(None)
+
+
+class _Step:
+    """One step of ``_Workers.run``: claim counters, counts of what has ended, and the errors."""
+
+    def __init__(self, part, n_parts: int, share, n_shares: int) -> None:
+        self.part, self.n_parts, self.share, self.n_shares = part, n_parts, share, n_shares
+        self.next_part = itertools.count().__next__
+        self.next_share = itertools.count().__next__
+        self.lock = threading.Lock()
+        self.left = n_parts + n_shares  # parts and shares not yet ended
+        self.parts_done = threading.Event()
+        self.all_done = threading.Event()
+        self.errors: list[BaseException] = []
+        if n_shares == 0:
+            self.parts_done = self.all_done
+
+    def _run(self, fn, j: int) -> None:
+        error = None
+        try:
+            fn(j)
+        except BaseException as exc:  # noqa: BLE001 - raised by the calling thread
+            error = exc
+        with self.lock:
+            if error is not None:
+                self.errors.append(error)
+            self.left -= 1
+            if self.left == self.n_shares:  # every part has ended
+                self.parts_done.set()
+            if self.left == 0 or (self.left == self.n_shares and self.errors):  # (no share runs then)
+                self.all_done.set()
+
+    def work(self) -> None:
+        while (j := self.next_part()) < self.n_parts:
+            self._run(self.part, j)
+        if not self.n_shares:
+            return
+        self.parts_done.wait()  # the shares need every part's results
+        if self.errors:
+            return
+        while (k := self.next_share()) < self.n_shares:
+            self._run(self.share, k)
+
+    def wait(self) -> None:
+        self.all_done.wait()
+
+
+
 def _set_dtype(layer, dtype) -> None:
     layer.dtype = np.dtype(dtype)
     layer.w = layer.w.astype(dtype)
@@ -568,6 +773,20 @@ def _set_dtype(layer, dtype) -> None:
 MONITORS = ("validation_accuracy", "test_accuracy", "training_cost")
 
 
+AUTO_THREADS_MAX = 2  # Python threads of threads="auto": measured with 2 cores only
+
+
+def auto_threads() -> int:
+    """``threads="auto"``: the cores this process may use (its CPU affinity), at most
+    ``AUTO_THREADS_MAX``; 1 on a one-core machine (where ``threads=2`` would only add the
+    cost of splitting each mini-batch in two)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no sched_getaffinity (macOS, Windows)
+        cores = os.cpu_count() or 1
+    return max(1, min(AUTO_THREADS_MAX, cores))
+
+
 class Trainer3:
     """One run of network3's SGD, resumable at epoch boundaries.
 
@@ -578,14 +797,20 @@ class Trainer3:
 
     Cores: ``blas_threads`` (default 1; None: the BLAS library's own default) is the number
     of threads of each matrix product; ``threads`` (default 1) the number of Python threads
-    that share the convolutional layers' work, each mini-batch cut into chunks of examples
-    (``Network.threads``; NumPy and BLAS release the GIL). The defaults are one core, the
-    fastest measured on a machine whose other core is busy: there two BLAS threads made a
-    ch6-conv2 step at mini-batch 100 3x slower, while ``threads=2`` was as fast as one thread
-    at mini-batch 100 and 12-18 % slower at mini-batch 10 (medians / minima). Whether
-    ``threads=2`` pays on a machine with an idle second core, benchmarks/ch6.py measures as
-    its own cell (``nndl, threads=2``). ``threads`` changes the summation order of the conv
-    layers' gradients: results equal to float32 rounding.
+    that share each mini-batch (``Network.threads``): the mini-batch is cut into ``threads``
+    parts of consecutive examples, and each thread runs the forward and backward pass of a
+    part through every layer (one hand-over per step, to persistent threads; NumPy and BLAS
+    release the GIL); then the conv layers' gradients are summed over the parts and the fully
+    connected layers' BP3/BP4 taken on the whole mini-batch's x and delta (which the threads
+    wrote into shared arrays). The same dropout masks, drawn before the split. The calling
+    thread runs any part no other thread has started (a busy core does not stall the step).
+    ``threads`` changes the summation order of the conv layers' gradients: results equal to
+    float32 rounding, and the same bit for bit whichever thread ran which part. Whether
+    ``threads=2`` pays on a machine with an idle second core, benchmarks/ch6.py measures as its
+    own cell (``nndl, threads=2``; docs/chapter6.md has the numbers); one BLAS thread by
+    default, because on a machine whose other core is busy two BLAS threads made a ch6-conv2
+    step at mini-batch 100 3x slower. ``threads="auto"``: ``auto_threads()``, two threads where
+    this process may use two cores or more, else one.
     """
 
     def __init__(self, net: Network, training_data, epochs: int, mini_batch_size: int, eta: float,
@@ -594,7 +819,7 @@ class Trainer3:
                  checkpoint: str | Path | None = None,
                  on_epoch: Callable[[int, Network3History, Network], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, blas_threads: int | None = 1,
-                 threads: int = 1) -> None:
+                 threads: int | str = 1) -> None:
         if not _is_number(epochs) or not np.isfinite(epochs) or int(epochs) != epochs or epochs < 0:
             raise ValueError(f"epochs must be a whole number >= 0; got {epochs!r}")
         mini_batch_size = _positive_ints((mini_batch_size,), 1, "mini_batch_size")[0]
@@ -602,8 +827,10 @@ class Trainer3:
             raise ValueError(f"eta must be a positive number; got {eta!r}")
         if not _is_number(lmbda) or not np.isfinite(lmbda) or lmbda < 0:
             raise ValueError(f"lmbda must be a number >= 0; got {lmbda!r}")
-        if isinstance(threads, bool) or int(threads) != threads or threads < 1:
-            raise ValueError(f"threads must be a whole number >= 1; got {threads}")
+        if threads == "auto":
+            threads = auto_threads()
+        elif not _is_number(threads) or not np.isfinite(threads) or int(threads) != threads or threads < 1:
+            raise ValueError(f"threads must be a whole number >= 1 or 'auto'; got {threads!r}")
         unknown = set(monitor) - set(MONITORS)
         if unknown:
             raise ValueError(f"unknown monitor {sorted(unknown)[0]!r}; choose from {', '.join(MONITORS)}")
