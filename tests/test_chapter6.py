@@ -128,6 +128,31 @@ def test_interrupted_run_resumes_at_the_last_finished_epoch(tmp_path, monkeypatc
 
 
 @needs_mnist
+def test_a_resumed_runs_compute_time_counts_the_sessions_before_the_resume(tmp_path, monkeypatch):
+    import types
+
+    from nndl import network3
+    from nndl.network3 import Trainer3
+
+    clock = iter(range(0, 10**9, 1000))  # the first session's clock: 1000 s between readings
+    monkeypatch.setattr(network3, "time", types.SimpleNamespace(perf_counter=lambda: float(next(clock))))
+    save = Trainer3._save_checkpoint
+
+    def interrupt_after_first_epoch(self):
+        save(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer3, "_save_checkpoint", interrupt_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment("ch6-fc", (0,), quick=True, out_dir=tmp_path, figures=False)
+    monkeypatch.undo()
+    resumed = run_experiment("ch6-fc", (0,), quick=True, out_dir=tmp_path, figures=False)
+    history = resumed["seeds"]["0"]["history"]
+    assert history["epoch_seconds"][0] == 1000.0  # the first session's epoch, kept in the checkpoint
+    assert resumed["timings"]["seeds"]["0"] >= history["seconds"] >= 2000.0  # its epoch and evaluation
+
+
+@needs_mnist
 def test_quick_expanded(tmp_path, monkeypatch):
     monkeypatch.setenv("NNDL_CACHE", str(tmp_path / "cache"))
     r = run_experiment("ch6-expanded", (0,), quick=True, out_dir=tmp_path, figures=False)

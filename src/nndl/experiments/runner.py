@@ -101,13 +101,23 @@ def _run_experiment(id_, seeds, quick, out_dir, force, figures) -> Result:
             log.info("%s: seed %d", exp.id, seed)
             start = time.perf_counter()
             kw = {"checkpoint_dir": folder} if exp.checkpoints else {}  # epoch-level resume (chapter 6)
-            result["seeds"][str(seed)] = exp.run(cfg, int(seed), **kw)
-            result["timings"]["seeds"][str(seed)] = time.perf_counter() - start
+            out = result["seeds"][str(seed)] = exp.run(cfg, int(seed), **kw)
+            elapsed = time.perf_counter() - start
+            if exp.checkpoints:  # a resumed run's wall time leaves out the sessions before it
+                elapsed = max(elapsed, trained_seconds(out))
+            result["timings"]["seeds"][str(seed)] = elapsed
             _save(path, result, exp, cfg_dict, quick, merge=not force)
     if figures:
         result["figures"] = save_figures(exp, result, folder)
     _save(path, result, exp, cfg_dict, quick, merge=not force)
     return result
+
+
+def trained_seconds(seed_result: dict) -> float:
+    """Seconds of training and evaluation recorded in a checkpointed seed's histories (its
+    ``history``, or an ensemble's ``nets``): every session's epochs, across resumes."""
+    histories = seed_result.get("nets") or [seed_result.get("history", {})]
+    return float(sum(h.get("seconds", 0.0) for h in histories))
 
 
 def _save(path: Path, result: Result, exp: Experiment, cfg_dict: dict, quick: bool,
