@@ -105,11 +105,11 @@ def test_quick_relu_net_learns_and_records_per_epoch_times(tmp_path):
     assert (folder / "net-seed0.npz").exists() and not list(folder.glob("checkpoint-*"))
 
 
-@needs_mnist
-def test_interrupted_run_resumes_at_the_last_finished_epoch(tmp_path, monkeypatch):
+def _run_ch6_fc_cut_after_its_first_epoch(monkeypatch, out_dir) -> None:
+    """The quick ch6-fc into ``out_dir``, interrupted (KeyboardInterrupt) once its first epoch's
+    checkpoint is written."""
     from nndl.network3 import Trainer3
 
-    clean = run_experiment("ch6-fc", (0,), quick=True, out_dir=tmp_path / "clean", figures=False)
     save = Trainer3._save_checkpoint
 
     def interrupt_after_first_epoch(self):
@@ -118,7 +118,13 @@ def test_interrupted_run_resumes_at_the_last_finished_epoch(tmp_path, monkeypatc
 
     monkeypatch.setattr(Trainer3, "_save_checkpoint", interrupt_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):
-        run_experiment("ch6-fc", (0,), quick=True, out_dir=tmp_path / "cut", figures=False)
+        run_experiment("ch6-fc", (0,), quick=True, out_dir=out_dir, figures=False)
+
+
+@needs_mnist
+def test_interrupted_run_resumes_at_the_last_finished_epoch(tmp_path, monkeypatch):
+    clean = run_experiment("ch6-fc", (0,), quick=True, out_dir=tmp_path / "clean", figures=False)
+    _run_ch6_fc_cut_after_its_first_epoch(monkeypatch, tmp_path / "cut")
     assert (result_folder(tmp_path / "cut", "ch6-fc", quick=True) / "checkpoint-seed0.npz").exists()
     monkeypatch.undo()
     resumed = run_experiment("ch6-fc", (0,), quick=True, out_dir=tmp_path / "cut", figures=False)
@@ -132,19 +138,10 @@ def test_a_resumed_runs_compute_time_counts_the_sessions_before_the_resume(tmp_p
     import types
 
     from nndl import network3
-    from nndl.network3 import Trainer3
 
     clock = iter(range(0, 10**9, 1000))  # the first session's clock: 1000 s between readings
     monkeypatch.setattr(network3, "time", types.SimpleNamespace(perf_counter=lambda: float(next(clock))))
-    save = Trainer3._save_checkpoint
-
-    def interrupt_after_first_epoch(self):
-        save(self)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(Trainer3, "_save_checkpoint", interrupt_after_first_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment("ch6-fc", (0,), quick=True, out_dir=tmp_path, figures=False)
+    _run_ch6_fc_cut_after_its_first_epoch(monkeypatch, tmp_path)
     monkeypatch.undo()
     resumed = run_experiment("ch6-fc", (0,), quick=True, out_dir=tmp_path, figures=False)
     history = resumed["seeds"]["0"]["history"]
