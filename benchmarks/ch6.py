@@ -5,9 +5,9 @@ Run through ``compare.py --ch6`` (or alone, same options)::
     python benchmarks/compare.py --ch6 --rounds 2 --out benchmarks/RESULTS.md
     python benchmarks/ch6.py worker nndl --net ch6-conv2 --mb 10      # one cell, one JSON line
 
-Cells: {nndl (its default: one core), nndl with ``threads=2`` (two Python threads, each running
-half of each mini-batch through every layer, one BLAS thread each), PyTorch eager (default threads), PyTorch
-eager with 1 thread} x {ch6-conv1, ch6-conv2} x mini-batch {10, 100}, float32, each in its own fresh process, interleaved in a
+Cells: {nndl with ``threads=1`` (one core), nndl with ``threads=2`` (two Python threads, each
+running half of each mini-batch through every layer, one BLAS thread each), PyTorch eager (default
+threads), PyTorch eager with 1 thread} x {ch6-conv1, ch6-conv2} x mini-batch {10, 100}, float32, each in its own fresh process, interleaved in a
 new random order every round. A cell trains the book's network (network3's layer order:
 convolution, max-pool, then bias and sigmoid; its initialisation; eta 0.1; no reshuffle)
 on the first ``--n`` MNIST training images (default 10,000) after a warm-up of 1,000 images
@@ -39,7 +39,7 @@ ROOT = HERE.parent
 NETS = ("ch6-conv1", "ch6-conv2")
 MBS = (10, 100)
 IMPLS = ("nndl", "nndl2", "torch", "torch1")
-LABELS = {"nndl": "nndl", "nndl2": "nndl, threads=2", "torch": "PyTorch eager",
+LABELS = {"nndl": "nndl, threads=1", "nndl2": "nndl, threads=2", "torch": "PyTorch eager",
           "torch1": "PyTorch eager, 1 thread"}
 ETA = 0.1
 EPOCH = 50_000
@@ -49,6 +49,13 @@ TARGETS = {10: 0.5, 100: 1.0}
 RSS_LIMIT_MB = 1536.0
 ANCHORS = {"ch6-conv1": 16.0, "ch6-conv2": 23.0}  # issue 14: PyTorch eager s/epoch, mb 10, quiet machine
 BEGIN, END = "<!-- ch6:begin -->", "<!-- ch6:end -->"
+
+
+def default_impl(mb: int) -> str:
+    """The cell that trains as nndl's default (threads="auto") does on this machine."""
+    from nndl.network3 import auto_threads
+
+    return "nndl2" if auto_threads(mb) == 2 else "nndl"
 
 
 # ----------------------------------------------------------------------------- worker side
@@ -248,6 +255,8 @@ def _cpu(res: dict, cell: tuple):
 
 
 def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, commit: str) -> str:
+    from nndl.network3 import AUTO_THREADS_MIN_BATCH as AUTO_MIN_BATCH
+
     load = res["load"] or [0.0]
     lines = [BEGIN, "## Chapter 6: the book's convolutional networks (issue 14)", "",
              f"Written by `python benchmarks/compare.py --ch6{' ' + ' '.join(argv) if argv else ''}` "
@@ -257,16 +266,18 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
              f"sigmoid; eta {ETA}; no reshuffle; float32) on the first {n:,} MNIST training images, in its "
              "own fresh process, after a 1,000-image warm-up; all cells interleaved in random order each "
              "round. **Seconds per 50,000-image epoch** (timed seconds x 50,000 / n), minimum / median "
-             "over the rounds. nndl trains on one core (its default: one BLAS thread) and with "
+             "over the rounds. nndl trains with `threads=1` (one core, one BLAS thread) and with "
              "`threads=2` (two Python threads, each running half of each mini-batch through every layer, "
-             "one BLAS thread each); PyTorch "
-             "eager with its default threads (2 here) and with 1.", "",
-             f"The machine was shared (other developers' work, and nndl's own full-size chapter-6 runs on "
-             f"one core): 1-minute load average before each cell {min(load):.2f}-{max(load):.2f} (median "
-             f"{statistics.median(load):.2f}) on {os.cpu_count()} cores. Two-thread PyTorch suffers most "
-             "from a busy second core; the 1-thread column is the like-for-like comparison with nndl.", "",
-             "| network, mini-batch | " + " | ".join(LABELS[i] for i in IMPLS) + " | nndl / PyTorch eager "
-             "| nndl / PyTorch 1 thread | target (nndl / PyTorch eager) | nndl threads=2 / PyTorch eager |",
+             "one BLAS thread each); its default, `threads=\"auto\"`, is one thread below mini-batch "
+             f"{AUTO_MIN_BATCH} and two from there on a machine with two cores or more (the 'nndl default' "
+             "column). PyTorch eager with its default threads (2 here) and with 1.", "",
+             f"1-minute load average before each cell {min(load):.2f}-{max(load):.2f} (median "
+             f"{statistics.median(load):.2f}) on {os.cpu_count()} cores, the previous cell's own load "
+             "included (a two-thread cell leaves about 2). Two-thread PyTorch suffers most "
+             "from a busy second core; the 1-thread columns are the like-for-like comparison.", "",
+             "| network, mini-batch | " + " | ".join(LABELS[i] for i in IMPLS) + " | nndl default "
+             "| nndl default / PyTorch eager | target (nndl default / PyTorch eager) "
+             "| nndl threads=1 / PyTorch 1 thread |",
              "|---|---|---|---|---|---|---|---|---|"]
     for net in NETS:
         for mb in MBS:
@@ -274,20 +285,18 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
             for impl in IMPLS:
                 s = _stat(res, (impl, net, mb))
                 cells.append("n/a" if s is None else f"{s[0]:.2f} / {s[1]:.2f}")
-            ratios = []
-            for other in ("torch", "torch1"):
-                a, b = _stat(res, ("nndl", net, mb)), _stat(res, (other, net, mb))
-                ratios.append("-" if a is None or b is None else f"{a[0] / b[0]:.2f} ({a[1] / b[1]:.2f})")
-            a, b = _stat(res, ("nndl", net, mb)), _stat(res, ("torch", net, mb))
+            default = default_impl(mb)
+            a, b = _stat(res, (default, net, mb)), _stat(res, ("torch", net, mb))
+            ratio = "-" if a is None or b is None else f"{a[0] / b[0]:.2f} ({a[1] / b[1]:.2f})"
             limit = TARGETS[mb]
             if a is None or b is None:
                 verdict = "not measured"
             else:
                 verdict = ("met" if a[0] / b[0] <= limit else "NOT met") + f" (<= {limit:g})"
-            a2 = _stat(res, ("nndl2", net, mb))
-            two = "-" if a2 is None or b is None else f"{a2[0] / b[0]:.2f} ({a2[1] / b[1]:.2f})"
-            lines.append(f"| {net}, mb {mb} | " + " | ".join(cells) + " | " + " | ".join(ratios)
-                         + f" | {verdict} | {two} |")
+            a1, b1 = _stat(res, ("nndl", net, mb)), _stat(res, ("torch1", net, mb))
+            one = "-" if a1 is None or b1 is None else f"{a1[0] / b1[0]:.2f} ({a1[1] / b1[1]:.2f})"
+            lines.append(f"| {net}, mb {mb} | " + " | ".join(cells) + f" | threads={2 if default == 'nndl2' else 1} | "
+                         f"{ratio} | {verdict} | {one} |")
     lines += ["", "Ratios: of minima (of medians in parentheses). The verdicts follow the issue's definition "
               "(wall time against PyTorch eager with its default threads), which a loaded machine flatters: "
               "two-thread PyTorch slows down by large factors when the second core is busy. The like-for-like "
@@ -295,7 +304,7 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
               "**CPU seconds per epoch** (the process's CPU time, minimum / median): for one-thread "
               "processes this is the work done, and much less sensitive to the load than wall time. "
               "(Two-thread PyTorch's CPU time includes its threads' spinning, so it is left out.)", "",
-              "| network, mini-batch | nndl | PyTorch eager, 1 thread | nndl / PyTorch 1 thread |", "|---|---|---|---|"]
+              "| network, mini-batch | nndl, threads=1 | PyTorch eager, 1 thread | nndl threads=1 / PyTorch 1 thread |", "|---|---|---|---|"]
     for net in NETS:
         for mb in MBS:
             a, b = (_cpu(res, (impl, net, mb)) for impl in ("nndl", "torch1"))

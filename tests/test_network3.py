@@ -341,13 +341,16 @@ def test_threads_a_failing_part_raises_and_the_next_step_works(failing, monkeypa
 
 
 @pytest.mark.parametrize(("cores", "threads"), [({0}, 1), ({0, 1}, 2), (set(range(8)), 2)])
-def test_threads_auto_is_the_cores_this_process_may_use_at_most_two(cores, threads, monkeypatch):
+def test_threads_auto_is_the_cores_this_process_may_use_at_most_two_from_mini_batch_50(cores, threads,
+                                                                                       monkeypatch):
     monkeypatch.setattr(network3.os, "sched_getaffinity", lambda pid: cores, raising=False)
-    assert network3.auto_threads() == threads
+    assert network3.auto_threads() == network3.auto_threads(50) == threads
+    assert network3.auto_threads(49) == network3.auto_threads(10) == 1
     rng = np.random.default_rng(21)
-    X, y = rng.normal(size=(8, 144)), rng.integers(0, 3, 8)
-    trainer = network3.Trainer3(_small_net("relu"), (X, y), 1, 4, 0.1, threads="auto", monitor=())
-    assert trainer.threads == threads
+    X, y = rng.normal(size=(100, 144)), rng.integers(0, 3, 100)
+    for mb, want in ((4, 1), (50, threads)):
+        assert network3.Trainer3(_small_net("relu"), (X, y), 1, mb, 0.1, threads="auto", monitor=()).threads == want
+        assert network3.Trainer3(_small_net("relu"), (X, y), 1, mb, 0.1, monitor=()).threads == want  # the default
 
 
 def test_threads_a_worker_that_does_not_come_holds_nothing_back():

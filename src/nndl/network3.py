@@ -626,7 +626,7 @@ class Network:
         Keyword options: ``reshuffle`` (nndl's, default False), ``rng`` (for reshuffling and
         dropout; default the network's), ``monitor`` (what to measure after each epoch),
         ``checkpoint`` (a path: saved after every epoch, and resumed from if it exists),
-        ``on_epoch``, ``should_stop``, ``blas_threads`` (default 1), ``threads`` (default 1).
+        ``on_epoch``, ``should_stop``, ``blas_threads`` (default 1), ``threads`` (default "auto").
         """
         mb = mini_batch_size if mini_batch_size is not None else self.mini_batch_size
         if mb is None:
@@ -774,12 +774,22 @@ MONITORS = ("validation_accuracy", "test_accuracy", "training_cost")
 
 
 AUTO_THREADS_MAX = 2  # Python threads of threads="auto": measured with 2 cores only
+# threads="auto" splits mini-batches of at least this many examples. Measured on this 2-core
+# machine with its other core idle (benchmarks/ch6.py cells, seconds per 50,000-image epoch,
+# one thread / two): mini-batch 10: ch6-conv1 5.6 / 12.7, ch6-conv2 15.4 / 21.6 (minima of 3);
+# 20: 7.8-9.2 / 11.1-11.5 and 17.4-17.9 / 15.1-21.6; 50: 8.0-8.1 / 6.4-6.9 and 15.7-16.8 /
+# 11.5-12.0; 100: 7.1 / 4.9 and 13.3 / 10.3 (minima of 3). Below about 50 examples the
+# hand-overs between threads cost more than the halves save.
+AUTO_THREADS_MIN_BATCH = 50
 
 
-def auto_threads() -> int:
+def auto_threads(mini_batch_size: int | None = None) -> int:
     """``threads="auto"``: the cores this process may use (its CPU affinity), at most
-    ``AUTO_THREADS_MAX``; 1 on a one-core machine (where ``threads=2`` would only add the
-    cost of splitting each mini-batch in two)."""
+    ``AUTO_THREADS_MAX``, for mini-batches of at least ``AUTO_THREADS_MIN_BATCH`` examples;
+    else 1 (on a one-core machine ``threads=2`` would only add the cost of splitting each
+    mini-batch in two, and on small mini-batches the hand-overs cost more than they save)."""
+    if mini_batch_size is not None and mini_batch_size < AUTO_THREADS_MIN_BATCH:
+        return 1
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # no sched_getaffinity (macOS, Windows)
@@ -796,7 +806,7 @@ class Trainer3:
     checkpoint written with other settings or another architecture raises ValueError.
 
     Cores: ``blas_threads`` (default 1; None: the BLAS library's own default) is the number
-    of threads of each matrix product; ``threads`` (default 1) the number of Python threads
+    of threads of each matrix product; ``threads`` (default "auto") the number of Python threads
     that share each mini-batch (``Network.threads``): the mini-batch is cut into ``threads``
     parts of consecutive examples, and each thread runs the forward and backward pass of a
     part through every layer (one hand-over per step, to persistent threads; NumPy and BLAS
@@ -804,13 +814,13 @@ class Trainer3:
     connected layers' BP3/BP4 taken on the whole mini-batch's x and delta (which the threads
     wrote into shared arrays). The same dropout masks, drawn before the split. The calling
     thread runs any part no other thread has started (a busy core does not stall the step).
-    ``threads`` changes the summation order of the conv layers' gradients: results equal to
-    float32 rounding, and the same bit for bit whichever thread ran which part. Whether
-    ``threads=2`` pays on a machine with an idle second core, benchmarks/ch6.py measures as its
-    own cell (``nndl, threads=2``; docs/chapter6.md has the numbers); one BLAS thread by
-    default, because on a machine whose other core is busy two BLAS threads made a ch6-conv2
-    step at mini-batch 100 3x slower. ``threads="auto"``: ``auto_threads()``, two threads where
-    this process may use two cores or more, else one.
+    ``threads="auto"`` (``auto_threads``): two threads for mini-batches of at least
+    ``AUTO_THREADS_MIN_BATCH`` (50) examples where this process may use two cores or more,
+    else one; the book's mini-batches of 10 train on one thread. Two threads change the
+    summation order of the conv layers' gradients: results equal one thread's to float32
+    rounding (the same bit for bit whichever thread ran which part); ``threads=1`` gives the
+    same numbers on every machine. One BLAS thread by default, because on a machine whose
+    other core is busy two BLAS threads made a ch6-conv2 step at mini-batch 100 3x slower.
     """
 
     def __init__(self, net: Network, training_data, epochs: int, mini_batch_size: int, eta: float,
@@ -819,7 +829,7 @@ class Trainer3:
                  checkpoint: str | Path | None = None,
                  on_epoch: Callable[[int, Network3History, Network], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, blas_threads: int | None = 1,
-                 threads: int | str = 1) -> None:
+                 threads: int | str = "auto") -> None:
         if not _is_number(epochs) or not np.isfinite(epochs) or int(epochs) != epochs or epochs < 0:
             raise ValueError(f"epochs must be a whole number >= 0; got {epochs!r}")
         mini_batch_size = _positive_ints((mini_batch_size,), 1, "mini_batch_size")[0]
@@ -828,7 +838,7 @@ class Trainer3:
         if not _is_number(lmbda) or not np.isfinite(lmbda) or lmbda < 0:
             raise ValueError(f"lmbda must be a number >= 0; got {lmbda!r}")
         if threads == "auto":
-            threads = auto_threads()
+            threads = auto_threads(mini_batch_size)
         elif not _is_number(threads) or not np.isfinite(threads) or int(threads) != threads or threads < 1:
             raise ValueError(f"threads must be a whole number >= 1 or 'auto'; got {threads!r}")
         unknown = set(monitor) - set(MONITORS)
