@@ -330,6 +330,43 @@ def test_a_scheduler_that_is_not_there_is_a_one_line_error_at_once(tmp_path, cap
     assert err.startswith(f"nndl: error: --scheduler tcp://127.0.0.1:{port}: cannot connect") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("banner", [b"SSH-2.0-OpenSSH_9.2\r\n" + bytes(range(256)) * 64, None])
+def test_a_server_that_is_not_a_dask_scheduler_is_a_one_line_error(tmp_path, capsys, monkeypatch, banner):
+    """Something else listens at the address: a server that answers with other bytes (the
+    reader once tried to allocate exabytes from them: a traceback), or one that accepts and
+    says nothing (the handshake waited for ever)."""
+    import socket
+    import threading
+
+    monkeypatch.setattr(sweep, "CONNECT_TIMEOUT", 1)
+    monkeypatch.setattr(sweep, "CONNECT_GRACE", 2)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if banner is not None:
+                conn.sendall(banner)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        assert main(["sweep", "--data", "digits", "--eta", "0.5,1", "--out", str(tmp_path / "s"), "--quiet",
+                     "--scheduler", f"tcp://127.0.0.1:{port}"]) == 1
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    err = capsys.readouterr().err
+    assert err.startswith(f"nndl: error: --scheduler tcp://127.0.0.1:{port}: ") and err.count("\n") == 1, err
+    assert ("no Dask scheduler answered within 3 s" if banner is None else "cannot connect (") in err
+
+
 def test_a_cluster_without_workers_is_an_error_after_a_wait(tmp_path, digits, monkeypatch):
     monkeypatch.setattr(sweep, "WORKER_WAIT", 1)
     with distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as c:

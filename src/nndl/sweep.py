@@ -36,6 +36,7 @@ import logging
 import math
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -62,6 +63,7 @@ DISTRIBUTIONS = ("uniform", "loguniform")
 MAX_CELLS = 10_000  # cells of one sweep: each trains a network; more is a mistake, not a plan
 LOCAL_RETRIES = 3  # times a joblib pool whose worker died is restarted for the missing cells
 CONNECT_TIMEOUT = 20  # seconds to reach a Dask scheduler
+CONNECT_GRACE = 10  # more seconds for the handshake after that, then an error
 WORKER_WAIT = 120  # seconds a sweep waits for a Dask cluster without workers before it gives up
 POLL_SECONDS = 5  # how often a Dask sweep waiting for cells checks that the cluster still has workers
 TIMING_FIELDS = ("seconds", "cpu_seconds", "finished", "host", "pid")  # what differs between two runs of a cell
@@ -707,10 +709,31 @@ def _connect(scheduler: str):
         except OSError as exc:
             raise NndlError(f"--scheduler {scheduler}: cannot connect ({exc.strerror or exc}); "
                             "is `dask scheduler` running there?") from None
-    try:
-        return Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise NndlError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    # On a thread, with a deadline: Client's timeout does not bound the handshake with a server
+    # that accepts and then says nothing (an HTTP server), and a server that answers with
+    # something else (an SSH banner) fails inside distributed's message parsing, with any error.
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
+        except BaseException as exc:  # noqa: BLE001 - reported by the calling thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=connect, daemon=True, name="nndl-dask-connect")
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + CONNECT_GRACE)
+    if thread.is_alive():
+        raise NndlError(f"--scheduler {scheduler}: no Dask scheduler answered within "
+                        f"{CONNECT_TIMEOUT + CONNECT_GRACE:g} s; is `dask scheduler` running there?")
+    exc = box.get("error")
+    if exc is None:
+        return box["client"]
+    if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit
+        raise exc
+    reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    raise NndlError(f"--scheduler {scheduler}: cannot connect ({reason}); is a Dask scheduler "
+                    "listening there?") from None
 
 
 def _run_dask(cells: Sequence[Cell], splits, scheduler: str, on_row) -> None:
