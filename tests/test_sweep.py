@@ -482,3 +482,35 @@ def test_joblib_workers_open_the_data_in_their_warm_up_and_are_kept(tmp_path):
         result = sweep.run_sweep(spec, tmp_path, jobs=2, splits=data)
     assert len(result.rows) == 4 and all(r["status"] == "ok" for r in result.rows), result.rows
     assert len({r["pid"] for r in result.rows}) <= 2
+
+
+def test_the_workers_exit_soon_after_the_sweep_is_killed(tmp_path):
+    """SIGKILL tells loky's workers nothing: they waited, idle, for loky's idle timeout (minutes);
+    each watches the sweep's process and exits within a second or two of it (and so does loky's
+    resource tracker, once they have)."""
+    import subprocess
+    import sys
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    out = tmp_path / "s"
+    sweep_process = subprocess.Popen(
+        [sys.executable, "-m", "nndl", "sweep", "--data", "digits", "--epochs", "40", "--eta", "0.5,1,2,3",
+         "--seeds", "0,1", "--jobs", "2", "--no-plots", "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children = []
+    try:
+        started = out / sweep.SHARED_DATA / sweep.STARTED
+        deadline = time.monotonic() + 120
+        while not (started.is_dir() and any(started.iterdir())):  # a cell has started: mid-sweep
+            assert sweep_process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        children = psutil.Process(sweep_process.pid).children(recursive=True)
+        assert len([c for c in children if "popen_loky" in " ".join(c.cmdline())]) == 2
+    finally:
+        sweep_process.kill()
+        sweep_process.wait()
+    _, alive = psutil.wait_procs(children, timeout=5)
+    for process in alive:
+        process.kill()
+    assert not alive, [" ".join(p.cmdline())[:100] for p in alive]

@@ -56,6 +56,7 @@ LOCK = ".sweep.lock"
 SHARED_DATA = ".data"  # memory-mapped arrays for joblib workers (removed after the sweep)
 STARTED = "started"  # in SHARED_DATA: one empty file per cell a joblib worker has started
 READY = "ready"  # in SHARED_DATA: written once every array is there
+WATCH_SECONDS = 0.5  # how often a joblib worker checks that the sweep's process is still there
 WARM_UP_WAIT = 300  # seconds a joblib worker's warm-up waits for the data (then the first cell opens them)
 # Settings that are the sweep's frame, not one cell's: one value for the whole sweep.
 FIXED = ("data", "data_dir", "evaluate_on")
@@ -584,7 +585,40 @@ def error_row(cell: Cell, exc: BaseException) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- executors
-def _warm_up(shared: SharedData | None = None) -> None:
+_WATCHED: list[int] = []  # per worker process: the sweep's pid its watchdog watches (one watchdog)
+
+
+def _watch_sweep(sweep_pid: int | None) -> None:
+    """In a joblib worker: a daemon thread that ends this process (``os._exit``) within
+    ``WATCH_SECONDS`` of the sweep's process ``sweep_pid`` being gone. A sweep killed with
+    SIGKILL tells its workers nothing: loky's workers then waited, idle, for its idle timeout
+    (minutes, ~180 MB each). Idempotent: started by the warm-up and by every cell (a worker
+    that loky started to replace another one runs no warm-up)."""
+    if sweep_pid is None or _WATCHED or sweep_pid == os.getpid():
+        return
+    _WATCHED.append(sweep_pid)
+    parent = os.getppid()
+
+    def alive() -> bool:
+        if os.getppid() != parent:  # the parent died: this process was handed to init (or a subreaper)
+            return False
+        try:
+            os.kill(sweep_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # there, another user's (cannot be ours, but is not gone)
+            return True
+        return True
+
+    def watch() -> None:
+        while alive():
+            time.sleep(WATCH_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="nndl-sweep-watchdog").start()
+
+
+def _warm_up(shared: SharedData | None = None, sweep_pid: int | None = None) -> None:
     """A joblib worker's first task: import what a cell needs, then open the data once this
     process has written them (``shared``; their pages mapped into the worker).
 
@@ -593,8 +627,12 @@ def _warm_up(shared: SharedData | None = None) -> None:
     with psutil). MNIST's arrays in float64 are 376 MB: a worker that mapped them in its first
     cell was replaced after it, by a new process that started, imported and mapped the data
     again (measured: 4 cells of 5 epochs on MNIST with --jobs 2 ran in 4 worker processes, now
-    in 2; 16.4 s before, 11.9 s now, minima of 4 sweeps each on a busy machine)."""
+    in 2; 16.4 s before, 11.9 s now, minima of 4 sweeps each on a busy machine).
+
+    ``sweep_pid``: the sweep's process; this worker exits soon after it is gone (``_watch_sweep``)."""
     import gc
+
+    _watch_sweep(sweep_pid)
 
     import nndl.network  # noqa: F401
     import nndl.runs  # noqa: F401
@@ -615,9 +653,11 @@ def _run_here(cells: Sequence[Cell], splits, on_row) -> None:
         on_row(run_cell(cell.task(), splits))
 
 
-def _started(cell_fn, task: dict[str, Any], shared: SharedData) -> dict[str, Any]:
+def _started(cell_fn, task: dict[str, Any], shared: SharedData, sweep_pid: int | None = None) -> dict[str, Any]:
     """In a joblib worker: mark the cell as started (a file named by its key), then run it.
-    ``cell_fn`` is ``run_cell``, sent as this process sees it (tests replace it)."""
+    ``cell_fn`` is ``run_cell``, sent as this process sees it (tests replace it); ``sweep_pid``
+    as for ``_warm_up``."""
+    _watch_sweep(sweep_pid)
     (Path(shared.folder) / STARTED / task["key"]).touch()
     return cell_fn(task, shared)
 
@@ -644,10 +684,10 @@ def _run_joblib(cells: Sequence[Cell], splits, jobs: int, on_row, folder: Path) 
         warm-up then waits for the data and maps them (``_warm_up``)."""
         if not shared:
             shared.append(SharedData.of(splits, folder / SHARED_DATA))
-            yield from (delayed(_warm_up)(shared[0]) for _ in range(jobs))
+            yield from (delayed(_warm_up)(shared[0], os.getpid()) for _ in range(jobs))
             shared[0].write(splits, threads=min(jobs, os.cpu_count() or 1))  # the workers wait for it
             started.mkdir(exist_ok=True)
-        yield from (delayed(_started)(run_cell, c.task(), shared[0]) for c in todo)
+        yield from (delayed(_started)(run_cell, c.task(), shared[0], os.getpid()) for c in todo)
 
     def run(todo, done: set[str]) -> None:
         with parallel_config(backend="loky", inner_max_num_threads=1):
