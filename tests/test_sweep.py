@@ -130,6 +130,10 @@ def test_failing_cells_become_rows(tmp_path, digits, monkeypatch):
     assert rows[(64, 77, 10)]["status"] == "error"
     assert rows[(64, 77, 10)]["error"].startswith("MemoryError")
     assert rows[(64, 20, 10)]["status"] == "ok"
+    # every row has every field of docs/sweep.md: an error row's results are null, not missing
+    assert list(rows[(64, 77, 10)]) == list(rows[(64, 20, 10)])
+    assert all(rows[(64, 77, 10)][k] is None for k in sweep.RESULT_FIELDS)
+    assert all(rows[(64, 20, 10)][k] is not None for k in ("best_accuracy", "accuracy_curve", "training_cost"))
 
 
 def test_sizes_beyond_the_bounds_are_a_usage_error_before_any_cell(tmp_path, digits):
@@ -292,6 +296,7 @@ def _killed_row(result, message):
     assert len(rows) == 3 and all(rows[e]["status"] == "ok" for e in (0.5, 3.0)), rows
     assert rows[2.0]["status"] == "error" and rows[2.0]["error"].startswith(message)
     assert "\n" not in rows[2.0]["error"]
+    assert set(rows[2.0]) == set(rows[0.5]) and all(rows[2.0][k] is None for k in sweep.RESULT_FIELDS)
 
 
 def test_a_cell_that_kills_its_worker_process_becomes_a_row(tmp_path, digits, monkeypatch):

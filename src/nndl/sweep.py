@@ -67,6 +67,9 @@ CONNECT_TIMEOUT = 20  # seconds to reach a Dask scheduler
 CONNECT_GRACE = 10  # more seconds for the handshake after that, then an error
 WORKER_WAIT = 120  # seconds a sweep waits for a Dask cluster without workers before it gives up
 POLL_SECONDS = 5  # how often a Dask sweep waiting for cells checks that the cluster still has workers
+# A cell's results: numbers in an "ok" row, null in an "error" row (every row has every field)
+RESULT_FIELDS = ("best_accuracy", "best_epoch", "final_accuracy", "training_cost", "training_accuracy",
+                 "evaluation_cost", "epochs", "stopped", "accuracy_curve")
 TIMING_FIELDS = ("seconds", "cpu_seconds", "finished", "host", "pid")  # what differs between two runs of a cell
 
 
@@ -528,7 +531,7 @@ def run_cell(task: dict[str, Any], data) -> dict[str, Any]:
     started, cpu_started = time.perf_counter(), time.process_time()
     settings = TrainSettings.from_dict(task["settings"], "sweep cell")
     row: dict[str, Any] = {"key": task["key"], "varied": task["varied"], "seed": settings.seed,
-                           "status": "ok", "error": None}
+                           "status": "ok", "error": None, **dict.fromkeys(RESULT_FIELDS)}
     try:
         splits = data.open() if isinstance(data, (SharedData, PackedSplits)) else _aligned(data)
         training, evaluation = runs.prepare_data(settings, splits)
@@ -562,7 +565,7 @@ def run_cell(task: dict[str, Any], data) -> dict[str, Any]:
             "accuracy_curve": accuracies,
         })
     except Exception as exc:  # noqa: BLE001 - a failing cell is a result, not a crash of the sweep
-        row.update({"status": "error", "error": f"{type(exc).__name__}: {exc}"})
+        row.update({"status": "error", "error": f"{type(exc).__name__}: {exc}", **dict.fromkeys(RESULT_FIELDS)})
     row.update({
         "evaluate_on": settings.evaluate_on,
         "settings": {k: v for k, v in settings.to_dict().items() if k != "data_dir"},
@@ -578,7 +581,8 @@ def run_cell(task: dict[str, Any], data) -> dict[str, Any]:
 def error_row(cell: Cell, exc: BaseException) -> dict[str, Any]:
     """The row of a cell that the cluster gave up on (it killed its workers: out of memory?)."""
     return {"key": cell.key, "varied": cell.varied, "seed": cell.settings.seed, "status": "error",
-            "error": " ".join(f"{type(exc).__name__}: {exc}".split()), "evaluate_on": cell.settings.evaluate_on,
+            "error": " ".join(f"{type(exc).__name__}: {exc}".split()), **dict.fromkeys(RESULT_FIELDS),
+            "evaluate_on": cell.settings.evaluate_on,
             "settings": {k: v for k, v in cell.settings.to_dict().items() if k != "data_dir"},
             "seconds": None, "cpu_seconds": None, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": None,
             "pid": None}
