@@ -191,7 +191,7 @@ def test_random_search_and_toml(tmp_path):
     (["--eta", "loguniform:0:1", "--samples", "2"], "LOW > 0"),
     (["--lmbda=-1,1"], "--lmbda must be a number >= 0"),
     (["--seeds", "0,0"], "lists a seed twice"),
-    (["--jobs", "0"], "--jobs must be at least 1"),
+    (["--jobs", "0"], "--jobs must be at least 1, or -1"),
 ])
 def test_usage_errors(tmp_path, capsys, argv, message):
     assert main(["sweep", "--data", "digits", "--out", str(tmp_path), *argv]) == 2

@@ -4,6 +4,8 @@ results files that cannot be read, divergence detected as nndl train does (issue
 from __future__ import annotations
 
 import json
+import logging
+import os
 import shlex
 
 import pytest
@@ -44,6 +46,7 @@ def _sweep(tmp_path, *argv, out="s"):
     (["--sizes", "784,30,10"], "--sizes 784,30,10 does not fit the data: digits has 64 inputs"),
     (["--sizes", "64,30,10/784,30,10"], "--sizes 784,30,10 does not fit the data"),
     (["--training-size", "100,99999"], "--training-size 99999: digits has only"),
+    (["--jobs", "-2"], "--jobs must be at least 1, or -1 for every core this process may use; got -2"),
 ])
 def test_usage_errors_before_any_work(tmp_path, capsys, argv, message):
     assert _sweep(tmp_path, *argv) == 2
@@ -155,3 +158,21 @@ def test_expansion_too_large_for_a_cell_is_found_before_any_cell():
         sweep._fits_the_data(spec.cells(), mnist_sized, "validation")
     sweep._fits_the_data(sweep.SweepSpec(TrainSettings(evaluate_on="validation", training_size=1000),
                                          {"expand": [0, 30]}).cells(), mnist_sized, "validation")
+
+
+def test_jobs_minus_1_is_every_core_this_process_may_use(tmp_path, digits, monkeypatch, caplog):
+    """-1 is joblib's and scikit-learn's "all cores": the cores of this process's CPU affinity.
+    More jobs than that is a warning in the log."""
+    monkeypatch.setattr(logging.getLogger("nndl"), "propagate", True)  # the CLI's tests turn it off
+    if hasattr(os, "sched_getaffinity"):
+        assert sweep.usable_cores() == len(os.sched_getaffinity(0))
+    used = []
+    monkeypatch.setattr(sweep, "usable_cores", lambda: 3)
+    monkeypatch.setattr(sweep, "_run_joblib", lambda cells, splits, jobs, on_row, folder: used.append(jobs))
+    spec = sweep.SweepSpec(BASE, {"eta": [0.5, 1.0, 2.0, 3.0]})
+    sweep.run_sweep(spec, tmp_path / "a", jobs=-1, splits=digits)
+    assert used == [3] and "cores" not in caplog.text
+    sweep.run_sweep(spec, tmp_path / "b", jobs=4, splits=digits)
+    assert used == [3, 4] and "--jobs 4 is more than the 3 cores this process may use" in caplog.text
+    with pytest.raises(UsageError, match="got -2"):
+        sweep.run_sweep(spec, tmp_path / "c", jobs=-2, splits=digits)

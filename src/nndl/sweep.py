@@ -689,7 +689,7 @@ def _run_joblib(cells: Sequence[Cell], splits, jobs: int, on_row, folder: Path) 
         if not shared:
             shared.append(SharedData.of(splits, folder / SHARED_DATA))
             yield from (delayed(_warm_up)(shared[0], os.getpid()) for _ in range(jobs))
-            shared[0].write(splits, threads=min(jobs, os.cpu_count() or 1))  # the workers wait for it
+            shared[0].write(splits, threads=min(jobs, usable_cores()))  # the workers wait for it
             started.mkdir(exist_ok=True)
         yield from (delayed(_started)(run_cell, c.task(), shared[0], os.getpid()) for c in todo)
 
@@ -1008,6 +1008,14 @@ def _fits_the_data(cells: Sequence[Cell], splits, evaluate_on: str) -> None:
             check_expand(s, (s.training_size or n_training) * n_inputs * np.dtype(s.dtype).itemsize)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the system has one, else all."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int | None = None,
               scheduler: str | None = None,
               splits=None, retry_failed: bool = False,
@@ -1018,7 +1026,8 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int | No
     Parameters
     ----------
     jobs : int, optional
-        Worker processes on this machine (joblib, loky); 1 (the default) runs the cells in this process.
+        Worker processes on this machine (joblib, loky); 1 (the default) runs the cells in this process;
+        -1: as many as the cores this process may use (``usable_cores``).
     scheduler : str, optional
         Address of a Dask scheduler (``tcp://host:8786``); not with ``jobs`` (the cluster's workers
         are the jobs).
@@ -1032,7 +1041,7 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int | No
     Raises
     ------
     UsageError
-        Bad settings (of any cell, or for the data), ``jobs < 1``, ``jobs`` with ``scheduler``,
+        Bad settings (of any cell, or for the data), ``jobs`` < 1 other than -1, ``jobs`` with ``scheduler``,
         a scheduler address that is not ``tcp://HOST:PORT``; all before any cell runs.
     NndlError
         Another sweep holds the folder's lock; the cluster is unreachable.
@@ -1048,8 +1057,14 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int | No
             raise UsageError(f"--jobs {jobs} with --scheduler: the cluster's workers run the cells; "
                              "give one of the two")
     jobs = 1 if jobs is None else jobs
+    cores = usable_cores()
+    if jobs == -1:  # as joblib's and scikit-learn's n_jobs=-1
+        jobs = cores
     if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1; got {jobs}")
+        raise UsageError(f"--jobs must be at least 1, or -1 for every core this process may use; got {jobs}")
+    if jobs > cores:
+        log.warning("--jobs %d is more than the %d cores this process may use: the cells will share them",
+                    jobs, cores)
     folder = Path(folder).expanduser()
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out {folder}: exists and is not a folder")

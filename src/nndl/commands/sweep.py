@@ -76,7 +76,9 @@ def add_parser(subparsers) -> None:
     run_.add_argument("--config", metavar="FILE.toml", help="read the sweep from a TOML file (options override it)")
     run_.add_argument("-o", "--out", metavar="DIR", required=True,
                       help="sweep folder; the same command with the same folder resumes a sweep")
-    run_.add_argument("-j", "--jobs", type=int, metavar="N", help="worker processes (default 1; not with --scheduler)")
+    run_.add_argument("-j", "--jobs", type=int, metavar="N",
+                      help="worker processes (default 1; -1: one per core this process may use; "
+                           "not with --scheduler)")
     run_.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the cells on this Dask scheduler's cluster")
     run_.add_argument("--retry-failed", action="store_true", help="also recompute cells that failed before")
     run_.add_argument("--no-plots", action="store_true", help="do not draw the accuracy plots and heatmap")
