@@ -59,6 +59,11 @@ def test_usage_errors_before_any_work(tmp_path, capsys, argv, message):
     ("eta = []", "--eta: an empty list of values"),
     ("sample_seed = -1\nsamples = 2\neta = [0.1, 1.0]", "--sample-seed must be at least 0"),
     ("seeds = 3", "seeds must be a list of whole numbers, e.g. seeds = [0, 1]; got 3"),
+    ("sample_seed = 1.5\nsamples = 2\neta = [0.1, 1.0]", "sample_seed must be a whole number; got 1.5"),
+    ("samples = 2.5\neta = [0.1, 1.0]", "samples must be a whole number; got 2.5"),
+    ("samples = 2\neta = {uniform = [0.1, inf]}", "--eta: a range needs finite LOW and HIGH; got 0.1, inf"),
+    ("samples = 2\neta = {loguniform = [nan, 1]}", "--eta: a range needs finite LOW and HIGH; got nan, 1"),
+    ("samples = 2\neta = {uniform = [1, 0.1]}", "--eta: a range needs LOW < HIGH; got 1, 0.1"),
 ])
 def test_toml_usage_errors(tmp_path, capsys, toml, message):
     (tmp_path / "s.toml").write_text(toml + "\n")

@@ -158,7 +158,9 @@ def parse_axis(name: str, text: str, option: str | None = None) -> Axis:
 def distribution(name: str, kind: str, low: float, high: float) -> Distribution:
     if kind not in DISTRIBUTIONS:
         raise UsageError(f"{_flag(name)}: unknown distribution {kind!r}; choose from {', '.join(DISTRIBUTIONS)}")
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise UsageError(f"{_flag(name)}: a range needs finite LOW and HIGH; got {low:g}, {high:g}")
+    if not low < high:
         raise UsageError(f"{_flag(name)}: a range needs LOW < HIGH; got {low:g}, {high:g}")
     if kind == "loguniform" and low <= 0:
         raise UsageError(f"{_flag(name)}: a log-uniform range needs LOW > 0; got {low:g}")
@@ -296,9 +298,9 @@ def spec_from_toml(config: dict[str, Any], where: str) -> SweepSpec:
         if name == "seeds":
             seeds = tuple(_ints(value, where, "seeds"))
         elif name == "samples":
-            samples = _ints([value], where, "samples")[0]
+            samples = _int(value, where, key)
         elif name == "sample_seed":
-            sample_seed = _ints([value], where, "sample-seed")[0]
+            sample_seed = _int(value, where, key)
         elif name not in TrainSettings.names():
             raise UsageError(f"{where}: unknown setting {key!r}")
         elif isinstance(value, dict):
@@ -318,6 +320,13 @@ def spec_from_toml(config: dict[str, Any], where: str) -> SweepSpec:
             axis = [getattr(spec.base.updated({name: v}, where), name) for v in axis]
         spec.axes[name] = axis
     return spec
+
+
+def _int(value, where: str, name: str) -> int:
+    """One whole number of a TOML file (``samples = 4``)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise UsageError(f"{where}: {name} must be a whole number; got {value!r}")
+    return value
 
 
 def _ints(values, where: str, name: str) -> list[int]:
