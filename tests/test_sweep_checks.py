@@ -181,3 +181,21 @@ def test_jobs_minus_1_is_every_core_this_process_may_use(tmp_path, digits, monke
     assert used == [3, 4] and "--jobs 4 is more than the 3 cores this process may use" in caplog.text
     with pytest.raises(UsageError, match="got -2"):
         sweep.run_sweep(spec, tmp_path / "c", jobs=-2, splits=digits)
+
+
+def test_draws_that_coincide_are_said_and_counts_are_singular_or_plural(tmp_path, capsys):
+    """Random search with fewer distinct settings than --samples says so; "1 cell", "1 seed"."""
+    assert _sweep(tmp_path, "--training-size", "100", "--epochs", "uniform:1:2", "--samples", "6") == 0
+    out, err = capsys.readouterr()
+    assert "random search: 6 draws gave 2 distinct settings (the same values drawn again): 2 cells" in err
+    assert "2 of 2 cells done" in out and "over 1 seed:" in out and "seed(s)" not in out
+    assert _sweep(tmp_path, "--training-size", "100", "--epochs", "1", out="one") == 0
+    out, err = capsys.readouterr()
+    assert "1 of 1 cell done" in out and "draws" not in err
+    assert _sweep(tmp_path, "--training-size", "100", "--epochs", "1", "--eta", "0.5,1", "--samples", "2",
+                  out="two") == 0
+    assert "random search: 2 draws gave 1 distinct setting (the same values drawn again): 1 cell\n" in \
+        capsys.readouterr().err
+    assert _sweep(tmp_path, "--training-size", "100", "--epochs", "1", "--eta", "0.5,1", "--samples", "1",
+                  out="three") == 0
+    assert "draws" not in capsys.readouterr().err  # as many distinct settings as draws: nothing to say

@@ -278,6 +278,11 @@ class SweepSpec:
         }
 
 
+def count(n: int, word: str) -> str:
+    """``count(1, "cell")`` -> "1 cell"; ``count(12, "cell")`` -> "12 cells"."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def cell_key(settings: TrainSettings, data_id: str) -> str:
     """A stable name for a cell: a hash of its settings (not where the data live) and the data."""
     d = settings.to_dict()
@@ -728,10 +733,11 @@ def _run_joblib(cells: Sequence[Cell], splits, jobs: int, on_row, folder: Path) 
                 if not suspects:
                     deaths += 1
                     if deaths > LOCAL_RETRIES:
-                        raise NndlError(f"worker processes kept dying ({exc.__class__.__name__}); {len(todo)} "
-                                        "cells are missing; rerun the same command to resume") from None
-                log.warning("a worker process died; restarting the pool for the %d missing cells "
-                            "(the %d that had started first, one at a time)", len(todo), len(suspects))
+                        raise NndlError(f"worker processes kept dying ({exc.__class__.__name__}); "
+                                        f"{count(len(todo), 'cell')} missing; rerun the same command to resume"
+                                        ) from None
+                log.warning("a worker process died; restarting the pool for the missing %s "
+                            "(the %d that had started first, one at a time)", count(len(todo), "cell"), len(suspects))
                 for cell in suspects:
                     try:
                         run([cell], done)
@@ -1100,7 +1106,13 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int | No
         keys = {c.key for c in cells}
         latest = {r["key"]: r for r in read_rows(path) if r["key"] in keys}
         todo = [c for c in cells if c.key not in latest or (retry_failed and not succeeded(latest[c.key]))]
-        log.info("sweep: %d cells, %d already in %s, %d to run", len(cells), len(cells) - len(todo), path, len(todo))
+        if spec.samples is not None:  # draws that coincide (a few choices, a range of few whole numbers): one cell
+            distinct = len({json.dumps(c.varied, sort_keys=True) for c in cells})
+            if distinct < spec.samples:
+                log.warning("random search: %s gave %s (the same values drawn again): %s", count(spec.samples, "draw"),
+                            count(distinct, "distinct setting"), count(len(cells), "cell"))
+        log.info("sweep: %s, %d already in %s, %d to run", count(len(cells), "cell"), len(cells) - len(todo), path,
+                 len(todo))
         if on_start is not None:
             on_start(len(todo), len(cells))
         append = _Appender(path)
@@ -1205,8 +1217,8 @@ def summary_lines(result: SweepResult, top: int = 5) -> list[str]:
     gs = groups(result)
     n_err = failed(result)
     which = result.spec.base.evaluate_on
-    lines = [f"{len(result.rows)} of {len(result.cells)} cells done ({result.computed} computed now, "
-             f"{n_err} failed); best {which} accuracy over {len(result.spec.seeds)} seed(s):"]
+    lines = [f"{len(result.rows)} of {count(len(result.cells), 'cell')} done ({result.computed} computed now, "
+             f"{n_err} failed); best {which} accuracy over {count(len(result.spec.seeds), 'seed')}:"]
     for g in gs[:top]:
         point = " ".join(f"{k}={_value_text(v)}" for k, v in g.varied.items()) or "(base settings)"
         if g.accuracies:
