@@ -199,3 +199,14 @@ def test_draws_that_coincide_are_said_and_counts_are_singular_or_plural(tmp_path
     assert _sweep(tmp_path, "--training-size", "100", "--epochs", "1", "--eta", "0.5,1", "--samples", "1",
                   out="three") == 0
     assert "draws" not in capsys.readouterr().err  # as many distinct settings as draws: nothing to say
+
+
+def test_the_data_line_says_the_training_size_and_values_read_the_same_everywhere(tmp_path, capsys):
+    """The data line counts the whole split: the next says what --training-size leaves; a cell's log
+    line writes its values as the summary does (lmbda=0, not lmbda=0.0)."""
+    assert main(["sweep", "--data", "digits", "--out", str(tmp_path / "s"), "--no-plots", "--training-size",
+                 "100,200", "--epochs", "1", "--lmbda", "0,0.5"]) == 0
+    out, err = capsys.readouterr()
+    assert "data: the cells train on the first 100 or 200 of these 1,197 training examples" in err
+    assert "training_size=100 lmbda=0 seed 0" in err and "lmbda=0.0" not in err
+    assert "training_size=100 lmbda=0:" in out

@@ -1004,6 +1004,18 @@ def check_scheduler(address: str) -> None:
         raise UsageError(f"--scheduler {address}: {example} (a port from 1 to 65535)")
 
 
+def _log_training_size(cells: Sequence[Cell], splits) -> None:
+    """With --training-size, a line after the data's own (which counts the whole training split)
+    that says how many training examples the cells train on."""
+    sizes = sorted({c.settings.training_size for c in cells if c.settings.training_size is not None})
+    if not sizes:
+        return
+    n = len(splits.training.y)
+    used = [f"{x:,}" for x in sizes] + (["all"] if any(c.settings.training_size is None for c in cells) else [])
+    log.info("data: the cells train on the first %s of these %s training examples (--training-size %s)",
+             " or ".join(used), f"{n:,}", ",".join(str(x) for x in sizes))
+
+
 def _fits_the_data(cells: Sequence[Cell], splits, evaluate_on: str) -> None:
     """``UsageError`` for the first cell whose settings do not fit the data (layer sizes, labels,
     --training-size): the checks ``nndl train`` makes before training, made for every cell first."""
@@ -1100,6 +1112,7 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int | No
             splits = runs.load_data(replace(spec.base, dtype="float64") if "dtype" in spec.axes else spec.base)
         cells = spec.cells(data_id(splits))
         _fits_the_data(cells, splits, spec.base.evaluate_on)
+        _log_training_size(cells, splits)
         path = folder / RESULTS
         runs.write_json(folder / DEFINITION, {"format": "nndl-sweep", "version": 1, **spec.to_dict(),
                                               "data": splits.description, "cells": len(cells)})
@@ -1212,6 +1225,11 @@ def best_toml(settings: TrainSettings) -> str:
     return "\n".join(lines) + "\n"
 
 
+def point_text(varied: dict[str, Any]) -> str:
+    """A cell's swept values as ``eta=0.5 lmbda=0``: one text for the log lines and the summary."""
+    return " ".join(f"{k}={_value_text(v)}" for k, v in varied.items())
+
+
 def summary_lines(result: SweepResult, top: int = 5) -> list[str]:
     """The ranking table and the best settings as a command, for stdout."""
     gs = groups(result)
@@ -1220,7 +1238,7 @@ def summary_lines(result: SweepResult, top: int = 5) -> list[str]:
     lines = [f"{len(result.rows)} of {count(len(result.cells), 'cell')} done ({result.computed} computed now, "
              f"{n_err} failed); best {which} accuracy over {count(len(result.spec.seeds), 'seed')}:"]
     for g in gs[:top]:
-        point = " ".join(f"{k}={_value_text(v)}" for k, v in g.varied.items()) or "(base settings)"
+        point = point_text(g.varied) or "(base settings)"
         if g.accuracies:
             spread = f" [{min(g.accuracies):.4f}, {max(g.accuracies):.4f}]" if len(g.accuracies) > 1 else ""
             text = f"{g.mean:.4f}{spread}, best epoch {sorted(g.epochs)[len(g.epochs) // 2]}"

@@ -101,12 +101,12 @@ class _Bar:
 
     def row(self, row: dict) -> None:
         self.done += 1
-        from nndl.sweep import succeeded
+        from nndl.sweep import point_text, succeeded
 
         ok = succeeded(row)
         self.failed += not ok
         if not self.tty:
-            point = " ".join(f"{k}={v}" for k, v in row["varied"].items())
+            point = point_text(row["varied"])
             result = (f"best accuracy {row['best_accuracy']:.4f} (epoch {row['best_epoch']})"
                       if ok else f"failed: {row.get('error') or 'no accuracy'}")
             log.info("cell %d/%d: %s seed %d: %s, %.1f s", self.done, self.todo, point, row["seed"], result,
