@@ -210,3 +210,10 @@ def test_the_data_line_says_the_training_size_and_values_read_the_same_everywher
     assert "data: the cells train on the first 100 or 200 of these 1,197 training examples" in err
     assert "training_size=100 lmbda=0 seed 0" in err and "lmbda=0.0" not in err
     assert "training_size=100 lmbda=0:" in out
+
+
+def test_the_best_epoch_of_a_setting_is_the_upper_median_of_its_seeds(tmp_path):
+    rows = [{"key": str(seed), "varied": {"eta": 1.0}, "seed": seed, "status": "ok", "best_accuracy": 0.9,
+             "best_epoch": epoch, "settings": BASE.to_dict()} for seed, epoch in enumerate((7, 4))]
+    result = sweep.SweepResult(sweep.SweepSpec(BASE, seeds=(0, 1)), [], rows, 0, tmp_path)
+    assert "best epoch 7" in sweep.summary_lines(result)[1]  # an epoch that occurred, as docs/sweep.md says

@@ -1241,6 +1241,7 @@ def summary_lines(result: SweepResult, top: int = 5) -> list[str]:
         point = point_text(g.varied) or "(base settings)"
         if g.accuracies:
             spread = f" [{min(g.accuracies):.4f}, {max(g.accuracies):.4f}]" if len(g.accuracies) > 1 else ""
+            # the upper median of the best epochs: an epoch that occurred ([4, 7] -> 7), as docs/sweep.md says
             text = f"{g.mean:.4f}{spread}, best epoch {sorted(g.epochs)[len(g.epochs) // 2]}"
         else:
             text = "failed"

@@ -39,7 +39,8 @@ worker). A cell that fails (diverges, NaN, out of memory) becomes a row with its
 --jobs N runs N worker processes here; --scheduler tcp://HOST:PORT runs the cells on
 a Dask cluster (pip install 'nndl[sweep]'; see docs/sweep.md).
 
-A list may start with a negative value (--lmbda -1,1 is read as a value, as --lmbda=-1,1).
+A list that starts with a minus sign is read as values, not as an option (no setting takes
+a negative value: --lmbda -1,1 is the error "--lmbda must be a number >= 0; got -1").
 Exit status: 0 if at least one cell succeeded, 1 if every cell failed (or another
 error), 2 for a usage error (found before any cell runs), 130 after Ctrl-C.
 """
