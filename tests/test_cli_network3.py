@@ -92,3 +92,10 @@ def test_resume_of_a_damaged_run_is_one_line(tmp_path, capsys):
     (run / "history.json").write_text(json.dumps({"format": "nndl-run-network3", "settings": {"net": "evil"}}))
     code, _, err = cli(capsys, "train", "--resume", run)
     assert code == 2 and "not a readable chapter-6 run" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [("--net", ""), ("--net=",), ("--net", " ")])
+def test_an_empty_net_is_an_unknown_network(tmp_path, capsys, argv):
+    code, _, err = cli(capsys, "train", *argv, "--out", tmp_path / "run", "--epochs", "1")
+    assert code == 2 and "unknown network" in err and err.count("\n") == 1
+    assert not (tmp_path / "run" / "model.npz").exists()

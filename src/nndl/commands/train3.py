@@ -54,7 +54,7 @@ class Train3Settings:
 
 def wants_layered(args: argparse.Namespace) -> bool:
     """True if this ``nndl train`` is about a chapter-6 network (--net, a config's net, a resumed run)."""
-    if getattr(args, "net", None):
+    if getattr(args, "net", None) is not None:  # --net "" too: an unknown network, not chapter 3
         return True
     if getattr(args, "resume", None):
         from nndl import _validate
