@@ -567,3 +567,25 @@ def test_damaged_checkpoint_state_is_refused(tmp_path):
     net.save(ck, metadata=meta)
     with pytest.raises(ModelFileError, match="damaged training state"):
         _small_net("relu").SGD((X, y), 2, 10, 0.1, checkpoint=ck)
+
+
+@pytest.mark.parametrize("method", ["feedforward", "predict", "accuracy"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_evaluation_refuses_nan_or_infinite_inputs_as_training_does(method, bad):
+    from nndl.errors import DataError
+
+    net = Network([FullyConnectedLayer(4, 3), SoftmaxLayer(3, 2)], 2, rng=np.random.default_rng(0))
+    X = np.full((3, 4), bad)
+    args = (X, np.zeros(3, int)) if method == "accuracy" else (X,)
+    with pytest.raises(DataError, match="the inputs hold NaN or infinite values"):
+        getattr(net, method)(*args)
+
+
+@pytest.mark.parametrize("blas_threads", [0, -1, 2.5, "x", True, float("nan")])
+def test_sgd_blas_threads_must_be_none_or_a_whole_number_from_one(blas_threads):
+    net = Network([FullyConnectedLayer(4, 3), SoftmaxLayer(3, 2)], 2, rng=np.random.default_rng(0))
+    data = (np.zeros((4, 4)), np.zeros(4, int))
+    with pytest.raises(ValueError, match="blas_threads must be None or a whole number >= 1; got "):
+        net.SGD(data, 1, 2, 0.1, monitor=(), blas_threads=blas_threads)
+    net.SGD(data, 1, 2, 0.1, monitor=(), blas_threads=2.0)  # a whole number
+

@@ -324,7 +324,12 @@ class Network:
             X = X[None, :]
         if X.shape[1] != self.n_in:
             raise ValueError(f"input must have shape (m, {self.n_in}); got {np.shape(X)}")
-        return np.ascontiguousarray(X, dtype=self.dtype)
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        if not np.isfinite(X).all():  # as training's inputs (_pair): NaN would predict class 0
+            from nndl.errors import DataError
+
+            raise DataError("the inputs hold NaN or infinite values; clean the data first")
+        return X
 
     def _draw_masks(self, m: int, masks: dict[int, Array] | None) -> None:
         """Set each dropout layer's 0/1 mask (m, n_in): given ones, or drawn (keep with 1 - p)."""
@@ -841,6 +846,9 @@ class Trainer3:
             threads = auto_threads(mini_batch_size)
         elif not _is_number(threads) or not np.isfinite(threads) or int(threads) != threads or threads < 1:
             raise ValueError(f"threads must be a whole number >= 1 or 'auto'; got {threads!r}")
+        if blas_threads is not None and (not _is_number(blas_threads) or not np.isfinite(blas_threads)
+                                         or int(blas_threads) != blas_threads or blas_threads < 1):
+            raise ValueError(f"blas_threads must be None or a whole number >= 1; got {blas_threads!r}")
         unknown = set(monitor) - set(MONITORS)
         if unknown:
             raise ValueError(f"unknown monitor {sorted(unknown)[0]!r}; choose from {', '.join(MONITORS)}")
@@ -859,7 +867,7 @@ class Trainer3:
         self.monitor = tuple(monitor)
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.on_epoch, self.should_stop = on_epoch, should_stop
-        self.blas_threads = blas_threads
+        self.blas_threads = None if blas_threads is None else int(blas_threads)
         self.threads = int(threads)
         self.epoch = 0
         self.history = Network3History(n_training=len(self.X),
