@@ -589,3 +589,17 @@ def test_sgd_blas_threads_must_be_none_or_a_whole_number_from_one(blas_threads):
         net.SGD(data, 1, 2, 0.1, monitor=(), blas_threads=blas_threads)
     net.SGD(data, 1, 2, 0.1, monitor=(), blas_threads=2.0)  # a whole number
 
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda: FullyConnectedLayer(784, 2 * 10**6), r"FullyConnectedLayer\(784, 2000000\) has 1,570,000,000 weights"),
+    (lambda: FullyConnectedLayer(1, 2 * 10**7), r"FullyConnectedLayer\(1, 20000000\) has 20,000,000 inputs or outputs"),
+    (lambda: FullyConnectedLayer(100_000, 5_000), r"FullyConnectedLayer\(100000, 5000\) has 500,005,000 weights"),
+    (lambda: SoftmaxLayer(100_000, 5_000), r"SoftmaxLayer\(100000, 5000\) has 500,005,000 weights"),
+    (lambda: ConvPoolLayer((10, 1, 28, 28), (10**6, 1, 5, 5), (2, 2)),
+     r"ConvPoolLayer with filter_shape \(1000000, 1, 5, 5\) has 576,000,000 inputs or convolution outputs"),
+    (lambda: ConvPoolLayer((1, 100, 100), (30_000, 1, 100, 100), (1, 1)),
+     r"ConvPoolLayer with filter_shape \(30000, 1, 100, 100\) has 300,030,000 weights"),
+])
+def test_layers_larger_than_nndl_builds_are_refused_before_allocation(make, expected):
+    with pytest.raises(ValueError, match=expected + ".*more than nndl loads or builds"):
+        make()  # before: a MemoryError, or gigabytes allocated

@@ -59,6 +59,7 @@ from nndl.errors import DivergenceError, ModelFileError
 from nndl.layers import (
     ACTIVATIONS3,
     INITS3,
+    MAX_PARAMETERS,
     ConvPoolLayer,
     FullyConnectedLayer,
     Linear,
@@ -101,7 +102,7 @@ PARALLEL_UPDATE_MACS = 500_000
 FORMAT = "nndl-layered-network"
 FORMAT_VERSION = 1
 MAX_LAYERS = 100
-MAX_PARAMETERS = 200_000_000  # a model file asking for more is refused before allocation
+# MAX_PARAMETERS (nndl.layers): a layer, or a model file's layers together, larger is refused before allocation
 MAX_MINI_BATCH = 60_000  # a mini-batch of all of MNIST's training images
 
 
@@ -1071,13 +1072,9 @@ def build_layer(d: Any, dtype, where: str = "layer"):
             image = _int_list(d.get("image_shape"), 3, where, "image_shape")
             filt = _int_list(d.get("filter_shape"), 4, where, "filter_shape")
             pool = _int_list(d.get("poolsize"), 2, where, "poolsize")
-            if filt[0] * filt[1] * filt[2] * filt[3] > MAX_PARAMETERS:
-                raise ModelFileError(f"{where}: filter_shape {filt} is more weights than nndl loads")
             return ConvPoolLayer(image, filt, pool, act, dtype=dtype, init=init)
         if kind in ("FullyConnectedLayer", "SoftmaxLayer"):
             n_in, n_out = (_int_list([d.get("n_in"), d.get("n_out")], 2, where, "n_in, n_out", 10_000_000))
-            if n_in * n_out > MAX_PARAMETERS:
-                raise ModelFileError(f"{where}: {n_in} x {n_out} weights is more than nndl loads")
             if kind == "SoftmaxLayer":
                 return SoftmaxLayer(n_in, n_out, p, dtype=dtype)
             return FullyConnectedLayer(n_in, n_out, act, p, dtype=dtype, init=init)
