@@ -603,3 +603,14 @@ def test_sgd_blas_threads_must_be_none_or_a_whole_number_from_one(blas_threads):
 def test_layers_larger_than_nndl_builds_are_refused_before_allocation(make, expected):
     with pytest.raises(ValueError, match=expected + ".*more than nndl loads or builds"):
         make()  # before: a MemoryError, or gigabytes allocated
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Network([FullyConnectedLayer(4, 3), SoftmaxLayer(3, 2)], 0),
+    lambda: network3.book_net("ch6-fc", 0),
+    lambda: Network([FullyConnectedLayer(4, 3), SoftmaxLayer(3, 2)], 2).SGD((np.zeros((4, 4)), np.zeros(4, int)),
+                                                                            1, 0, 0.1),
+])
+def test_a_wrong_mini_batch_size_is_said_as_the_number_given(make):
+    with pytest.raises(ValueError, match=r"mini_batch_size must be a whole number >= 1; got 0$"):
+        make()  # was "got (0,)"

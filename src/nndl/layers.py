@@ -139,11 +139,12 @@ def _positive_ints(value, n: int, what: str) -> tuple[int, ...]:
         items = tuple(value)
     except TypeError:
         raise ValueError(f"{what} must be {words}; got {value!r}") from None
+    shown = items[0] if n == 1 and len(items) == 1 else value  # one number: said as itself, not (0,)
     if len(items) != n or not all(_is_number(v) and np.isfinite(v) and int(v) == v for v in items):
-        raise ValueError(f"{what} must be {words} >= 1; got {value!r}")
+        raise ValueError(f"{what} must be {words} >= 1; got {shown!r}")
     t = tuple(int(v) for v in items)
     if min(t) < 1:
-        raise ValueError(f"{what} must be {words} >= 1; got {value!r}")
+        raise ValueError(f"{what} must be {words} >= 1; got {shown!r}")
     return t
 
 

@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from nndl.errors import DataError, ModelFileError, NndlError, UsageError
+from nndl import _words
 
 log = logging.getLogger(__name__)
 
@@ -599,7 +600,7 @@ def model_mismatch(record: dict[str, Any], net, metadata: dict[str, Any] | None 
     if isinstance(net, LayeredNetwork):
         return "a layered (chapter 6) nndl network, but history.json describes a chapter-3 run"
     if not isinstance(net, Network):
-        return f"a {type(net).__name__}, not the chapter-3 network history.json describes"
+        return f"{_words.a(type(net).__name__)}, not the chapter-3 network history.json describes"
     if not isinstance(described, dict):
         return None  # run_summary says what is wrong with history.json
     from nndl.io import network_description
@@ -687,7 +688,7 @@ def check_history3(record: dict[str, Any], where: Path) -> None:
         if not all(_validate.plain_number(x) and x >= 0 for x in values(key)):
             raise bad(f"'history.{key}'", "must hold finite numbers >= 0")
     if len(h.get("epoch_seconds", [])) != epochs:
-        raise bad("'history.epoch_seconds'", f"records {len(h.get('epoch_seconds', []))} epochs but "
+        raise bad("'history.epoch_seconds'", f"records {_words.count(len(h.get('epoch_seconds', [])), 'epoch')} but "
                   f"'epochs_completed' is {epochs}")
     for key in _COSTS:
         for x in values(key):
@@ -707,7 +708,7 @@ def check_history3(record: dict[str, Any], where: Path) -> None:
     acc = h.get("evaluation_accuracy", [])
     best, best_acc = record.get("best_epoch"), record.get("best_evaluation_accuracy")
     if best is not None and not _validate.plain_int(best, 0, len(acc) - 1):
-        raise bad("'best_epoch'", f"is {_short(best)}, but history.evaluation_accuracy has {len(acc)} epochs")
+        raise bad("'best_epoch'", f"is {_short(best)}, but history.evaluation_accuracy has {_words.count(len(acc), 'epoch')}")
     if best_acc is not None and not (_validate.plain_number(best_acc) and 0 <= best_acc <= 1):
         raise bad("'best_evaluation_accuracy'", f"must be a fraction within 0..1; got {_short(best_acc)}")
 
@@ -871,8 +872,8 @@ def _chapter6_model(folder: Path, record: dict[str, Any]):
         path = folder / CHECKPOINT
         if not path.is_file():
             raise ModelFileError(f"{folder}: a chapter-6 run without {MODEL} or {CHECKPOINT}; nothing to show")
-        log.warning("%s: no %s (the run is %s); using %s, the network after %d epochs", folder, MODEL,
-                    record.get("status"), CHECKPOINT, record["history"].epochs)
+        log.warning("%s: no %s (the run is %s); using %s, the network after %s", folder, MODEL,
+                    record.get("status"), CHECKPOINT, _words.count(record["history"].epochs, "epoch"))
     from nndl.io import read_npz_json
 
     read_npz_json(path, ModelFileError)  # a damaged file is said as such, before what kind it is

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from nndl.errors import UsageError
+from nndl import _words
 
 log = logging.getLogger("nndl.train")
 
@@ -262,7 +263,7 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> Train3Settings:
         s = replace(s, epochs=int(args.epochs))
         _settings_from_run(s)
     elif done > s.epochs:
-        raise UsageError(f"--resume {folder}: its history holds {done} epochs but its settings say "
+        raise UsageError(f"--resume {folder}: its history holds {_words.count(done, 'epoch')} but its settings say "
                          f"{s.epochs}; not a consistent run")
     if args.data_dir is not None:
         from nndl.data import check_mnist_dir
@@ -287,7 +288,7 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> Train3Settings:
         shutil.copyfile(model, checkpoint)  # it holds the trainer's state
         return s
     if done:
-        raise NndlError(f"{folder}: checkpoint.npz is missing although {done} epochs were trained; "
+        raise NndlError(f"{folder}: checkpoint.npz is missing although {_words.count(done, 'epoch')} trained; "
                         "it cannot be continued (start a new run)")
     log.warning("%s: killed before its first checkpoint; starting it again", folder)
     return s
@@ -330,8 +331,8 @@ def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
         write_json(history_path, record)
 
     checkpoint = folder / "checkpoint.npz"
-    log.info("training %s on %d images, %d epochs (eta %g, lmbda %g, mini-batch %d, %s) into %s", s.net,
-             len(training[0]), s.epochs, s.eta, s.lmbda, s.mini_batch_size, s.dtype, folder)
+    log.info("training %s on %d images, %s (eta %g, lmbda %g, mini-batch %d, %s) into %s", s.net,
+             len(training[0]), _words.count(s.epochs, "epoch"), s.eta, s.lmbda, s.mini_batch_size, s.dtype, folder)
     trainer = Trainer3(net, training, s.epochs, s.mini_batch_size, s.eta, splits.validation, splits.test,
                        s.lmbda, rng=run_rng, checkpoint=checkpoint,
                        on_epoch=lambda e, hist, n: write(hist, "running"))
