@@ -99,3 +99,15 @@ def test_an_empty_net_is_an_unknown_network(tmp_path, capsys, argv):
     code, _, err = cli(capsys, "train", *argv, "--out", tmp_path / "run", "--epochs", "1")
     assert code == 2 and "unknown network" in err and err.count("\n") == 1
     assert not (tmp_path / "run" / "model.npz").exists()
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("foo = 1", "unknown setting 'foo'"),
+    ("layers = [1, 2]", "unknown setting 'layers'"),
+    ("sizes = [784, 30, 10]", "'sizes' describes a chapter-3 network"),
+])
+def test_a_net_config_names_the_file_and_calls_an_unknown_key_unknown(tmp_path, capsys, line, expected):
+    cfg = tmp_path / "ch6.toml"
+    cfg.write_text(f'net = "ch6-fc"\n{line}\n')
+    code, _, err = cli(capsys, "train", "--config", cfg, "--out", tmp_path / "run")
+    assert code == 2 and f"--config {cfg}: {expected}" in err and err.count("\n") == 1

@@ -86,7 +86,11 @@ def _settings(args: argparse.Namespace) -> Train3Settings:
     from_file: dict[str, Any] = {}
     if args.config:
         for key, value in read_config(args.config).items():
-            from_file[key.replace("-", "_")] = value
+            name = key.replace("-", "_")
+            if name not in ALLOWED + CHAPTER3_ONLY and name not in TrainSettings.names():  # as chapter 3's
+                raise UsageError(f"--config {args.config}: unknown setting {key!r}; a --net network takes "
+                                 f"{', '.join(k.replace('_', '-') for k in ALLOWED)}")
+            from_file[name] = value
     options = {k: getattr(args, k) for k in ALLOWED + CHAPTER3_ONLY if getattr(args, k, None) is not None}
     given = {**from_file, **options}
     if "evaluate_on" in given:  # never silently dropped: a --net run measures both sets
@@ -95,7 +99,9 @@ def _settings(args: argparse.Namespace) -> Train3Settings:
                          "accuracy at the best validation epoch); leave --evaluate-on out")
     bad = [k for k in given if k not in ALLOWED]
     if bad:
-        raise UsageError(f"--{bad[0].replace('_', '-')} describes a chapter-3 network; a --net network "
+        said = (f"--config {args.config}: {bad[0].replace('_', '-')!r}" if bad[0] in from_file and bad[0] not in options
+                else f"--{bad[0].replace('_', '-')}")
+        raise UsageError(f"{said} describes a chapter-3 network; a --net network "
                          f"takes only {', '.join('--' + k.replace('_', '-') for k in ALLOWED)}")
     name = given.pop("net")
     if not isinstance(name, str) or name not in BOOK_NETS:
