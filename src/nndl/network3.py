@@ -835,7 +835,7 @@ class Trainer3:
                  checkpoint: str | Path | None = None,
                  on_epoch: Callable[[int, Network3History, Network], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, blas_threads: int | None = 1,
-                 threads: int | str = "auto") -> None:
+                 threads: int | str = "auto", resume_from: str | Path | None = None) -> None:
         if not _is_number(epochs) or not np.isfinite(epochs) or int(epochs) != epochs or epochs < 0:
             raise ValueError(f"epochs must be a whole number >= 0; got {epochs!r}")
         mini_batch_size = _positive_ints((mini_batch_size,), 1, "mini_batch_size")[0]
@@ -875,7 +875,10 @@ class Trainer3:
                                        n_validation=0 if self.validation is None else len(self.validation[0]),
                                        n_test=0 if self.test is None else len(self.test[0]))
         self.initial_cost: float | None = None  # the untrained network's cost (chapter 3's divergence rule)
-        if self.checkpoint is not None and self.checkpoint.exists():
+        # the file the state is read from: the checkpoint, or (resume_from) another file saved by
+        # _save_checkpoint, e.g. a finished run's model.npz; errors and the log name that file
+        self.resume_from = Path(resume_from) if resume_from is not None else self.checkpoint
+        if self.resume_from is not None and self.resume_from.exists():
             self._resume()
 
     def settings(self) -> dict[str, Any]:
@@ -883,10 +886,10 @@ class Trainer3:
                 "reshuffle": self.reshuffle, "network": self.net.description()}
 
     def _resume(self) -> None:
-        net, meta, arrays = load_npz(self.checkpoint)
+        net, meta, arrays = load_npz(self.resume_from)
         state = meta.get("trainer")
         if not isinstance(state, dict) or state.get("settings") != json.loads(json.dumps(self.settings())):
-            raise ModelFileError(f"{self.checkpoint}: a checkpoint of other settings or another network; "
+            raise ModelFileError(f"{self.resume_from}: a checkpoint of other settings or another network; "
                              "remove it or choose another path")
         try:
             epoch = int(state["epoch"])
@@ -905,11 +908,11 @@ class Trainer3:
             if state.get("net_rng_state") is not None:
                 self.net.rng.bit_generator.state = state["net_rng_state"]
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            raise ModelFileError(f"{self.checkpoint}: a damaged training state ({exc})") from None
+            raise ModelFileError(f"{self.resume_from}: a damaged training state ({exc})") from None
         for mine, theirs in zip(self.net.params(), net.params()):
             mine[...] = theirs
         self.epoch, self.history = epoch, history
-        log.info("resuming from %s after epoch %d", self.checkpoint, self.epoch - 1)
+        log.info("resuming from %s after epoch %d", self.resume_from, self.epoch - 1)
 
     def _save_checkpoint(self) -> None:
         state = {"settings": self.settings(), "epoch": self.epoch, "history": self.history.to_dict(),
@@ -1139,6 +1142,10 @@ def load_npz(path: str | Path) -> tuple[Network, dict[str, Any], dict[str, np.nd
     where = str(path)
     meta = _read_meta(path)
     if meta.get("format") != FORMAT:
+        from nndl.io import FORMAT as CHAPTER3
+
+        if meta.get("format") == CHAPTER3:  # the other chapter's network: said as such
+            raise ModelFileError(f"{where}: a chapter-3 nndl network, where a chapter-6 (layered) one was expected")
         raise ModelFileError(f"{where}: not a layered (chapter 6) nndl network")
     version = meta.get("format_version")
     if type(version) is not int or version != FORMAT_VERSION:

@@ -249,13 +249,11 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> Train3Settings:
 
     - no checkpoint and no finished epoch (killed before the first checkpoint): the run
       starts again from its beginning (the same seed: the same bits);
-    - no checkpoint, a model.npz (the finished network, with the trainer's state): it
-      becomes the checkpoint again, so that a larger ``--epochs`` trains on, and a run
-      killed between the model and its "finished" record is finished;
+    - no checkpoint, a model.npz (the finished network, with the trainer's state): training
+      resumes from it (``train``'s ``resume_from``), so that a larger ``--epochs`` trains on,
+      and a run killed between the model and its "finished" record is finished;
     - a checkpoint: training continues after its last epoch.
     """
-    import shutil
-
     from nndl.errors import NndlError
     from nndl.runs import remove_stale_temporaries
 
@@ -291,8 +289,7 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> Train3Settings:
         if done >= s.epochs and record["status"] == "finished":
             raise UsageError(f"{folder} has completed {done} of {s.epochs} epochs; to train it further "
                              f"pass --epochs N with N > {done}")
-        shutil.copyfile(model, checkpoint)  # it holds the trainer's state
-        return s
+        return s  # train resumes from model.npz: it holds the trainer's state
     if done:
         raise NndlError(f"{folder}: checkpoint.npz is missing although {_words.count(done, 'epoch')} trained; "
                         "it cannot be continued (start a new run)")
@@ -336,11 +333,13 @@ def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
                       test_accuracy_at_best=h.test_accuracy_at_best)
         write_json(history_path, record)
 
-    checkpoint = folder / "checkpoint.npz"
+    checkpoint, model = folder / "checkpoint.npz", folder / "model.npz"
+    # a finished run trained further (--resume --epochs): its model.npz holds the trainer's state
+    resume_from = model if not checkpoint.exists() and model.is_file() else None
     log.info("training %s on %d images, %s (eta %g, lmbda %g, mini-batch %d, %s) into %s", s.net,
              len(training[0]), _words.count(s.epochs, "epoch"), s.eta, s.lmbda, s.mini_batch_size, s.dtype, folder)
     trainer = Trainer3(net, training, s.epochs, s.mini_batch_size, s.eta, splits.validation, splits.test,
-                       s.lmbda, rng=run_rng, checkpoint=checkpoint,
+                       s.lmbda, rng=run_rng, checkpoint=checkpoint, resume_from=resume_from,
                        on_epoch=lambda e, hist, n: write(hist, "running"))
     write(trainer.history, "running")  # only once a checkpoint (if any) has been read and checked
     try:
@@ -357,9 +356,9 @@ def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
         log.warning("%s: interrupted; continue with: nndl train --resume %s", folder, folder)
         raise
     if checkpoint.exists():  # the last checkpoint is the trained network, with the trainer's state
-        checkpoint.replace(folder / "model.npz")
-    else:
-        net.save(folder / "model.npz")
+        checkpoint.replace(model)
+    elif resume_from is None:  # (resumed from model.npz and no epoch trained: it is the network)
+        net.save(model)
     write(h, "finished")
     if plots and h.epochs:
         from nndl.experiments.chapter6 import plot
