@@ -111,3 +111,19 @@ def test_a_net_config_names_the_file_and_calls_an_unknown_key_unknown(tmp_path, 
     cfg.write_text(f'net = "ch6-fc"\n{line}\n')
     code, _, err = cli(capsys, "train", "--config", cfg, "--out", tmp_path / "run")
     assert code == 2 and f"--config {cfg}: {expected}" in err and err.count("\n") == 1
+
+
+def test_resume_of_a_net_run_stopped_while_loading_data_keeps_the_net(tmp_path, capsys, monkeypatch):
+    import nndl.commands.train3 as train3
+
+    def stop(*_a, **_k):
+        raise KeyboardInterrupt  # Ctrl-C while the data load
+
+    monkeypatch.setattr(train3, "_data", stop)
+    run = tmp_path / "run"
+    assert main(["train", "--net", "ch6-conv1", "-o", str(run)]) != 0
+    capsys.readouterr()
+    assert not (run / "history.json").exists()
+    code, _, err = cli(capsys, "train", "--resume", run)
+    assert code == 2 and "start it again with the command that started it, all its options (--net" in err
+    assert f"nndl train -o {run}" not in err  # that would start a chapter-3 run

@@ -354,8 +354,9 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> int:
     if not (folder / runs.CHECKPOINT).exists():
         if record is None:
             raise UsageError(f"--resume {folder}: not a run folder (no {runs.HISTORY}, no "
-                             f"{runs.CHECKPOINT}): nothing of a run was recorded there; start "
-                             f"it with nndl train -o {folder}")
+                             f"{runs.CHECKPOINT}): nothing of a run was recorded there (stopped before it "
+                             f"trained?); start it again with the command that started it, all its "
+                             f"options (--net, --config ...) and -o {folder}")
         done = len(runs.read_history(folder).get("history", {}).get("epoch_seconds", []) or [])
         if done:
             raise NndlError(f"{folder}: {runs.CHECKPOINT} is missing although {_words.count(done, 'epoch')} "
