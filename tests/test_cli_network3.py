@@ -45,6 +45,9 @@ def test_train_evaluate_predict_resume(tmp_path, capsys):
     code, out, err = cli(capsys, "evaluate", run, "--no-plots", "--json")
     assert code == 0, err
     assert json.loads(out)["n"] == 10_000
+    code, out, err = cli(capsys, "evaluate", run, "--no-plots")
+    assert code == 0, err
+    assert "(the book's ch6-fc network, log-likelihood cost)" in out  # not its "sizes" [784, 100, 10]
 
     from nndl.data import load_mnist
 

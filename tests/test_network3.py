@@ -614,3 +614,10 @@ def test_layers_larger_than_nndl_builds_are_refused_before_allocation(make, expe
 def test_a_wrong_mini_batch_size_is_said_as_the_number_given(make):
     with pytest.raises(ValueError, match=r"mini_batch_size must be a whole number >= 1; got 0$"):
         make()  # was "got (0,)"
+
+
+def test_describe_names_the_books_network_or_lists_the_layers():
+    assert network3.describe(network3.book_net("ch6-conv1", 10)) == "the book's ch6-conv1 network"
+    assert network3.describe(network3.book_net("ch6-relu", 10)) == "the book's ch6-relu / ch6-expanded network"
+    other = Network([ConvPoolLayer((1, 28, 28), (4, 1, 5, 5), (2, 2)), SoftmaxLayer(4 * 12 * 12, 10)], 10)
+    assert network3.describe(other) == "ConvPool(1x28x28, 4 filters 5x5, pool 2x2, sigmoid), Softmax(576->10)"

@@ -1047,6 +1047,32 @@ def layer_description(layer) -> dict[str, Any]:
             "activation_fn": layer.activation, "p_dropout": layer.p_dropout, "init": layer.init}
 
 
+def layer_text(d: dict[str, Any]) -> str:
+    """One layer of ``nndl.network3.layer_description`` in a few words."""
+    kind = d.get("type")
+    if kind == "ConvPoolLayer":
+        f, c, fh, fw = d["filter_shape"]
+        text = (f"ConvPool({'x'.join(map(str, d['image_shape']))}, {f} filters {fh}x{fw}, "
+                f"pool {'x'.join(map(str, d['poolsize']))}, {d['activation_fn']})")
+    elif kind == "SoftmaxLayer":
+        text = f"Softmax({d['n_in']}->{d['n_out']})"
+    else:
+        text = f"FullyConnected({d['n_in']}->{d['n_out']}, {d['activation_fn']})"
+    p = d.get("p_dropout", 0)
+    return text[:-1] + f", p_dropout {p})" if p else text
+
+
+def describe(net: Network) -> str:
+    """A layered network in a few words: the book's network whose layers it has (all the ids
+    that share them, e.g. "the book's ch6-relu / ch6-expanded network"), else its layers."""
+    ours = [layer_description(layer) for layer in net.layers]
+    names = [name for name in BOOK_NETS
+             if [layer_description(layer) for layer in _book_layers(name, net.mini_batch_size, net.dtype)] == ours]
+    if names:
+        return f"the book's {' / '.join(names)} network"
+    return ", ".join(layer_text(d) for d in ours)
+
+
 def _int_list(v, n: int, where: str, what: str, limit: int = 100_000) -> list[int]:
     if (not isinstance(v, list) or len(v) != n
             or not all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= limit for i in v)):

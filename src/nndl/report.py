@@ -885,31 +885,16 @@ def _chapter6_model(folder: Path, record: dict[str, Any]):
     return net, path
 
 
-def _layer_text(d: dict[str, Any]) -> str:
-    """One layer of ``nndl.network3.layer_description`` in a few words."""
-    kind = d.get("type")
-    if kind == "ConvPoolLayer":
-        f, c, fh, fw = d["filter_shape"]
-        text = (f"ConvPool({'x'.join(map(str, d['image_shape']))}, {f} filters {fh}x{fw}, "
-                f"pool {'x'.join(map(str, d['poolsize']))}, {d['activation_fn']})")
-    elif kind == "SoftmaxLayer":
-        text = f"Softmax({d['n_in']}->{d['n_out']})"
-    else:
-        text = f"FullyConnected({d['n_in']}->{d['n_out']}, {d['activation_fn']})"
-    p = d.get("p_dropout", 0)
-    return text[:-1] + f", p_dropout {p})" if p else text
-
-
 def layered_mismatch(net, name: str, mini_batch_size: int) -> str | None:
     """How ``net`` differs from the book's network ``name`` that history.json names, or None."""
-    from nndl.network3 import _book_layers, layer_description
+    from nndl.network3 import _book_layers, layer_description, layer_text
 
     theirs = [layer_description(layer) for layer in _book_layers(name, mini_batch_size, net.dtype)]
     ours = [layer_description(layer) for layer in net.layers]
     if ours == theirs:
         return None
     return (f"the model is not the {name} network history.json describes: it is "
-            f"{', '.join(_layer_text(d) for d in ours)}")
+            f"{', '.join(layer_text(d) for d in ours)}")
 
 
 def book_match6(s) -> dict[str, Any] | None:
@@ -989,7 +974,7 @@ def run_summary6(record: dict[str, Any], folder: Path, net, model_file: Path) ->
     ``_chapter6_model``).
     """
     from nndl.io import read_npz_json
-    from nndl.network3 import BOOK_NETS
+    from nndl.network3 import BOOK_NETS, layer_text
 
     s, h = record["settings"], record["history"]
     best = h.best_epoch
@@ -1005,7 +990,7 @@ def run_summary6(record: dict[str, Any], folder: Path, net, model_file: Path) ->
         _table("Network", [
             ("network", f"{s.net}: {BOOK_NETS.get(s.net, '')}"),
             ("layer 1", f"the input, {net.n_in} pixels"),  # the book's numbering, as the canvas's
-            *((f"layer {i + 2}", _layer_text(d)) for i, d in enumerate(net.description()["layers"])),
+            *((f"layer {i + 2}", layer_text(d)) for i, d in enumerate(net.description()["layers"])),
             ("cost", "log-likelihood (eq. 80), softmax output"),
             ("dtype", net.dtype.name),
         ]),
