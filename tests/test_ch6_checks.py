@@ -264,3 +264,16 @@ def test_ch6_interrupt_is_recorded_with_the_resume_hint(tmp_path, capsys, monkey
     assert code == 0, err
     record = json.loads((run / "history.json").read_text())
     assert record["status"] == "finished" and len(record["history"]["epoch_seconds"]) == 3
+
+
+def test_a_quick_run_that_stays_at_chance_says_so():
+    from nndl.experiments.registry import REGISTRY
+    from nndl.experiments.runner import summary_lines
+
+    h = {"validation_accuracy": [0.098, 0.098], "test_accuracy": [0.098, 0.098], "best_epoch": 0,
+         "test_accuracy_at_best": 0.098, "epoch_seconds": [1.0, 1.0]}
+    result = {"quick": True, "seeds": {"0": {"history": h}}}
+    text = "\n".join(summary_lines(REGISTRY["ch6-conv2"], result))
+    assert "(--quick: this small sigmoid network stays at chance (about 10 %)" in text and "book: 99.06 %" in text
+    assert "stays at chance" not in "\n".join(summary_lines(REGISTRY["ch6-conv2"], {**result, "quick": False}))
+    assert "stays at chance" not in "\n".join(summary_lines(REGISTRY["ch6-conv1"], result))

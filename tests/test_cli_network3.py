@@ -45,6 +45,9 @@ def test_train_evaluate_predict_resume(tmp_path, capsys):
     code, out, err = cli(capsys, "evaluate", run, "--no-plots", "--json")
     assert code == 0, err
     assert json.loads(out)["n"] == 10_000
+    code, out, err = cli(capsys, "evaluate", run, "--no-plots")
+    assert code == 0, err
+    assert "(the book's ch6-fc network, log-likelihood cost)" in out  # not its "sizes" [784, 100, 10]
 
     from nndl.data import load_mnist
 
@@ -92,3 +95,38 @@ def test_resume_of_a_damaged_run_is_one_line(tmp_path, capsys):
     (run / "history.json").write_text(json.dumps({"format": "nndl-run-network3", "settings": {"net": "evil"}}))
     code, _, err = cli(capsys, "train", "--resume", run)
     assert code == 2 and "not a readable chapter-6 run" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [("--net", ""), ("--net=",), ("--net", " ")])
+def test_an_empty_net_is_an_unknown_network(tmp_path, capsys, argv):
+    code, _, err = cli(capsys, "train", *argv, "--out", tmp_path / "run", "--epochs", "1")
+    assert code == 2 and "unknown network" in err and err.count("\n") == 1
+    assert not (tmp_path / "run" / "model.npz").exists()
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("foo = 1", "unknown setting 'foo'"),
+    ("layers = [1, 2]", "unknown setting 'layers'"),
+    ("sizes = [784, 30, 10]", "'sizes' describes a chapter-3 network"),
+])
+def test_a_net_config_names_the_file_and_calls_an_unknown_key_unknown(tmp_path, capsys, line, expected):
+    cfg = tmp_path / "ch6.toml"
+    cfg.write_text(f'net = "ch6-fc"\n{line}\n')
+    code, _, err = cli(capsys, "train", "--config", cfg, "--out", tmp_path / "run")
+    assert code == 2 and f"--config {cfg}: {expected}" in err and err.count("\n") == 1
+
+
+def test_resume_of_a_net_run_stopped_while_loading_data_keeps_the_net(tmp_path, capsys, monkeypatch):
+    import nndl.commands.train3 as train3
+
+    def stop(*_a, **_k):
+        raise KeyboardInterrupt  # Ctrl-C while the data load
+
+    monkeypatch.setattr(train3, "_data", stop)
+    run = tmp_path / "run"
+    assert main(["train", "--net", "ch6-conv1", "-o", str(run)]) != 0
+    capsys.readouterr()
+    assert not (run / "history.json").exists()
+    code, _, err = cli(capsys, "train", "--resume", run)
+    assert code == 2 and "start it again with the command that started it, all its options (--net" in err
+    assert f"nndl train -o {run}" not in err  # that would start a chapter-3 run

@@ -567,3 +567,57 @@ def test_damaged_checkpoint_state_is_refused(tmp_path):
     net.save(ck, metadata=meta)
     with pytest.raises(ModelFileError, match="damaged training state"):
         _small_net("relu").SGD((X, y), 2, 10, 0.1, checkpoint=ck)
+
+
+@pytest.mark.parametrize("method", ["feedforward", "predict", "accuracy"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_evaluation_refuses_nan_or_infinite_inputs_as_training_does(method, bad):
+    from nndl.errors import DataError
+
+    net = Network([FullyConnectedLayer(4, 3), SoftmaxLayer(3, 2)], 2, rng=np.random.default_rng(0))
+    X = np.full((3, 4), bad)
+    args = (X, np.zeros(3, int)) if method == "accuracy" else (X,)
+    with pytest.raises(DataError, match="the inputs hold NaN or infinite values"):
+        getattr(net, method)(*args)
+
+
+@pytest.mark.parametrize("blas_threads", [0, -1, 2.5, "x", True, float("nan")])
+def test_sgd_blas_threads_must_be_none_or_a_whole_number_from_one(blas_threads):
+    net = Network([FullyConnectedLayer(4, 3), SoftmaxLayer(3, 2)], 2, rng=np.random.default_rng(0))
+    data = (np.zeros((4, 4)), np.zeros(4, int))
+    with pytest.raises(ValueError, match="blas_threads must be None or a whole number >= 1; got "):
+        net.SGD(data, 1, 2, 0.1, monitor=(), blas_threads=blas_threads)
+    net.SGD(data, 1, 2, 0.1, monitor=(), blas_threads=2.0)  # a whole number
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda: FullyConnectedLayer(784, 2 * 10**6), r"FullyConnectedLayer\(784, 2000000\) has 1,570,000,000 weights"),
+    (lambda: FullyConnectedLayer(1, 2 * 10**7), r"FullyConnectedLayer\(1, 20000000\) has 20,000,000 inputs or outputs"),
+    (lambda: FullyConnectedLayer(100_000, 5_000), r"FullyConnectedLayer\(100000, 5000\) has 500,005,000 weights"),
+    (lambda: SoftmaxLayer(100_000, 5_000), r"SoftmaxLayer\(100000, 5000\) has 500,005,000 weights"),
+    (lambda: ConvPoolLayer((10, 1, 28, 28), (10**6, 1, 5, 5), (2, 2)),
+     r"ConvPoolLayer with filter_shape \(1000000, 1, 5, 5\) has 576,000,000 inputs or convolution outputs"),
+    (lambda: ConvPoolLayer((1, 100, 100), (30_000, 1, 100, 100), (1, 1)),
+     r"ConvPoolLayer with filter_shape \(30000, 1, 100, 100\) has 300,030,000 weights"),
+])
+def test_layers_larger_than_nndl_builds_are_refused_before_allocation(make, expected):
+    with pytest.raises(ValueError, match=expected + ".*more than nndl loads or builds"):
+        make()  # before: a MemoryError, or gigabytes allocated
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Network([FullyConnectedLayer(4, 3), SoftmaxLayer(3, 2)], 0),
+    lambda: network3.book_net("ch6-fc", 0),
+    lambda: Network([FullyConnectedLayer(4, 3), SoftmaxLayer(3, 2)], 2).SGD((np.zeros((4, 4)), np.zeros(4, int)),
+                                                                            1, 0, 0.1),
+])
+def test_a_wrong_mini_batch_size_is_said_as_the_number_given(make):
+    with pytest.raises(ValueError, match=r"mini_batch_size must be a whole number >= 1; got 0$"):
+        make()  # was "got (0,)"
+
+
+def test_describe_names_the_books_network_or_lists_the_layers():
+    assert network3.describe(network3.book_net("ch6-conv1", 10)) == "the book's ch6-conv1 network"
+    assert network3.describe(network3.book_net("ch6-relu", 10)) == "the book's ch6-relu / ch6-expanded network"
+    other = Network([ConvPoolLayer((1, 28, 28), (4, 1, 5, 5), (2, 2)), SoftmaxLayer(4 * 12 * 12, 10)], 10)
+    assert network3.describe(other) == "ConvPool(1x28x28, 4 filters 5x5, pool 2x2, sigmoid), Softmax(576->10)"

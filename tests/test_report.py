@@ -300,7 +300,7 @@ def test_a_chapter6_checkpoint_or_another_network_is_said_on_the_page(ch6_run, t
     run = _ch6_copy(ch6_run, tmp_path)
     (run / "model.npz").rename(run / "checkpoint.npz")  # an interrupted run: only its checkpoint
     assert main(["report", str(run), "--no-answers"]) == 0
-    assert "using checkpoint.npz, the network after 1 epochs" in capsys.readouterr().err
+    assert "using checkpoint.npz, the network after 1 epoch" in capsys.readouterr().err
     other = network3.Network([network3.FullyConnectedLayer(784, 30), network3.SoftmaxLayer(30, 10)], 10,
                              rng=np.random.default_rng(0))
     other.save(run / "model.npz")
@@ -419,7 +419,7 @@ def test_nonsense_in_a_chapter3_history_is_one_error_naming_the_field(digits_run
 
     for change, why in [
         (lambda r: r.update(epochs_completed=-5), "'epochs_completed' must be a whole number >= 0; got -5"),
-        (lambda r: r.update(best_epoch=99), "'best_epoch' is 99, but history.evaluation_accuracy has 1 epochs"),
+        (lambda r: r.update(best_epoch=99), "'best_epoch' is 99, but history.evaluation_accuracy has 1 epoch"),
         (lambda r: r.update(epochs_completed=2), "'history.epoch_seconds' must be a list of one entry per "
                                                  "epoch (2); got 1"),
         (lambda r: r["history"].update(evaluation_accuracy=[1, 2]), "'history.evaluation_accuracy' must be a "

@@ -522,3 +522,18 @@ def test_stale_parts_in_the_decoded_cache_are_removed(tmp_path):
     os.utime(old, (0, 0))
     data._load_mnist_file(source, reader.spec, tmp_path / "cache")
     assert not old.exists() and young.exists()
+
+
+def test_messages_count_and_article_by_the_rules_of_english(tmp_path):
+    from nndl import _validate, _words
+    from nndl.errors import DataError
+
+    assert [_words.count(n, "epoch") for n in (0, 1, 2, 1000)] == ["0 epochs", "1 epoch", "2 epochs", "1,000 epochs"]
+    assert _words.count(1, "mini-batch", "mini-batches") == "1 mini-batch"
+    assert _words.count(3, "mini-batch", "mini-batches") == "3 mini-batches"
+    assert [_words.a(w) for w in ("image", "file", "int", "object", "run history")] == [
+        "an image", "a file", "an int", "an object", "a run history"]
+    big = tmp_path / "big.png"
+    big.write_bytes(b"x" * 20)
+    with pytest.raises(DataError, match="more than the 10 bytes an image may have|more than the 10 an image"):
+        _validate.read_bytes(big, 10, DataError, "image")

@@ -12,9 +12,12 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import nndl
 from nndl.cli import main
+from nndl.errors import ModelFileError
 from test_trust_runs import locked_by_another_process  # noqa: F401 - a fixture
 
 
@@ -240,3 +243,34 @@ def test_resume_fuzz_of_history_and_checkpoint_meta(finished, tmp_path):
             escaped.append(f"{type(exc).__name__}: {exc}")
         shutil.rmtree(folder)
     assert not escaped, escaped[:5]
+
+
+def test_a_finished_run_trained_further_resumes_from_and_names_model_npz(capsys, finished, tmp_path):
+    folder = _copy(finished, tmp_path)
+    code, _, err = cli(capsys, "train", "--resume", folder, "--epochs", "2", "--no-plots")
+    assert code == 0, err
+    assert f"resuming from {folder / 'model.npz'} after epoch 0" in err  # was checkpoint.npz, which is not there
+    assert len(json.loads((folder / "history.json").read_text())["history"]["epoch_seconds"]) == 2
+    assert not (folder / "checkpoint.npz").exists()
+
+
+def test_a_chapter3_model_in_a_finished_chapter6_run_is_named_as_itself(capsys, finished, tmp_path):
+    folder = _copy(finished, tmp_path)
+    nndl.Network([784, 10], rng=np.random.default_rng(0)).save(folder / "model.npz")
+    code, _, err = cli(capsys, "train", "--resume", folder, "--epochs", "5", "--no-plots")
+    assert code == 1 and err.count("nndl: error:") == 1
+    assert f"{folder / 'model.npz'}: a chapter-3 nndl network, where a chapter-6 (layered) one was expected" in err
+    assert "checkpoint.npz" not in err and not (folder / "checkpoint.npz").exists()
+
+
+def test_each_chapters_reader_says_it_met_the_other_chapters_network(tmp_path):
+    from nndl import io, network3
+
+    layered, plain = tmp_path / "layered.npz", tmp_path / "plain.npz"
+    network3.book_net("ch6-fc", 10, rng=np.random.default_rng(0)).save(layered)
+    nndl.Network([784, 10], rng=np.random.default_rng(0)).save(plain)
+    with pytest.raises(ModelFileError, match="layered.npz: a chapter-6 .layered. nndl network, where a chapter-3 "
+                                             "one was expected"):
+        io.read_npz_meta(layered)  # was "not an nndl model file (format 'nndl-layered-network')"
+    with pytest.raises(ModelFileError, match="plain.npz: a chapter-3 nndl network, where a chapter-6"):
+        network3.load_npz(plain)

@@ -99,7 +99,8 @@ def test_every_kill_point_and_full_disk_leave_a_run_that_resume_finishes(
             assert f"cannot write {folder}" in err, err
         code, _, err = cli(capsys, "-q", "train", "--resume", folder)
         if n == 1:  # killed before its first file: nothing to resume, and it says so
-            assert code == 2 and f"start it with nndl train -o {folder}" in err, err
+            assert code == 2 and f"start it again with the command that started it, all its options (--net, --config ...) and " \
+                f"-o {folder}" in err, err  # not "nndl train -o RUN": a --net run would become chapter 3's
             code, _, err = cli(capsys, "-q", "train", *RUN, "-o", folder)
         assert code == 0, (n, err)
         for a, b in zip(params(folder / "model.npz"), params(ref_folder / "model.npz"), strict=True):

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from nndl.errors import DataError, NndlError
+from nndl import _words
 
 ErrorType = type[NndlError]
 
@@ -118,7 +119,7 @@ def open_regular(path: str | os.PathLike[str], error: ErrorType = DataError,
     except FileNotFoundError:
         raise error(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise error(f"{path}: is a folder, not a {what}") from None
+        raise error(f"{path}: is a folder, not {_words.a(what)}") from None
     except PermissionError:
         raise error(f"{path}: permission denied") from None
     except (OSError, ValueError) as exc:  # ValueError: NUL in the path
@@ -145,12 +146,12 @@ def read_bytes(path: str | os.PathLike[str], limit: int, error: ErrorType = Data
         try:
             size = os.fstat(f.fileno()).st_size
             if size > limit:
-                raise error(f"{path}: {size:,} bytes, more than the {limit:,} a {what} may have")
+                raise error(f"{path}: {size:,} bytes, more than the {limit:,} {_words.a(what)} may have")
             data = f.read(min(size, limit) + 1)  # read(n) allocates n bytes at once
         except OSError as exc:
             raise error(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if len(data) > limit:
-        raise error(f"{path}: more than the {limit:,} bytes a {what} may have")
+        raise error(f"{path}: more than the {limit:,} bytes {_words.a(what)} may have")
     return data
 
 
@@ -278,7 +279,7 @@ def read_npz(path: str | os.PathLike[str], error: ErrorType = DataError, *,
         head = f.read(4)
         f.seek(0)
         if head[:2] != b"PK":
-            raise error(f"{where}: not a {what} (a zip archive of arrays); it is {describe(f.read(64))}")
+            raise error(f"{where}: not {_words.a(what)} (a zip archive of arrays); it is {describe(f.read(64))}")
         try:
             zf = zipfile.ZipFile(f)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error,
@@ -468,7 +469,7 @@ def _nested_floats(value: Any, where: str, error: ErrorType):
         if any(bad(v) for v in value):
             raise error(f"{where} holds something other than rectangular lists of numbers (strings, booleans?)")
         return np.array(value, dtype=np.float64)
-    raise error(f"{where} is a {type(value).__name__}; expected a list of numbers")
+    raise error(f"{where} is {_words.a(type(value).__name__)}; expected a list of numbers")
 
 
 def plain_int(value: Any, low: int, high: int) -> bool:

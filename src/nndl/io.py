@@ -256,6 +256,10 @@ def read_npz_meta(path: str | Path, error=ModelFileError) -> dict[str, Any]:
     where = str(path)
     meta = read_npz_json(path, error)
     if meta.get("format") != FORMAT:
+        from nndl.network3 import FORMAT as LAYERED
+
+        if meta.get("format") == LAYERED:  # the other chapter's network: said as such
+            raise error(f"{where}: a chapter-6 (layered) nndl network, where a chapter-3 one was expected")
         raise error(f"{where}: not an nndl model file (format {meta.get('format')!r})")
     version = meta.get("format_version")
     if type(version) is not int or version != FORMAT_VERSION:

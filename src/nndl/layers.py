@@ -55,6 +55,12 @@ GATHER_BELOW = 16
 # below reads it transposed, which costs more as m grows (at m = 100: 594 vs 623 us for the
 # product, 179 vs 112 us for the conv layer's copy; at m = 50 the two about cancel).
 DX_FORTRAN_MAX = 32
+# Bounds on one layer, checked before anything is allocated (by the constructors, so for a
+# model file's layers and a user's alike): its weights and biases, and the values it computes
+# per example (a conv layer's convolution output, a fully connected layer's n_in and n_out),
+# which the network holds for every example of a mini-batch.
+MAX_PARAMETERS = 200_000_000
+MAX_UNITS = 10_000_000
 INITS3 = ("book", "n_in")  # "book": network3's N(0, 1/n_out); "n_in": nndl's option N(0, 1/n_in)
 
 
@@ -133,12 +139,23 @@ def _positive_ints(value, n: int, what: str) -> tuple[int, ...]:
         items = tuple(value)
     except TypeError:
         raise ValueError(f"{what} must be {words}; got {value!r}") from None
+    shown = items[0] if n == 1 and len(items) == 1 else value  # one number: said as itself, not (0,)
     if len(items) != n or not all(_is_number(v) and np.isfinite(v) and int(v) == v for v in items):
-        raise ValueError(f"{what} must be {words} >= 1; got {value!r}")
+        raise ValueError(f"{what} must be {words} >= 1; got {shown!r}")
     t = tuple(int(v) for v in items)
     if min(t) < 1:
-        raise ValueError(f"{what} must be {words} >= 1; got {value!r}")
+        raise ValueError(f"{what} must be {words} >= 1; got {shown!r}")
     return t
+
+
+def _check_layer_size(layer: str, n_params: int, n_units: int, units: str) -> None:
+    """ValueError naming ``layer`` if it is larger than nndl builds (MAX_PARAMETERS, MAX_UNITS)."""
+    if n_params > MAX_PARAMETERS:
+        raise ValueError(f"{layer} has {n_params:,} weights and biases, more than nndl loads or "
+                         f"builds ({MAX_PARAMETERS:,} at most)")
+    if n_units > MAX_UNITS:
+        raise ValueError(f"{layer} has {n_units:,} {units} per example, more than nndl loads or "
+                         f"builds ({MAX_UNITS:,} at most)")
 
 
 def check_p_dropout(p_dropout) -> float:
@@ -281,6 +298,8 @@ class ConvPoolLayer:
         self.pooled_shape = (self.conv_shape[0] // ph, self.conv_shape[1] // pw)
         if min(self.pooled_shape) < 1:
             raise ValueError(f"poolsize {self.poolsize} is larger than the {self.conv_shape} convolution output")
+        _check_layer_size(f"ConvPoolLayer with filter_shape {self.filter_shape}", F * C * fh * fw + F,
+                          max(C * H * W, F * self.conv_shape[0] * self.conv_shape[1]), "inputs or convolution outputs")
         self.activation = activation_name(activation_fn)
         if init not in INITS3:
             raise ValueError(f"unknown init {init!r}; choose from {', '.join(INITS3)}")
@@ -557,6 +576,8 @@ class FullyConnectedLayer:
     def __init__(self, n_in: int, n_out: int, activation_fn=Sigmoid, p_dropout: float = 0.0, *,
                  rng: np.random.Generator | None = None, dtype=np.float32, init: str = "book") -> None:
         self.n_in, self.n_out = _positive_ints((n_in, n_out), 2, "n_in, n_out")
+        _check_layer_size(f"{type(self).__name__}({self.n_in}, {self.n_out})", self.n_in * self.n_out + self.n_out,
+                          max(self.n_in, self.n_out), "inputs or outputs")
         self.p_dropout = check_p_dropout(p_dropout)
         self.activation = activation_name(activation_fn)
         if init not in INITS3:

@@ -59,6 +59,7 @@ from nndl.errors import DivergenceError, ModelFileError
 from nndl.layers import (
     ACTIVATIONS3,
     INITS3,
+    MAX_PARAMETERS,
     ConvPoolLayer,
     FullyConnectedLayer,
     Linear,
@@ -101,7 +102,7 @@ PARALLEL_UPDATE_MACS = 500_000
 FORMAT = "nndl-layered-network"
 FORMAT_VERSION = 1
 MAX_LAYERS = 100
-MAX_PARAMETERS = 200_000_000  # a model file asking for more is refused before allocation
+# MAX_PARAMETERS (nndl.layers): a layer, or a model file's layers together, larger is refused before allocation
 MAX_MINI_BATCH = 60_000  # a mini-batch of all of MNIST's training images
 
 
@@ -324,7 +325,12 @@ class Network:
             X = X[None, :]
         if X.shape[1] != self.n_in:
             raise ValueError(f"input must have shape (m, {self.n_in}); got {np.shape(X)}")
-        return np.ascontiguousarray(X, dtype=self.dtype)
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        if not np.isfinite(X).all():  # as training's inputs (_pair): NaN would predict class 0
+            from nndl.errors import DataError
+
+            raise DataError("the inputs hold NaN or infinite values; clean the data first")
+        return X
 
     def _draw_masks(self, m: int, masks: dict[int, Array] | None) -> None:
         """Set each dropout layer's 0/1 mask (m, n_in): given ones, or drawn (keep with 1 - p)."""
@@ -817,10 +823,13 @@ class Trainer3:
     ``threads="auto"`` (``auto_threads``): two threads for mini-batches of at least
     ``AUTO_THREADS_MIN_BATCH`` (50) examples where this process may use two cores or more,
     else one; the book's mini-batches of 10 train on one thread. Two threads change the
-    summation order of the conv layers' gradients: results equal one thread's to float32
-    rounding (the same bit for bit whichever thread ran which part); ``threads=1`` gives the
-    same numbers on every machine. One BLAS thread by default, because on a machine whose
-    other core is busy two BLAS threads made a ch6-conv2 step at mini-batch 100 3x slower.
+    summation order of the conv layers' gradients: each step equals one thread's to float32
+    rounding (the same bit for bit whichever thread ran which part); over a run the differences
+    grow as in any float32 training (equal parts stayed within ~1e-7 over 2 epochs; ch6-relu at
+    mini-batch 7, parts of 4 and 3, ended 2 epochs 0.9 points apart with one and two threads,
+    92.1 % and 91.2 %); ``threads=1`` gives the same numbers on every machine. One BLAS thread
+    by default, because on a machine whose other core is busy two BLAS threads made a ch6-conv2
+    step at mini-batch 100 3x slower.
     """
 
     def __init__(self, net: Network, training_data, epochs: int, mini_batch_size: int, eta: float,
@@ -829,7 +838,7 @@ class Trainer3:
                  checkpoint: str | Path | None = None,
                  on_epoch: Callable[[int, Network3History, Network], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, blas_threads: int | None = 1,
-                 threads: int | str = "auto") -> None:
+                 threads: int | str = "auto", resume_from: str | Path | None = None) -> None:
         if not _is_number(epochs) or not np.isfinite(epochs) or int(epochs) != epochs or epochs < 0:
             raise ValueError(f"epochs must be a whole number >= 0; got {epochs!r}")
         mini_batch_size = _positive_ints((mini_batch_size,), 1, "mini_batch_size")[0]
@@ -841,6 +850,9 @@ class Trainer3:
             threads = auto_threads(mini_batch_size)
         elif not _is_number(threads) or not np.isfinite(threads) or int(threads) != threads or threads < 1:
             raise ValueError(f"threads must be a whole number >= 1 or 'auto'; got {threads!r}")
+        if blas_threads is not None and (not _is_number(blas_threads) or not np.isfinite(blas_threads)
+                                         or int(blas_threads) != blas_threads or blas_threads < 1):
+            raise ValueError(f"blas_threads must be None or a whole number >= 1; got {blas_threads!r}")
         unknown = set(monitor) - set(MONITORS)
         if unknown:
             raise ValueError(f"unknown monitor {sorted(unknown)[0]!r}; choose from {', '.join(MONITORS)}")
@@ -859,14 +871,17 @@ class Trainer3:
         self.monitor = tuple(monitor)
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.on_epoch, self.should_stop = on_epoch, should_stop
-        self.blas_threads = blas_threads
+        self.blas_threads = None if blas_threads is None else int(blas_threads)
         self.threads = int(threads)
         self.epoch = 0
         self.history = Network3History(n_training=len(self.X),
                                        n_validation=0 if self.validation is None else len(self.validation[0]),
                                        n_test=0 if self.test is None else len(self.test[0]))
         self.initial_cost: float | None = None  # the untrained network's cost (chapter 3's divergence rule)
-        if self.checkpoint is not None and self.checkpoint.exists():
+        # the file the state is read from: the checkpoint, or (resume_from) another file saved by
+        # _save_checkpoint, e.g. a finished run's model.npz; errors and the log name that file
+        self.resume_from = Path(resume_from) if resume_from is not None else self.checkpoint
+        if self.resume_from is not None and self.resume_from.exists():
             self._resume()
 
     def settings(self) -> dict[str, Any]:
@@ -874,10 +889,10 @@ class Trainer3:
                 "reshuffle": self.reshuffle, "network": self.net.description()}
 
     def _resume(self) -> None:
-        net, meta, arrays = load_npz(self.checkpoint)
+        net, meta, arrays = load_npz(self.resume_from)
         state = meta.get("trainer")
         if not isinstance(state, dict) or state.get("settings") != json.loads(json.dumps(self.settings())):
-            raise ModelFileError(f"{self.checkpoint}: a checkpoint of other settings or another network; "
+            raise ModelFileError(f"{self.resume_from}: a checkpoint of other settings or another network; "
                              "remove it or choose another path")
         try:
             epoch = int(state["epoch"])
@@ -896,11 +911,11 @@ class Trainer3:
             if state.get("net_rng_state") is not None:
                 self.net.rng.bit_generator.state = state["net_rng_state"]
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            raise ModelFileError(f"{self.checkpoint}: a damaged training state ({exc})") from None
+            raise ModelFileError(f"{self.resume_from}: a damaged training state ({exc})") from None
         for mine, theirs in zip(self.net.params(), net.params()):
             mine[...] = theirs
         self.epoch, self.history = epoch, history
-        log.info("resuming from %s after epoch %d", self.checkpoint, self.epoch - 1)
+        log.info("resuming from %s after epoch %d", self.resume_from, self.epoch - 1)
 
     def _save_checkpoint(self) -> None:
         state = {"settings": self.settings(), "epoch": self.epoch, "history": self.history.to_dict(),
@@ -1035,6 +1050,32 @@ def layer_description(layer) -> dict[str, Any]:
             "activation_fn": layer.activation, "p_dropout": layer.p_dropout, "init": layer.init}
 
 
+def layer_text(d: dict[str, Any]) -> str:
+    """One layer of ``nndl.network3.layer_description`` in a few words."""
+    kind = d.get("type")
+    if kind == "ConvPoolLayer":
+        f, c, fh, fw = d["filter_shape"]
+        text = (f"ConvPool({'x'.join(map(str, d['image_shape']))}, {f} filters {fh}x{fw}, "
+                f"pool {'x'.join(map(str, d['poolsize']))}, {d['activation_fn']})")
+    elif kind == "SoftmaxLayer":
+        text = f"Softmax({d['n_in']}->{d['n_out']})"
+    else:
+        text = f"FullyConnected({d['n_in']}->{d['n_out']}, {d['activation_fn']})"
+    p = d.get("p_dropout", 0)
+    return text[:-1] + f", p_dropout {p})" if p else text
+
+
+def describe(net: Network) -> str:
+    """A layered network in a few words: the book's network whose layers it has (all the ids
+    that share them, e.g. "the book's ch6-relu / ch6-expanded network"), else its layers."""
+    ours = [layer_description(layer) for layer in net.layers]
+    names = [name for name in BOOK_NETS
+             if [layer_description(layer) for layer in _book_layers(name, net.mini_batch_size, net.dtype)] == ours]
+    if names:
+        return f"the book's {' / '.join(names)} network"
+    return ", ".join(layer_text(d) for d in ours)
+
+
 def _int_list(v, n: int, where: str, what: str, limit: int = 100_000) -> list[int]:
     if (not isinstance(v, list) or len(v) != n
             or not all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= limit for i in v)):
@@ -1063,13 +1104,9 @@ def build_layer(d: Any, dtype, where: str = "layer"):
             image = _int_list(d.get("image_shape"), 3, where, "image_shape")
             filt = _int_list(d.get("filter_shape"), 4, where, "filter_shape")
             pool = _int_list(d.get("poolsize"), 2, where, "poolsize")
-            if filt[0] * filt[1] * filt[2] * filt[3] > MAX_PARAMETERS:
-                raise ModelFileError(f"{where}: filter_shape {filt} is more weights than nndl loads")
             return ConvPoolLayer(image, filt, pool, act, dtype=dtype, init=init)
         if kind in ("FullyConnectedLayer", "SoftmaxLayer"):
             n_in, n_out = (_int_list([d.get("n_in"), d.get("n_out")], 2, where, "n_in, n_out", 10_000_000))
-            if n_in * n_out > MAX_PARAMETERS:
-                raise ModelFileError(f"{where}: {n_in} x {n_out} weights is more than nndl loads")
             if kind == "SoftmaxLayer":
                 return SoftmaxLayer(n_in, n_out, p, dtype=dtype)
             return FullyConnectedLayer(n_in, n_out, act, p, dtype=dtype, init=init)
@@ -1134,6 +1171,10 @@ def load_npz(path: str | Path) -> tuple[Network, dict[str, Any], dict[str, np.nd
     where = str(path)
     meta = _read_meta(path)
     if meta.get("format") != FORMAT:
+        from nndl.io import FORMAT as CHAPTER3
+
+        if meta.get("format") == CHAPTER3:  # the other chapter's network: said as such
+            raise ModelFileError(f"{where}: a chapter-3 nndl network, where a chapter-6 (layered) one was expected")
         raise ModelFileError(f"{where}: not a layered (chapter 6) nndl network")
     version = meta.get("format_version")
     if type(version) is not int or version != FORMAT_VERSION:

@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from nndl.errors import DataError, ModelFileError, NndlError, UsageError
+from nndl import _words
 
 log = logging.getLogger(__name__)
 
@@ -599,7 +600,7 @@ def model_mismatch(record: dict[str, Any], net, metadata: dict[str, Any] | None 
     if isinstance(net, LayeredNetwork):
         return "a layered (chapter 6) nndl network, but history.json describes a chapter-3 run"
     if not isinstance(net, Network):
-        return f"a {type(net).__name__}, not the chapter-3 network history.json describes"
+        return f"{_words.a(type(net).__name__)}, not the chapter-3 network history.json describes"
     if not isinstance(described, dict):
         return None  # run_summary says what is wrong with history.json
     from nndl.io import network_description
@@ -687,7 +688,7 @@ def check_history3(record: dict[str, Any], where: Path) -> None:
         if not all(_validate.plain_number(x) and x >= 0 for x in values(key)):
             raise bad(f"'history.{key}'", "must hold finite numbers >= 0")
     if len(h.get("epoch_seconds", [])) != epochs:
-        raise bad("'history.epoch_seconds'", f"records {len(h.get('epoch_seconds', []))} epochs but "
+        raise bad("'history.epoch_seconds'", f"records {_words.count(len(h.get('epoch_seconds', [])), 'epoch')} but "
                   f"'epochs_completed' is {epochs}")
     for key in _COSTS:
         for x in values(key):
@@ -707,7 +708,7 @@ def check_history3(record: dict[str, Any], where: Path) -> None:
     acc = h.get("evaluation_accuracy", [])
     best, best_acc = record.get("best_epoch"), record.get("best_evaluation_accuracy")
     if best is not None and not _validate.plain_int(best, 0, len(acc) - 1):
-        raise bad("'best_epoch'", f"is {_short(best)}, but history.evaluation_accuracy has {len(acc)} epochs")
+        raise bad("'best_epoch'", f"is {_short(best)}, but history.evaluation_accuracy has {_words.count(len(acc), 'epoch')}")
     if best_acc is not None and not (_validate.plain_number(best_acc) and 0 <= best_acc <= 1):
         raise bad("'best_evaluation_accuracy'", f"must be a fraction within 0..1; got {_short(best_acc)}")
 
@@ -871,8 +872,8 @@ def _chapter6_model(folder: Path, record: dict[str, Any]):
         path = folder / CHECKPOINT
         if not path.is_file():
             raise ModelFileError(f"{folder}: a chapter-6 run without {MODEL} or {CHECKPOINT}; nothing to show")
-        log.warning("%s: no %s (the run is %s); using %s, the network after %d epochs", folder, MODEL,
-                    record.get("status"), CHECKPOINT, record["history"].epochs)
+        log.warning("%s: no %s (the run is %s); using %s, the network after %s", folder, MODEL,
+                    record.get("status"), CHECKPOINT, _words.count(record["history"].epochs, "epoch"))
     from nndl.io import read_npz_json
 
     read_npz_json(path, ModelFileError)  # a damaged file is said as such, before what kind it is
@@ -884,31 +885,16 @@ def _chapter6_model(folder: Path, record: dict[str, Any]):
     return net, path
 
 
-def _layer_text(d: dict[str, Any]) -> str:
-    """One layer of ``nndl.network3.layer_description`` in a few words."""
-    kind = d.get("type")
-    if kind == "ConvPoolLayer":
-        f, c, fh, fw = d["filter_shape"]
-        text = (f"ConvPool({'x'.join(map(str, d['image_shape']))}, {f} filters {fh}x{fw}, "
-                f"pool {'x'.join(map(str, d['poolsize']))}, {d['activation_fn']})")
-    elif kind == "SoftmaxLayer":
-        text = f"Softmax({d['n_in']}->{d['n_out']})"
-    else:
-        text = f"FullyConnected({d['n_in']}->{d['n_out']}, {d['activation_fn']})"
-    p = d.get("p_dropout", 0)
-    return text[:-1] + f", p_dropout {p})" if p else text
-
-
 def layered_mismatch(net, name: str, mini_batch_size: int) -> str | None:
     """How ``net`` differs from the book's network ``name`` that history.json names, or None."""
-    from nndl.network3 import _book_layers, layer_description
+    from nndl.network3 import _book_layers, layer_description, layer_text
 
     theirs = [layer_description(layer) for layer in _book_layers(name, mini_batch_size, net.dtype)]
     ours = [layer_description(layer) for layer in net.layers]
     if ours == theirs:
         return None
     return (f"the model is not the {name} network history.json describes: it is "
-            f"{', '.join(_layer_text(d) for d in ours)}")
+            f"{', '.join(layer_text(d) for d in ours)}")
 
 
 def book_match6(s) -> dict[str, Any] | None:
@@ -988,7 +974,7 @@ def run_summary6(record: dict[str, Any], folder: Path, net, model_file: Path) ->
     ``_chapter6_model``).
     """
     from nndl.io import read_npz_json
-    from nndl.network3 import BOOK_NETS
+    from nndl.network3 import BOOK_NETS, layer_text
 
     s, h = record["settings"], record["history"]
     best = h.best_epoch
@@ -1004,7 +990,7 @@ def run_summary6(record: dict[str, Any], folder: Path, net, model_file: Path) ->
         _table("Network", [
             ("network", f"{s.net}: {BOOK_NETS.get(s.net, '')}"),
             ("layer 1", f"the input, {net.n_in} pixels"),  # the book's numbering, as the canvas's
-            *((f"layer {i + 2}", _layer_text(d)) for i, d in enumerate(net.description()["layers"])),
+            *((f"layer {i + 2}", layer_text(d)) for i, d in enumerate(net.description()["layers"])),
             ("cost", "log-likelihood (eq. 80), softmax output"),
             ("dtype", net.dtype.name),
         ]),

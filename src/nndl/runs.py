@@ -38,6 +38,7 @@ from typing import Any
 
 from nndl.errors import ModelFileError, UsageError
 from nndl.plots import RUN_PLOTS
+from nndl import _words
 
 log = logging.getLogger(__name__)
 
@@ -525,7 +526,7 @@ def load_checkpoint(path: Path):
             continue
         probe = np.random.default_rng(0).bit_generator
         if not isinstance(state[key], dict) or state[key].get("bit_generator") != type(probe).__name__:
-            raise bad(key, f"a {type(probe).__name__} state")
+            raise bad(key, f"{_words.a(type(probe).__name__)} state")
         try:
             probe.state = state[key]
         except (TypeError, ValueError, KeyError, OverflowError) as exc:
@@ -1130,8 +1131,8 @@ def load_model(path: str | os.PathLike[str]):
                     f"{path}: no {MODEL} ({why}) and its {CHECKPOINT} is the untrained network "
                     "(saved before the first mini-batch); there is no trained model to use"
                 )
-            log.warning("%s: no %s (%s); using %s, the network after %s epochs%s", path, MODEL,
-                        why, CHECKPOINT, epoch, f" and {batch} mini-batches" if batch else "")
+            log.warning("%s: no %s (%s); using %s, the network after %s%s", path, MODEL,
+                        why, CHECKPOINT, _words.count(epoch, "epoch"), f" and {_words.count(batch, 'mini-batch', 'mini-batches')}" if batch else "")
             return net, metadata, path / CHECKPOINT
         else:
             raise ModelFileError(

@@ -35,6 +35,7 @@ from nndl.activations import sigmoid_for_size
 from nndl.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
 from nndl.errors import DivergenceError
 from nndl.network import REGULARIZATIONS, Network, as_targets
+from nndl import _words
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ def _from_examples(data, name: str, n_in: int, dtype):
         raise ValueError(f"{name} is empty")
     for i, e in enumerate(examples):
         if not _is_example(e, n_in):
-            what = (f"a {type(e).__name__} of {len(e)}" if isinstance(e, (tuple, list))
+            what = (f"{_words.a(type(e).__name__)} of {len(e)}" if isinstance(e, (tuple, list))
                     else type(e).__name__)
             raise ValueError(f"{name} must be {form}; example {i} is {what}, not (x, y) with x "
                              f"of {n_in} numbers")
@@ -465,12 +466,12 @@ class Trainer:
             return
         self.epochs_without_improvement += 1
         if self.early_stopping and self.epochs_without_improvement >= self.early_stopping:
-            log.info("early stopping: no improvement in %d epochs", self.early_stopping)
+            log.info("early stopping: no improvement in %s", _words.count(self.early_stopping, "epoch"))
             self.history.stopped = "early-stopping"
         elif self.eta_schedule and self.epochs_without_improvement >= self.eta_schedule:
             self.eta /= 2  # chapter 3's schedule: halve eta ...
             self.epochs_without_improvement = 0
-            log.info("eta schedule: no improvement in %d epochs, eta -> %g", self.eta_schedule, self.eta)
+            log.info("eta schedule: no improvement in %s, eta -> %g", _words.count(self.eta_schedule, "epoch"), self.eta)
             if self.eta < self.eta0 * ETA_SCHEDULE_FLOOR * (1 + 1e-9):  # ... stop at eta0 / 128
                 self.history.stopped = "eta-schedule"
 

@@ -189,7 +189,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from nndl.costs import cost_name
 
-    print(f"model:     {model_file}  ({net.sizes}, {cost_name(net.cost)} cost)")
+    from nndl.network3 import Network as LayeredNetwork, describe
+
+    shape = describe(net) if isinstance(net, LayeredNetwork) else net.sizes  # not a conv net's "sizes"
+    print(f"model:     {model_file}  ({shape}, {cost_name(net.cost)} cost)")
     print(f"data:      {splits.description}; the {args.split} set")
     print(f"accuracy:  {100 * result['accuracy']:.2f} % ({result['correct']:,} / {result['n']:,})")
     print(f"cost:      {result['cost']:.4f} (mean {cost_name(net.cost)} cost per example)")

@@ -13,6 +13,7 @@ from typing import Self
 
 from nndl.errors import DivergenceError, NndlError, UsageError
 from nndl.runs import TrainSettings
+from nndl import _words
 
 log = logging.getLogger("nndl.train")
 
@@ -315,7 +316,7 @@ def check_resume_epochs(folder: Path, done: int, epochs: int) -> None:
     """``UsageError`` if --epochs asks a resumed run for fewer epochs than it has trained."""
     if epochs < done:
         raise UsageError(
-            f"--resume {folder} --epochs {epochs}: the run has already trained {done} epochs; "
+            f"--resume {folder} --epochs {epochs}: the run has already trained {_words.count(done, 'epoch')}; "
             f"pass --epochs N with N >= {done} (or leave --epochs out)"
         )
 
@@ -353,11 +354,12 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> int:
     if not (folder / runs.CHECKPOINT).exists():
         if record is None:
             raise UsageError(f"--resume {folder}: not a run folder (no {runs.HISTORY}, no "
-                             f"{runs.CHECKPOINT}): nothing of a run was recorded there; start "
-                             f"it with nndl train -o {folder}")
+                             f"{runs.CHECKPOINT}): nothing of a run was recorded there (stopped before it "
+                             f"trained?); start it again with the command that started it, all its "
+                             f"options (--net, --config ...) and -o {folder}")
         done = len(runs.read_history(folder).get("history", {}).get("epoch_seconds", []) or [])
         if done:
-            raise NndlError(f"{folder}: {runs.CHECKPOINT} is missing although {done} epochs were "
+            raise NndlError(f"{folder}: {runs.CHECKPOINT} is missing although {_words.count(done, 'epoch')} "
                             "trained; it cannot be continued (start a new run)")
         settings = _absolute_paths(replace(record.settings, **changes))
         settings.check()

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from nndl.errors import UsageError
+from nndl import _words
 
 log = logging.getLogger("nndl.train")
 
@@ -54,7 +55,7 @@ class Train3Settings:
 
 def wants_layered(args: argparse.Namespace) -> bool:
     """True if this ``nndl train`` is about a chapter-6 network (--net, a config's net, a resumed run)."""
-    if getattr(args, "net", None):
+    if getattr(args, "net", None) is not None:  # --net "" too: an unknown network, not chapter 3
         return True
     if getattr(args, "resume", None):
         from nndl import _validate
@@ -85,7 +86,11 @@ def _settings(args: argparse.Namespace) -> Train3Settings:
     from_file: dict[str, Any] = {}
     if args.config:
         for key, value in read_config(args.config).items():
-            from_file[key.replace("-", "_")] = value
+            name = key.replace("-", "_")
+            if name not in ALLOWED + CHAPTER3_ONLY and name not in TrainSettings.names():  # as chapter 3's
+                raise UsageError(f"--config {args.config}: unknown setting {key!r}; a --net network takes "
+                                 f"{', '.join(k.replace('_', '-') for k in ALLOWED)}")
+            from_file[name] = value
     options = {k: getattr(args, k) for k in ALLOWED + CHAPTER3_ONLY if getattr(args, k, None) is not None}
     given = {**from_file, **options}
     if "evaluate_on" in given:  # never silently dropped: a --net run measures both sets
@@ -94,7 +99,9 @@ def _settings(args: argparse.Namespace) -> Train3Settings:
                          "accuracy at the best validation epoch); leave --evaluate-on out")
     bad = [k for k in given if k not in ALLOWED]
     if bad:
-        raise UsageError(f"--{bad[0].replace('_', '-')} describes a chapter-3 network; a --net network "
+        said = (f"--config {args.config}: {bad[0].replace('_', '-')!r}" if bad[0] in from_file and bad[0] not in options
+                else f"--{bad[0].replace('_', '-')}")
+        raise UsageError(f"{said} describes a chapter-3 network; a --net network "
                          f"takes only {', '.join('--' + k.replace('_', '-') for k in ALLOWED)}")
     name = given.pop("net")
     if not isinstance(name, str) or name not in BOOK_NETS:
@@ -242,13 +249,11 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> Train3Settings:
 
     - no checkpoint and no finished epoch (killed before the first checkpoint): the run
       starts again from its beginning (the same seed: the same bits);
-    - no checkpoint, a model.npz (the finished network, with the trainer's state): it
-      becomes the checkpoint again, so that a larger ``--epochs`` trains on, and a run
-      killed between the model and its "finished" record is finished;
+    - no checkpoint, a model.npz (the finished network, with the trainer's state): training
+      resumes from it (``train``'s ``resume_from``), so that a larger ``--epochs`` trains on,
+      and a run killed between the model and its "finished" record is finished;
     - a checkpoint: training continues after its last epoch.
     """
-    import shutil
-
     from nndl.errors import NndlError
     from nndl.runs import remove_stale_temporaries
 
@@ -262,7 +267,7 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> Train3Settings:
         s = replace(s, epochs=int(args.epochs))
         _settings_from_run(s)
     elif done > s.epochs:
-        raise UsageError(f"--resume {folder}: its history holds {done} epochs but its settings say "
+        raise UsageError(f"--resume {folder}: its history holds {_words.count(done, 'epoch')} but its settings say "
                          f"{s.epochs}; not a consistent run")
     if args.data_dir is not None:
         from nndl.data import check_mnist_dir
@@ -284,10 +289,9 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> Train3Settings:
         if done >= s.epochs and record["status"] == "finished":
             raise UsageError(f"{folder} has completed {done} of {s.epochs} epochs; to train it further "
                              f"pass --epochs N with N > {done}")
-        shutil.copyfile(model, checkpoint)  # it holds the trainer's state
-        return s
+        return s  # train resumes from model.npz: it holds the trainer's state
     if done:
-        raise NndlError(f"{folder}: checkpoint.npz is missing although {done} epochs were trained; "
+        raise NndlError(f"{folder}: checkpoint.npz is missing although {_words.count(done, 'epoch')} trained; "
                         "it cannot be continued (start a new run)")
     log.warning("%s: killed before its first checkpoint; starting it again", folder)
     return s
@@ -329,11 +333,13 @@ def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
                       test_accuracy_at_best=h.test_accuracy_at_best)
         write_json(history_path, record)
 
-    checkpoint = folder / "checkpoint.npz"
-    log.info("training %s on %d images, %d epochs (eta %g, lmbda %g, mini-batch %d, %s) into %s", s.net,
-             len(training[0]), s.epochs, s.eta, s.lmbda, s.mini_batch_size, s.dtype, folder)
+    checkpoint, model = folder / "checkpoint.npz", folder / "model.npz"
+    # a finished run trained further (--resume --epochs): its model.npz holds the trainer's state
+    resume_from = model if not checkpoint.exists() and model.is_file() else None
+    log.info("training %s on %d images, %s (eta %g, lmbda %g, mini-batch %d, %s) into %s", s.net,
+             len(training[0]), _words.count(s.epochs, "epoch"), s.eta, s.lmbda, s.mini_batch_size, s.dtype, folder)
     trainer = Trainer3(net, training, s.epochs, s.mini_batch_size, s.eta, splits.validation, splits.test,
-                       s.lmbda, rng=run_rng, checkpoint=checkpoint,
+                       s.lmbda, rng=run_rng, checkpoint=checkpoint, resume_from=resume_from,
                        on_epoch=lambda e, hist, n: write(hist, "running"))
     write(trainer.history, "running")  # only once a checkpoint (if any) has been read and checked
     try:
@@ -350,9 +356,9 @@ def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
         log.warning("%s: interrupted; continue with: nndl train --resume %s", folder, folder)
         raise
     if checkpoint.exists():  # the last checkpoint is the trained network, with the trainer's state
-        checkpoint.replace(folder / "model.npz")
-    else:
-        net.save(folder / "model.npz")
+        checkpoint.replace(model)
+    elif resume_from is None:  # (resumed from model.npz and no epoch trained: it is the network)
+        net.save(model)
     write(h, "finished")
     if plots and h.epochs:
         from nndl.experiments.chapter6 import plot

@@ -199,6 +199,8 @@ def summary_lines(exp: Experiment, result: Result) -> list[str]:
     if result.get("quick"):
         lines.append("  (--quick: less data and fewer epochs than the book, so the numbers differ"
                      + ("; the book's are beside them for reference)" if has_book else ")"))
+        if exp.quick_note:
+            lines.append(f"  (--quick: {exp.quick_note})")
     for claim, values in claim_values(exp, result):
         if values and claim.full_size_only and result.get("quick"):  # cannot pass on quick data
             lines.append(f"  not checked on --quick data: {claim.text}")

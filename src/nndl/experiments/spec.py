@@ -51,6 +51,7 @@ class Experiment:
     metrics: tuple[Metric, ...] = ()
     claims: tuple[Claim, ...] = ()
     notes: str = ""  # what a reader of the report should know (quirks, choices)
+    quick_note: str = ""  # printed under a --quick run's numbers: what the small version does not show
     cost: float = 1.0  # rough full-size minutes per seed, for scheduling ``all``
     extra_versions: tuple[str, ...] = field(default=())
     uses_mnist: bool = True  # False: runs without the data (the one-neuron widget)
