@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from nndl._words import count
 from nndl.errors import NndlError, UsageError
 from nndl.runs import TrainSettings, split_list
 
@@ -276,11 +277,6 @@ class SweepSpec:
             "samples": self.samples,
             "sample_seed": self.sample_seed,
         }
-
-
-def count(n: int, word: str) -> str:
-    """``count(1, "cell")`` -> "1 cell"; ``count(12, "cell")`` -> "12 cells"."""
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def cell_key(settings: TrainSettings, data_id: str) -> str:
