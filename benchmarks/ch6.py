@@ -38,9 +38,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 NETS = ("ch6-conv1", "ch6-conv2")
 MBS = (10, 100)
-IMPLS = ("nndl", "nndl2", "torch", "torch1")
-LABELS = {"nndl": "nndl, threads=1", "nndl2": "nndl, threads=2", "torch": "PyTorch eager",
-          "torch1": "PyTorch eager, 1 thread"}
+IMPLS = ("nndl", "nndl2", "nndlauto", "torch", "torch1")
+LABELS = {"nndl": "nndl, threads=1", "nndl2": "nndl, threads=2", "nndlauto": "nndl, auto (mb 10)",
+          "torch": "PyTorch eager", "torch1": "PyTorch eager, 1 thread"}
 ETA = 0.1
 EPOCH = 50_000
 WARMUP = 1_000
@@ -52,10 +52,17 @@ BEGIN, END = "<!-- ch6:begin -->", "<!-- ch6:end -->"
 
 
 def default_impl(mb: int) -> str:
-    """The cell that trains as nndl's default (threads="auto") does on this machine."""
+    """The cell that trains as nndl's defaults (threads="auto", blas_threads="auto") do on this
+    machine: two Python threads (one BLAS thread each) from mini-batch 50 on two cores; below,
+    one Python thread whose BLAS threads (one or two) a probe chooses, the "nndlauto" cell."""
     from nndl.network3 import auto_threads
 
-    return "nndl2" if auto_threads(mb) == 2 else "nndl"
+    return "nndl2" if auto_threads(mb) == 2 else "nndlauto"
+
+
+def _cells() -> list[tuple]:
+    return [(impl, net, mb) for net in NETS for mb in MBS for impl in IMPLS
+            if impl != "nndlauto" or default_impl(mb) == "nndlauto"]
 
 
 # ----------------------------------------------------------------------------- worker side
@@ -69,19 +76,37 @@ def _data(n: int):
     return s.training.X[:n], s.training.y[:n], s.test.X, s.test.y
 
 
-def run_nndl(net_name: str, mb: int, n: int, threads: int = 1) -> dict:
+def run_nndl(net_name: str, mb: int, n: int, threads: int | str = 1, blas_threads: int | str = 1) -> dict:
+    """One nndl cell; ``threads="auto", blas_threads="auto"`` are nndl's defaults. Also returns
+    the BLAS threads that the probes of the timed run chose (``blas_chosen``)."""
+    import logging
+
     import numpy as np
 
+    from nndl import network3
     from nndl.network3 import book_net
 
+    chosen: list[int] = []
+
+    class Probes(logging.Handler):
+        def emit(self, record):
+            if record.msg.startswith("BLAS probe"):
+                chosen.append(int(record.args[-1]))
+
     X, y, Xt, yt = _data(n)
+    kw = {"threads": threads, "blas_threads": blas_threads}
     warm = book_net(net_name, mb, rng=np.random.default_rng(9))
-    warm.SGD((X[:WARMUP], y[:WARMUP]), 1, mb, ETA, monitor=(), threads=threads)
+    warm.SGD((X[:WARMUP], y[:WARMUP]), 1, mb, ETA, monitor=(), **kw)
     net = book_net(net_name, mb, rng=np.random.default_rng(0))
+    handler = Probes()
+    network3.log.addHandler(handler)
+    network3.log.setLevel(logging.DEBUG)
     t0, c0 = time.perf_counter(), time.process_time()
-    net.SGD((X, y), 1, mb, ETA, monitor=(), threads=threads)  # one BLAS thread, as nndl trains by default
+    net.SGD((X, y), 1, mb, ETA, monitor=(), **kw)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"seconds": seconds, "cpu_seconds": cpu, "acc": int(round(net.accuracy(Xt, yt) * len(yt)))}
+    network3.log.removeHandler(handler)
+    return {"seconds": seconds, "cpu_seconds": cpu, "acc": int(round(net.accuracy(Xt, yt) * len(yt))),
+            "blas_chosen": chosen}
 
 
 def run_torch(net_name: str, mb: int, n: int, threads: int | None = None) -> dict:
@@ -191,8 +216,10 @@ def worker(argv) -> int:
     try:
         if a.impl == "rss":
             out.update(run_rss())
+        elif a.impl == "nndlauto":
+            out.update(run_nndl(a.net, a.mb, a.n, "auto", "auto"))
         elif a.impl in ("nndl", "nndl2"):
-            out.update(run_nndl(a.net, a.mb, a.n, 2 if a.impl == "nndl2" else 1))
+            out.update(run_nndl(a.net, a.mb, a.n, 2 if a.impl == "nndl2" else 1, 1))
         else:
             out.update(run_torch(a.net, a.mb, a.n, 1 if a.impl == "torch1" else None))
     except ImportError as exc:
@@ -218,7 +245,7 @@ def _run_cell(cell: tuple, n: int) -> dict:
 
 
 def run(rounds: int, n: int, rss: bool = True) -> dict:
-    cells = [(impl, net, mb) for net in NETS for mb in MBS for impl in IMPLS]
+    cells = _cells()
     if rss:
         cells.append(("rss", "ch6-conv2", 10))
     times: dict[tuple, list[float]] = {}
@@ -266,11 +293,15 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
              f"sigmoid; eta {ETA}; no reshuffle; float32) on the first {n:,} MNIST training images, in its "
              "own fresh process, after a 1,000-image warm-up; all cells interleaved in random order each "
              "round. **Seconds per 50,000-image epoch** (timed seconds x 50,000 / n), minimum / median "
-             "over the rounds. nndl trains with `threads=1` (one core, one BLAS thread) and with "
-             "`threads=2` (two Python threads, each running half of each mini-batch through every layer, "
-             "one BLAS thread each); its default, `threads=\"auto\"`, is one thread below mini-batch "
-             f"{AUTO_MIN_BATCH} and two from there on a machine with two cores or more (the 'nndl default' "
-             "column). PyTorch eager with its default threads (2 here) and with 1.", "",
+             "over the rounds. nndl trains with `threads=1, blas_threads=1` (one core), with "
+             "`threads=2, blas_threads=1` (two Python threads, each running half of each mini-batch through "
+             "every layer, one BLAS thread each) and, at mini-batch 10, with its defaults "
+             "(`threads=\"auto\", blas_threads=\"auto\"`: one Python thread below mini-batch "
+             f"{AUTO_MIN_BATCH}, and NumPy's BLAS on one or two threads, whichever a probe of 20 steps each "
+             "timed faster, probed again every 1,000 steps or more). From mini-batch "
+             f"{AUTO_MIN_BATCH} the defaults are the `threads=2` cell on a machine with two cores or more. "
+             "The 'nndl default' column names the cell. PyTorch eager with its default threads (2 here) "
+             "and with 1.", "",
              f"1-minute load average before each cell {min(load):.2f}-{max(load):.2f} (median "
              f"{statistics.median(load):.2f}) on {os.cpu_count()} cores, the previous cell's own load "
              "included (a two-thread cell leaves about 2). Two-thread PyTorch suffers most "
@@ -278,7 +309,7 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
              "| network, mini-batch | " + " | ".join(LABELS[i] for i in IMPLS) + " | nndl default "
              "| nndl default / PyTorch eager | target (nndl default / PyTorch eager) "
              "| nndl threads=1 / PyTorch 1 thread |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for net in NETS:
         for mb in MBS:
             cells = []
@@ -295,7 +326,7 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
                 verdict = ("met" if a[0] / b[0] <= limit else "NOT met") + f" (<= {limit:g})"
             a1, b1 = _stat(res, ("nndl", net, mb)), _stat(res, ("torch1", net, mb))
             one = "-" if a1 is None or b1 is None else f"{a1[0] / b1[0]:.2f} ({a1[1] / b1[1]:.2f})"
-            lines.append(f"| {net}, mb {mb} | " + " | ".join(cells) + f" | threads={2 if default == 'nndl2' else 1} | "
+            lines.append(f"| {net}, mb {mb} | " + " | ".join(cells) + f" | {LABELS[default].split(' (')[0]} | "
                          f"{ratio} | {verdict} | {one} |")
     lines += ["", "Ratios: of minima (of medians in parentheses). The verdicts follow the issue's definition "
               "(wall time against PyTorch eager with its default threads), which a loaded machine flatters: "
@@ -334,6 +365,13 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
     if accs:
         lines += ["", f"Check, test accuracy (of 10,000) after the timed {n:,} images (first round): "
                   + "; ".join(accs) + "."]
+    probes = []
+    for c, recs in sorted(res["records"].items()):
+        if c[0] == "nndlauto":
+            got = [n for r in recs for n in r.get("blas_chosen", [])]
+            probes.append(f"{c[1]} mb {c[2]}: two BLAS threads in {got.count(2)} of {len(got)} probes")
+    if probes:
+        lines += ["", "The default cells' BLAS probes (every round's timed run): " + "; ".join(probes) + "."]
     if res["errors"]:
         lines += ["", "Cells that did not run: " + "; ".join(f"{c}: {e}" for c, e in res["errors"].items())]
     lines.append(END)

@@ -9,6 +9,7 @@ ties (random float64 inputs have no ties).
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from types import SimpleNamespace
 
@@ -343,7 +344,7 @@ def test_threads_a_failing_part_raises_and_the_next_step_works(failing, monkeypa
 @pytest.mark.parametrize(("cores", "threads"), [({0}, 1), ({0, 1}, 2), (set(range(8)), 2)])
 def test_threads_auto_is_the_cores_this_process_may_use_at_most_two_from_mini_batch_50(cores, threads,
                                                                                        monkeypatch):
-    monkeypatch.setattr(network3.os, "sched_getaffinity", lambda pid: cores, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: cores, raising=False)
     assert network3.auto_threads() == network3.auto_threads(50) == threads
     assert network3.auto_threads(49) == network3.auto_threads(10) == 1
     rng = np.random.default_rng(21)
@@ -585,9 +586,117 @@ def test_evaluation_refuses_nan_or_infinite_inputs_as_training_does(method, bad)
 def test_sgd_blas_threads_must_be_none_or_a_whole_number_from_one(blas_threads):
     net = Network([FullyConnectedLayer(4, 3), SoftmaxLayer(3, 2)], 2, rng=np.random.default_rng(0))
     data = (np.zeros((4, 4)), np.zeros(4, int))
-    with pytest.raises(ValueError, match="blas_threads must be None or a whole number >= 1; got "):
+    with pytest.raises(ValueError, match="blas_threads must be None, 'auto' or a whole number >= 1; got "):
         net.SGD(data, 1, 2, 0.1, monitor=(), blas_threads=blas_threads)
     net.SGD(data, 1, 2, 0.1, monitor=(), blas_threads=2.0)  # a whole number
+
+
+class _FakeBlas:
+    """A threadpoolctl LibController stand-in: its number of threads, and every setting made."""
+
+    def __init__(self, n: int) -> None:
+        self.num_threads, self.settings = n, []
+
+    def set_num_threads(self, n: int) -> None:
+        self.num_threads = n
+        self.settings.append(n)
+
+
+def _blas_run(monkeypatch, setting, step_seconds, *, mine=2, other=2, python_threads=1, cores={0, 1}, steps=100):
+    """A _BlasThreads over fake libraries and a fake clock: step k takes step_seconds(threads now)."""
+    import nndl._cores
+
+    numpy_blas, scipy_blas = _FakeBlas(mine), _FakeBlas(other)
+    monkeypatch.setattr(nndl._cores, "blas_controllers", lambda: ([numpy_blas], [scipy_blas]))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: cores, raising=False)
+    clock = [0.0]
+    monkeypatch.setattr(network3.time, "perf_counter", lambda: clock[0])
+    used = []
+    with network3._BlasThreads(setting, python_threads) as blas:
+        for _ in range(steps):
+            if blas.probing:
+                blas.before_step()
+            used.append(numpy_blas.num_threads)
+            clock[0] += step_seconds(numpy_blas.num_threads)
+            if blas.probing:
+                blas.after_step()
+    return blas, used, numpy_blas, scipy_blas
+
+
+def test_blas_auto_probes_and_trains_on_the_faster_then_restores(monkeypatch):
+    B, F = network3.BLAS_PROBE_BLOCK, network3.BLAS_PROBE_FIRST
+    blas, used, numpy_blas, scipy_blas = _blas_run(monkeypatch, "auto", lambda n: 1.0 if n == 1 else 0.8)
+    assert blas.probing and blas.chosen == [2]
+    probe = [n for n in network3.BLAS_PROBE_ORDER for _ in range(B)]
+    assert probe == [1] * 5 + [2] * 10 + [1] * 10 + [2] * 10 + [1] * 5
+    assert used == [1] * (F - 1) + probe + [2] * (100 - F + 1 - len(probe))
+    assert scipy_blas.settings[0] == 1  # the other library: one thread throughout
+    assert (numpy_blas.num_threads, scipy_blas.num_threads) == (2, 2)  # both restored
+    # two threads slower (a busy core): the probe runs to its end and one thread stays
+    blas, used, *_ = _blas_run(monkeypatch, "auto", lambda n: 1.0 if n == 1 else 3.0)
+    assert blas.chosen == [1] and used.count(2) == 20
+    # far slower (both cores busy): given up after two steps on two threads
+    blas, used, *_ = _blas_run(monkeypatch, "auto", lambda n: 1.0 if n == 1 else 10.0)
+    assert blas.chosen == [1] and used.count(2) == 2
+    # not faster by 5 %: one thread (the margin)
+    blas, *_ = _blas_run(monkeypatch, "auto", lambda n: 1.0 if n == 1 else 0.96)
+    assert blas.chosen == [1]
+
+
+def test_blas_auto_probes_again_later_and_less_often_while_one_thread_wins(monkeypatch):
+    monkeypatch.setattr(network3, "BLAS_PROBE_EVERY", 30)
+    blas, used, *_ = _blas_run(monkeypatch, "auto", lambda n: 1.0 if n == 1 else 2.0, steps=1000)
+    # each probe 40 steps, then 60, 120, 240, 480 steps (doubled, up to 16x): probes start at
+    # steps 5, 104, 263 and 542; the next would at 1061
+    assert blas.chosen == [1] * 4
+    blas, used, *_ = _blas_run(monkeypatch, "auto", lambda n: 1.0 if n == 1 else 0.5, steps=1000)
+    assert blas.chosen == [2] * len(blas.chosen) and len(blas.chosen) > 10  # every 30 steps while two win
+
+
+@pytest.mark.parametrize(("kw", "why"), [({"cores": {0}}, "one core"), ({"mine": 1}, "an outer limit of 1"),
+                                          ({"python_threads": 2}, "two Python threads")])
+def test_blas_auto_stays_on_one_thread_without_a_second_core_to_use(monkeypatch, kw, why):
+    blas, used, numpy_blas, _ = _blas_run(monkeypatch, "auto", lambda n: 1.0 if n == 1 else 0.1, **kw)
+    assert not blas.probing and set(used) == {1}, why
+    assert numpy_blas.num_threads == kw.get("mine", 2)  # restored
+
+
+def test_blas_threads_given_go_to_numpys_blas_and_the_other_library_gets_one(monkeypatch):
+    _, used, numpy_blas, scipy_blas = _blas_run(monkeypatch, 3, lambda n: 1.0, mine=4, other=4)
+    assert set(used) == {3} and scipy_blas.settings == [1, 4]  # one while training, then restored
+    import nndl._cores
+
+    monkeypatch.setattr(nndl._cores, "blas_controllers", lambda: ([], [scipy_blas]))  # NumPy's not known
+    with network3._BlasThreads(2, 1):
+        assert scipy_blas.num_threads == 2  # as asked, to every library
+    with network3._BlasThreads(None, 1):
+        assert scipy_blas.num_threads == 4  # None: left alone
+
+
+def test_blas_controllers_tell_numpys_blas_from_the_others():
+    import numpy
+    import scipy.linalg  # noqa: F401 - SciPy's wheels load their own OpenBLAS
+
+    from nndl._cores import blas_controllers
+
+    mine, others = blas_controllers()
+    root = os.path.dirname(os.path.dirname(os.path.realpath(numpy.__file__)))
+    for lc in mine:
+        assert len(mine) + len(others) == 1 or os.path.realpath(lc.filepath).startswith(root)
+        assert "numpy" in os.path.realpath(lc.filepath) or len(mine) + len(others) == 1
+    assert all("numpy" not in os.path.realpath(lc.filepath) for lc in others) or not mine
+
+
+def test_sgd_with_blas_auto_trains_and_leaves_the_blas_threads_as_they_were():
+    from threadpoolctl import threadpool_info
+
+    before = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(200, 144)).astype(np.float32), rng.integers(0, 3, 200)
+    net = _small_net("sigmoid")
+    h = net.SGD((X, y), 3, 3, 0.1, monitor=("training_cost",))  # 198 steps: the probe runs here
+    assert np.all(np.isfinite(h.training_cost))
+    assert [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"] == before
 
 
 @pytest.mark.parametrize("make, expected", [

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from nndl._cores import usable_cores
 from nndl.activations import ReLU, Sigmoid, Tanh
 from nndl.errors import DivergenceError, ModelFileError
 from nndl.layers import (
@@ -632,7 +633,7 @@ class Network:
         Keyword options: ``reshuffle`` (nndl's, default False), ``rng`` (for reshuffling and
         dropout; default the network's), ``monitor`` (what to measure after each epoch),
         ``checkpoint`` (a path: saved after every epoch, and resumed from if it exists),
-        ``on_epoch``, ``should_stop``, ``blas_threads`` (default 1), ``threads`` (default "auto").
+        ``on_epoch``, ``should_stop``, ``blas_threads`` and ``threads`` (both default "auto").
         """
         mb = mini_batch_size if mini_batch_size is not None else self.mini_batch_size
         if mb is None:
@@ -796,11 +797,105 @@ def auto_threads(mini_batch_size: int | None = None) -> int:
     mini-batch in two, and on small mini-batches the hand-overs cost more than they save)."""
     if mini_batch_size is not None and mini_batch_size < AUTO_THREADS_MIN_BATCH:
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # no sched_getaffinity (macOS, Windows)
-        cores = os.cpu_count() or 1
-    return max(1, min(AUTO_THREADS_MAX, cores))
+    return max(1, min(AUTO_THREADS_MAX, usable_cores()))
+
+
+# blas_threads="auto" with one Python thread: NumPy's BLAS on one thread or two, whichever ran
+# the last probe's steps faster. Measured on this 2-core machine (ch6-conv2, mini-batch 10,
+# 500 steps, seconds per 50,000 images): one BLAS thread 11.2, two 9.1 with the other core idle;
+# but two took 26-36 with the other core busy and 1,285 with both busy (OpenBLAS's threads wait
+# for a core they do not get), so two threads are a measurement, not a rule.
+AUTO_BLAS_MAX = 2
+BLAS_PROBE_ORDER = (1, 2, 2, 1, 1, 2, 2, 1)  # one or two threads, block by block (a drift cancels)
+BLAS_PROBE_BLOCK = 5  # steps per block: 20 steps timed with each number of threads
+BLAS_PROBE_FIRST = 5  # steps before the first probe (the first step allocates the buffers)
+BLAS_PROBE_EVERY = 1000  # steps between probes; doubled, up to 16x, while one thread keeps winning
+BLAS_PROBE_MARGIN = 0.95  # two threads are chosen if their steps took under 0.95 x one thread's
+BLAS_PROBE_GIVE_UP = 3.0  # ... and given up at once when theirs take 3x one thread's mean
+
+
+class _BlasThreads:
+    """The BLAS threads of one training run (``Trainer3``'s ``blas_threads``), set on entry and
+    restored on exit; with "auto", ``before_step`` / ``after_step`` probe and choose.
+
+    The other BLAS libraries loaded (SciPy's wheels bring their own OpenBLAS) get one thread:
+    two libraries' thread pools on two threads each made a ch6-conv2 step 7x slower here, each
+    pool's threads spinning on the cores the other's needed.
+    """
+
+    def __init__(self, setting: int | str | None, python_threads: int) -> None:
+        self.setting, self.python_threads = setting, python_threads
+        self.probing = False
+        self.chosen: list[int] = []  # the probes' choices, in order
+
+    def __enter__(self) -> _BlasThreads:
+        self._saved: list[tuple[Any, int]] = []
+        if self.setting is None:
+            return self
+        from nndl._cores import blas_controllers
+
+        mine, others = blas_controllers()
+        self._saved = [(lc, lc.num_threads) for lc in mine + others]
+        if self.setting == "auto":
+            top = min([AUTO_BLAS_MAX, usable_cores()] + [lc.num_threads for lc in mine]) if mine else 1
+            self.probing = self.python_threads == 1 and top >= 2  # (an outer limit of 1 is kept)
+            n, targets = 1, mine
+        else:
+            n, targets = int(self.setting), mine or others  # NumPy's unknown: every library, as asked
+        self._mine = targets
+        for lc in others:
+            if lc not in targets:
+                lc.set_num_threads(1)
+        if self.probing:  # the first product on two threads costs ~40 ms more (once): not in a probe
+            self._set(AUTO_BLAS_MAX)
+            a = np.ones((512, 512), np.float32)
+            a @ a
+        self._set(n)
+        self.left, self.every, self.phase = BLAS_PROBE_FIRST, BLAS_PROBE_EVERY, 0
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for lc, n in self._saved:
+            lc.set_num_threads(n)
+
+    def _set(self, n: int) -> None:
+        for lc in self._mine:
+            lc.set_num_threads(n)
+
+    def before_step(self) -> None:
+        if self.phase == 0:  # between probes
+            self.left -= 1
+            if self.left > 0:
+                return
+            self.phase, self.step, self.spent, self.steps = 1, 0, [0.0, 0.0], [0, 0]
+        n = BLAS_PROBE_ORDER[self.step // BLAS_PROBE_BLOCK]
+        if n != self.phase:
+            self.phase = n
+            self._set(1 if n == 1 else AUTO_BLAS_MAX)
+        elif self.step == 0:
+            self._set(1)
+        self.t0 = time.perf_counter()
+
+    def after_step(self) -> None:
+        if self.phase == 0:
+            return
+        k = self.phase - 1
+        self.spent[k] += time.perf_counter() - self.t0
+        self.steps[k] += 1
+        self.step += 1
+        one, two = self.spent
+        if k == 1 and self.steps[1] >= 2 and two > BLAS_PROBE_GIVE_UP * one / self.steps[0] * (self.steps[1] + 2):
+            self._choose(1)  # far slower (e.g. the other core busy): no need to see the rest
+        elif self.step == len(BLAS_PROBE_ORDER) * BLAS_PROBE_BLOCK:
+            self._choose(AUTO_BLAS_MAX if two < BLAS_PROBE_MARGIN * one else 1)
+
+    def _choose(self, n: int) -> None:
+        self._set(n)
+        self.chosen.append(n)
+        self.every = BLAS_PROBE_EVERY if n > 1 else min(2 * self.every, 16 * BLAS_PROBE_EVERY)
+        self.phase, self.left = 0, self.every
+        log.debug("BLAS probe: %d steps took %.4f s on one BLAS thread, %d steps %.4f s on %d; chose %d",
+                  self.steps[0], self.spent[0], self.steps[1], self.spent[1], AUTO_BLAS_MAX, n)
 
 
 class Trainer3:
@@ -811,8 +906,7 @@ class Trainer3:
     checkpoint path and the same settings continues after the last finished epoch. A
     checkpoint written with other settings or another architecture raises ValueError.
 
-    Cores: ``blas_threads`` (default 1; None: the BLAS library's own default) is the number
-    of threads of each matrix product; ``threads`` (default "auto") the number of Python threads
+    Cores: ``threads`` (default "auto") is the number of Python threads
     that share each mini-batch (``Network.threads``): the mini-batch is cut into ``threads``
     parts of consecutive examples, and each thread runs the forward and backward pass of a
     part through every layer (one hand-over per step, to persistent threads; NumPy and BLAS
@@ -827,9 +921,21 @@ class Trainer3:
     rounding (the same bit for bit whichever thread ran which part); over a run the differences
     grow as in any float32 training (equal parts stayed within ~1e-7 over 2 epochs; ch6-relu at
     mini-batch 7, parts of 4 and 3, ended 2 epochs 0.9 points apart with one and two threads,
-    92.1 % and 91.2 %); ``threads=1`` gives the same numbers on every machine. One BLAS thread
-    by default, because on a machine whose other core is busy two BLAS threads made a ch6-conv2
-    step at mini-batch 100 3x slower.
+    92.1 % and 91.2 %).
+
+    ``blas_threads`` is the number of threads of each matrix product of NumPy's BLAS (every
+    other BLAS library loaded gets one: see ``_BlasThreads``); None leaves the libraries as
+    they are. "auto" (the default): one thread where ``threads`` is more than one, or where
+    this process may use one core only or NumPy's BLAS is already limited to one thread (an
+    outer ``threadpool_limits``, ``OPENBLAS_NUM_THREADS=1``; ``nndl experiment`` runs so);
+    else a probe after the first 5 steps, and again every 1,000 steps or more, times 20 steps
+    on one BLAS thread and 20 on two, in alternating blocks of 5, and trains on the faster (two
+    only if under 0.95x one's time; ``BLAS_PROBE_*``). Two BLAS threads took ch6-conv2 at mini-batch 10 from 11.2 to 9.1 s
+    per 50,000 images here with the other core idle, but to 26-36 s with it busy, which the
+    probe sees and avoids. Two BLAS threads sum some products in another order than one, so
+    with "auto" the numbers depend on the probes' choices (to float32 rounding, growing over a
+    run as above). ``threads=1, blas_threads=1`` gives the same numbers on every machine, and
+    a run resumed from its checkpoint the same numbers as one never interrupted.
     """
 
     def __init__(self, net: Network, training_data, epochs: int, mini_batch_size: int, eta: float,
@@ -837,7 +943,7 @@ class Trainer3:
                  rng: np.random.Generator | None = None, monitor: Sequence[str] = MONITORS,
                  checkpoint: str | Path | None = None,
                  on_epoch: Callable[[int, Network3History, Network], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None, blas_threads: int | None = 1,
+                 should_stop: Callable[[], bool] | None = None, blas_threads: int | str | None = "auto",
                  threads: int | str = "auto", resume_from: str | Path | None = None) -> None:
         if not _is_number(epochs) or not np.isfinite(epochs) or int(epochs) != epochs or epochs < 0:
             raise ValueError(f"epochs must be a whole number >= 0; got {epochs!r}")
@@ -850,9 +956,10 @@ class Trainer3:
             threads = auto_threads(mini_batch_size)
         elif not _is_number(threads) or not np.isfinite(threads) or int(threads) != threads or threads < 1:
             raise ValueError(f"threads must be a whole number >= 1 or 'auto'; got {threads!r}")
-        if blas_threads is not None and (not _is_number(blas_threads) or not np.isfinite(blas_threads)
-                                         or int(blas_threads) != blas_threads or blas_threads < 1):
-            raise ValueError(f"blas_threads must be None or a whole number >= 1; got {blas_threads!r}")
+        if blas_threads is not None and blas_threads != "auto" and (
+                not _is_number(blas_threads) or not np.isfinite(blas_threads)
+                or int(blas_threads) != blas_threads or blas_threads < 1):
+            raise ValueError(f"blas_threads must be None, 'auto' or a whole number >= 1; got {blas_threads!r}")
         unknown = set(monitor) - set(MONITORS)
         if unknown:
             raise ValueError(f"unknown monitor {sorted(unknown)[0]!r}; choose from {', '.join(MONITORS)}")
@@ -871,7 +978,7 @@ class Trainer3:
         self.monitor = tuple(monitor)
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.on_epoch, self.should_stop = on_epoch, should_stop
-        self.blas_threads = None if blas_threads is None else int(blas_threads)
+        self.blas_threads = blas_threads if blas_threads in (None, "auto") else int(blas_threads)
         self.threads = int(threads)
         self.epoch = 0
         self.history = Network3History(n_training=len(self.X),
@@ -926,11 +1033,7 @@ class Trainer3:
     def run(self) -> Network3History:
         saved, self.net.threads = self.net.threads, self.threads
         try:
-            if self.blas_threads is None:
-                return self._run()
-            from threadpoolctl import threadpool_limits
-
-            with threadpool_limits(limits=self.blas_threads, user_api="blas"):
+            with _BlasThreads(self.blas_threads, self.threads) as self._blas:
                 return self._run()
         finally:
             self.net.threads = saved
@@ -949,13 +1052,19 @@ class Trainer3:
             X, y = self.X, self.y
             order = self.rng.permutation(len(X)) if self.reshuffle else None
             cost = 0.0
+            blas = self._blas if self._blas.probing else None
             for j in range(nb):
                 if order is None:  # network3: consecutive slices, the same order every epoch
                     xb, yb = X[j * m: (j + 1) * m], y[j * m: (j + 1) * m]
                 else:
                     idx = order[j * m: (j + 1) * m]
                     xb, yb = X[idx], y[idx]
-                cost += update(xb, yb, self.eta, self.lmbda, nb)
+                if blas is None:
+                    cost += update(xb, yb, self.eta, self.lmbda, nb)
+                else:
+                    blas.before_step()
+                    cost += update(xb, yb, self.eta, self.lmbda, nb)
+                    blas.after_step()
             seconds = time.perf_counter() - t0
             if not np.isfinite(cost) or not all(np.isfinite(np.sum(p)) for p in net.params()):
                 raise DivergenceError(f"training diverged in epoch {self.epoch} (the cost or the weights "

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from nndl._cores import usable_cores
 from nndl._words import count
 from nndl.errors import NndlError, UsageError
 from nndl.runs import TrainSettings, split_list
@@ -1029,14 +1030,6 @@ def _fits_the_data(cells: Sequence[Cell], splits, evaluate_on: str) -> None:
                              f"{n_training:,} training examples")
         if s.expand:
             check_expand(s, (s.training_size or n_training) * n_inputs * np.dtype(s.dtype).itemsize)
-
-
-def usable_cores() -> int:
-    """The cores this process may run on: its CPU affinity where the system has one, else all."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int | None = None,
