@@ -40,7 +40,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from numpy.typing import NDArray
 from scipy.linalg import blas as _blas
 
-from nndl.activations import ReLU, Sigmoid, Tanh, sigmoid_for_size
+from nndl.activations import ReLU, Sigmoid, Tanh
 from nndl.activations import log_softmax as _log_softmax
 
 Array = NDArray[np.floating]
@@ -93,10 +93,27 @@ def activation_name(activation_fn) -> str:
     return name
 
 
+def _sigmoid(z: Array, out: Array) -> None:
+    """out = sigma(z) = 1 / (1 + e^{-z}), eq. (3), in four vectorised passes (in place if out is z).
+
+    NumPy's exp is vectorised (SIMD) for float32 where its tanh is not on AVX2 machines, so this
+    is 2.6x faster than eq. (111)'s tanh form that chapter 3's fast step uses (measured here on
+    28,800 float32 values, ch6-conv2's first layer at mini-batch 10: 62 against 163 us). Where
+    e^{-z} overflows (z < -88.7 in float32) it is inf and the result 0, as the exact value
+    rounds to (below 1e-38); the overflow is expected, so not warned about.
+    """
+    one = out.dtype.type(1.0)
+    with np.errstate(over="ignore"):
+        np.negative(z, out=out)
+        np.exp(out, out=out)
+        np.add(out, one, out=out)
+        np.divide(one, out, out=out)
+
+
 def _activate(name: str, z: Array, out: Array) -> None:
     """out = f(z), elementwise, in place where out is z."""
     if name == "sigmoid":
-        sigmoid_for_size(z.size)(z, out)
+        _sigmoid(z, out)
     elif name == "tanh":
         np.tanh(z, out=out)
     elif name == "relu":
