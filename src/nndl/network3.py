@@ -823,6 +823,8 @@ class _BlasThreads:
     pool's threads spinning on the cores the other's needed.
     """
 
+    warm = False  # this process has run a product on AUTO_BLAS_MAX threads
+
     def __init__(self, setting: int | str | None, python_threads: int) -> None:
         self.setting, self.python_threads = setting, python_threads
         self.probing = False
@@ -846,10 +848,11 @@ class _BlasThreads:
         for lc in others:
             if lc not in targets:
                 lc.set_num_threads(1)
-        if self.probing:  # the first product on two threads costs ~40 ms more (once): not in a probe
-            self._set(AUTO_BLAS_MAX)
-            a = np.ones((512, 512), np.float32)
+        if self.probing and not _BlasThreads.warm:  # a process's first product on two threads
+            self._set(AUTO_BLAS_MAX)  # costs ~40 ms more (OpenBLAS starts its threads): not in a probe
+            a = np.ones((256, 256), np.float32)
             a @ a
+            _BlasThreads.warm = True
         self._set(n)
         self.left, self.every, self.phase = BLAS_PROBE_FIRST, BLAS_PROBE_EVERY, 0
         return self
