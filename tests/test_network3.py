@@ -783,21 +783,14 @@ def _boom():
 
 
 @needs_helper
-def test_processes_2_an_error_in_the_helper_is_one_clear_error_and_nothing_is_left(monkeypatch):
-    monkeypatch.setattr(network3, "_run_part", _fail_in("child", _boom))
+@pytest.mark.parametrize(("how", "message"), [
+    (_boom, r"helper process \(processes=2\) failed: ValueError: boom"),
+    (lambda: os._exit(3), r"helper process \(processes=2\) ended \(exit code 3\)")])  # (a helper that dies)
+def test_processes_2_a_failing_helper_is_one_clear_error_and_nothing_is_left(monkeypatch, how, message):
+    monkeypatch.setattr(network3, "_run_part", _fail_in("child", how))
     X, y = _helper_data()
     net = _small_net("relu")
-    with pytest.raises(RuntimeError, match=r"helper process \(processes=2\) failed: ValueError: boom"):
-        net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
-    _no_helper_left(net)
-
-
-@needs_helper
-def test_processes_2_a_helper_that_dies_is_reported_not_waited_for(monkeypatch):
-    monkeypatch.setattr(network3, "_run_part", _fail_in("child", lambda: os._exit(3)))
-    X, y = _helper_data()
-    net = _small_net("relu")
-    with pytest.raises(RuntimeError, match=r"helper process \(processes=2\) ended \(exit code 3\)"):
+    with pytest.raises(RuntimeError, match=message):
         net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
     _no_helper_left(net)
 
