@@ -790,8 +790,33 @@ def test_processes_2_a_failing_helper_is_one_clear_error_and_nothing_is_left(mon
     monkeypatch.setattr(network3, "_run_part", _fail_in("child", how))
     X, y = _helper_data()
     net = _small_net("relu")
-    with pytest.raises(RuntimeError, match=message):
+    from nndl.errors import HelperProcessError
+
+    with pytest.raises(HelperProcessError, match=message):  # (one line from the command line)
         net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
+    _no_helper_left(net)
+
+
+@needs_helper
+def test_processes_auto_goes_on_alone_when_its_helper_fails(monkeypatch, caplog):
+    """processes="auto" (not asked for): a failing helper costs a warning, not the run; the
+    step it failed in is done again by this process."""
+    import logging
+
+    import nndl._cores
+
+    monkeypatch.setattr(network3, "HELPER_MIN_STEPS", 2)
+    monkeypatch.setattr(network3, "BLAS_PROBE_FIRST", 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(nndl._cores, "blas_controllers", lambda: ([_FakeBlas(2)], []))
+    monkeypatch.setattr(network3, "_run_part", _fail_in("child", _boom))
+    X, y = _helper_data(60)
+    net = _small_net("relu")
+    with caplog.at_level(logging.WARNING, logger="nndl.network3"):
+        h = net.SGD((X, y), 2, 3, 0.1, monitor=("training_cost",))
+    assert len(h.training_cost) == 2 and np.all(np.isfinite(h.training_cost))
+    assert "helper process (processes=2) failed: ValueError: boom; training goes on in this process alone" \
+        in caplog.text
     _no_helper_left(net)
 
 

@@ -56,7 +56,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from nndl._cores import usable_cores
 from nndl.activations import ReLU, Sigmoid, Tanh
-from nndl.errors import DivergenceError, ModelFileError
+from nndl.errors import DivergenceError, HelperProcessError, ModelFileError
 from nndl.layers import (
     ACTIVATIONS3,
     INITS3,
@@ -395,7 +395,13 @@ class Network:
         y = np.asarray(y, dtype=np.int64)
         self._draw_masks(len(X), masks)
         if self._helper is not None and self._helper.on and len(X) == self._helper.m:
-            return self._helper.step(X, y, scale, update)
+            try:
+                return self._helper.step(X, y, scale, update)
+            except HelperProcessError as exc:  # nothing stepped yet: this process does the step alone
+                if not self._helper.auto:  # processes=2, asked for
+                    raise
+                log.warning("%s; training goes on in this process alone", exc)
+                self._helper.close()
         parts = self._thread_parts(len(X))
         if parts is not None:
             return self._backprop_threads(X, y, parts, scale, update)
@@ -864,7 +870,7 @@ class _HelperProcess:
             r.nabla_b = self._alloc(r.nabla_b.shape, dt)
             self.shadows[i] = SimpleNamespace(nabla_w=bf["nw"].transpose(0, 3, 1, 2)[:, :, ::-1, ::-1],
                                               nabla_b=r.nabla_b)
-        self.seq, self.on = 0, True
+        self.seq, self.on, self.auto = 0, True, False  # auto: processes="auto" (a failure: go on alone)
         self.proc = multiprocessing.get_context("fork").Process(target=self._child, daemon=True,
                                                                 name="nndl-helper")
         self.proc.start()
@@ -940,13 +946,15 @@ class _HelperProcess:
             if spins % 4096 == 0:
                 if ctl[self.ERROR]:
                     text = bytes(self.msg[: int(ctl[self.MSG_LEN])]).decode("utf-8", "replace")
-                    raise RuntimeError(f"nndl's helper process (processes=2) failed: {text}")
+                    raise HelperProcessError(f"nndl's helper process (processes=2) failed: {text}")
                 if not self.proc.is_alive():
-                    raise RuntimeError(f"nndl's helper process (processes=2) ended (exit code "
-                                       f"{self.proc.exitcode}); train with processes=1")
+                    raise HelperProcessError(f"nndl's helper process (processes=2) ended (exit code "
+                                             f"{self.proc.exitcode})")
 
     def close(self) -> None:
-        """Stop the child; the parameters move back to this process's own memory."""
+        """Stop the child; the parameters move back to this process's own memory (once)."""
+        if self.net._helper is not self:
+            return
         if self.proc.is_alive():
             self.ctl[self.SEQ] = -1
             self.proc.join(timeout=5)
@@ -1266,6 +1274,7 @@ class Trainer3:
             helper = None
             if mode != 1:
                 helper = self.net._helper = _HelperProcess(self.net, self.m)
+                helper.auto = mode == "probe"
             try:
                 with _BlasThreads(self.blas_threads, self.threads * (2 if mode == 2 else 1),
                                   helper if mode == "probe" else None) as self._blas:
