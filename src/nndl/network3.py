@@ -894,6 +894,9 @@ class _HelperProcess:
         rep = self.reps[1]
         try:
             with threadpool_limits(limits=1, user_api="blas"):
+                # a first part on whatever the buffers hold, its results unused: the child's first
+                # touch of its copied buffers is not timed by the probe's first steps
+                _run_part(rep, self.X[lo:hi], self.y[lo:hi], 0.0, self.m)
                 while True:
                     spins, napping, last = 0, False, time.perf_counter()
                     while ctl[self.SEQ] == seen:
