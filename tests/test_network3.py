@@ -821,6 +821,34 @@ def test_processes_auto_goes_on_alone_when_its_helper_fails(monkeypatch, caplog)
 
 
 @needs_helper
+@pytest.mark.parametrize("processes", [2, "auto"])
+def test_a_helper_that_cannot_start_is_an_error_if_asked_for_else_a_warning(monkeypatch, caplog, processes):
+    import multiprocessing.context
+
+    import nndl._cores
+
+    def no_fork(self):
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", no_fork, raising=False)
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", no_fork)
+    monkeypatch.setattr(network3, "HELPER_MIN_STEPS", 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(nndl._cores, "blas_controllers", lambda: ([_FakeBlas(2)], []))
+    X, y = _helper_data()
+    net = _small_net("relu")
+    if processes == 2:
+        from nndl.errors import HelperProcessError
+
+        with pytest.raises(HelperProcessError, match="could not start nndl's helper process .*Cannot allocate"):
+            net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
+    else:
+        net.SGD((X, y), 1, 3, 0.1, monitor=())
+        assert "could not start nndl's helper process" in caplog.text
+    _no_helper_left(net)
+
+
+@needs_helper
 def test_processes_2_ctrl_c_waits_for_the_helpers_part_then_stops(monkeypatch):
     def interrupt():
         raise KeyboardInterrupt

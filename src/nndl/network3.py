@@ -816,7 +816,8 @@ class _HelperProcess:
     part 1's conv gradients, the mini-batch itself, the dropout masks and the cost live in one
     shared anonymous mapping; the child runs ``_run_part`` on its copy of the layers while this
     process runs part 0, then this process sums and steps (``Network._finish_parts``), exactly
-    as ``threads=2`` does (the same numbers, bit for bit). The two processes wait for each
+    as ``threads=2`` does (the same numbers, bit for bit, where that does not share out the fully
+    connected step among its threads: ``PARALLEL_UPDATE_MACS``). The two processes wait for each
     other by spinning on counters in the mapping, not on a lock: on this virtual machine a
     sleeping thread or process took ~100 us to wake, more than half a step of ch6-conv2 at
     mini-batch 10; spinning, a hand-over costs a few us. Idle (evaluation), the child sleeps
@@ -873,7 +874,12 @@ class _HelperProcess:
         self.seq, self.on, self.auto = 0, True, False  # auto: processes="auto" (a failure: go on alone)
         self.proc = multiprocessing.get_context("fork").Process(target=self._child, daemon=True,
                                                                 name="nndl-helper")
-        self.proc.start()
+        net._helper = self
+        try:
+            self.proc.start()
+        except OSError as exc:  # e.g. no memory for the fork
+            self.close()
+            raise HelperProcessError(f"could not start nndl's helper process (processes=2): {exc}") from None
 
     def _alloc(self, shape, dtype) -> Array:
         dtype = np.dtype(dtype)
@@ -958,7 +964,7 @@ class _HelperProcess:
         """Stop the child; the parameters move back to this process's own memory (once)."""
         if self.net._helper is not self:
             return
-        if self.proc.is_alive():
+        if self.proc.pid is not None and self.proc.is_alive():
             self.ctl[self.SEQ] = -1
             self.proc.join(timeout=5)
             if self.proc.is_alive():
@@ -1276,8 +1282,14 @@ class Trainer3:
             mode = self._processes()
             helper = None
             if mode != 1:
-                helper = self.net._helper = _HelperProcess(self.net, self.m)
-                helper.auto = mode == "probe"
+                try:
+                    helper = _HelperProcess(self.net, self.m)
+                    helper.auto = mode == "probe"
+                except HelperProcessError as exc:
+                    if mode != "probe":  # processes=2, asked for
+                        raise
+                    log.warning("%s; training in this process alone", exc)
+                    mode = 1
             try:
                 with _BlasThreads(self.blas_threads, self.threads * (2 if mode == 2 else 1),
                                   helper if mode == "probe" else None) as self._blas:
