@@ -38,9 +38,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 NETS = ("ch6-conv1", "ch6-conv2")
 MBS = (10, 100)
-IMPLS = ("nndl", "nndl2", "nndlauto", "torch", "torch1")
-LABELS = {"nndl": "nndl, threads=1", "nndl2": "nndl, threads=2", "nndlauto": "nndl, auto (mb 10)",
-          "torch": "PyTorch eager", "torch1": "PyTorch eager, 1 thread"}
+IMPLS = ("nndl", "nndl2", "nndlp2", "nndlauto", "torch", "torch1")
+LABELS = {"nndl": "nndl, threads=1", "nndl2": "nndl, threads=2", "nndlp2": "nndl, processes=2 (mb 10)",
+          "nndlauto": "nndl, auto (mb 10)", "torch": "PyTorch eager", "torch1": "PyTorch eager, 1 thread"}
 ETA = 0.1
 EPOCH = 50_000
 WARMUP = 1_000
@@ -62,7 +62,7 @@ def default_impl(mb: int) -> str:
 
 def _cells() -> list[tuple]:
     return [(impl, net, mb) for net in NETS for mb in MBS for impl in IMPLS
-            if impl != "nndlauto" or default_impl(mb) == "nndlauto"]
+            if impl not in ("nndlauto", "nndlp2") or default_impl(mb) == "nndlauto"]
 
 
 # ----------------------------------------------------------------------------- worker side
@@ -76,7 +76,8 @@ def _data(n: int):
     return s.training.X[:n], s.training.y[:n], s.test.X, s.test.y
 
 
-def run_nndl(net_name: str, mb: int, n: int, threads: int | str = 1, blas_threads: int | str = 1) -> dict:
+def run_nndl(net_name: str, mb: int, n: int, threads: int | str = 1, blas_threads: int | str = 1,
+             processes: int | str = 1) -> dict:
     """One nndl cell; ``threads="auto", blas_threads="auto"`` are nndl's defaults. Also returns
     the BLAS threads that the probes of the timed run chose (``blas_chosen``)."""
     import logging
@@ -90,11 +91,11 @@ def run_nndl(net_name: str, mb: int, n: int, threads: int | str = 1, blas_thread
 
     class Probes(logging.Handler):
         def emit(self, record):
-            if record.msg.startswith("BLAS probe"):
+            if "probe:" in record.msg:
                 chosen.append(int(record.args[-1]))
 
     X, y, Xt, yt = _data(n)
-    kw = {"threads": threads, "blas_threads": blas_threads}
+    kw = {"threads": threads, "blas_threads": blas_threads, "processes": processes}
     warm = book_net(net_name, mb, rng=np.random.default_rng(9))
     warm.SGD((X[:WARMUP], y[:WARMUP]), 1, mb, ETA, monitor=(), **kw)
     net = book_net(net_name, mb, rng=np.random.default_rng(0))
@@ -217,7 +218,9 @@ def worker(argv) -> int:
         if a.impl == "rss":
             out.update(run_rss())
         elif a.impl == "nndlauto":
-            out.update(run_nndl(a.net, a.mb, a.n, "auto", "auto"))
+            out.update(run_nndl(a.net, a.mb, a.n, "auto", "auto", "auto"))
+        elif a.impl == "nndlp2":
+            out.update(run_nndl(a.net, a.mb, a.n, 1, 1, 2))
         elif a.impl in ("nndl", "nndl2"):
             out.update(run_nndl(a.net, a.mb, a.n, 2 if a.impl == "nndl2" else 1, 1))
         else:
@@ -295,10 +298,12 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
              "round. **Seconds per 50,000-image epoch** (timed seconds x 50,000 / n), minimum / median "
              "over the rounds. nndl trains with `threads=1, blas_threads=1` (one core), with "
              "`threads=2, blas_threads=1` (two Python threads, each running half of each mini-batch through "
-             "every layer, one BLAS thread each) and, at mini-batch 10, with its defaults "
-             "(`threads=\"auto\", blas_threads=\"auto\"`: one Python thread below mini-batch "
-             f"{AUTO_MIN_BATCH}, and NumPy's BLAS on one or two threads, whichever a probe of 20 steps each "
-             "timed faster, probed again every 1,000 steps or more). From mini-batch "
+             "every layer, one BLAS thread each) and, at mini-batch 10, with `processes=2` (half of each "
+             "mini-batch in a helper process, one BLAS thread each) and with its defaults "
+             "(`threads=\"auto\", blas_threads=\"auto\", processes=\"auto\"`: one Python thread below "
+             f"mini-batch {AUTO_MIN_BATCH}, and on Linux x86-64 the helper process on or off, whichever a "
+             "probe of 20 steps each timed faster, probed again every 1,000 steps or more; elsewhere the "
+             "same probe between one and two BLAS threads). From mini-batch "
              f"{AUTO_MIN_BATCH} the defaults are the `threads=2` cell on a machine with two cores or more. "
              "The 'nndl default' column names the cell. PyTorch eager with its default threads (2 here) "
              "and with 1.", "",
@@ -309,7 +314,7 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
              "| network, mini-batch | " + " | ".join(LABELS[i] for i in IMPLS) + " | nndl default "
              "| nndl default / PyTorch eager | target (nndl default / PyTorch eager) "
              "| nndl threads=1 / PyTorch 1 thread |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for net in NETS:
         for mb in MBS:
             cells = []
@@ -369,9 +374,9 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
     for c, recs in sorted(res["records"].items()):
         if c[0] == "nndlauto":
             got = [n for r in recs for n in r.get("blas_chosen", [])]
-            probes.append(f"{c[1]} mb {c[2]}: two BLAS threads in {got.count(2)} of {len(got)} probes")
+            probes.append(f"{c[1]} mb {c[2]}: two cores chosen in {got.count(2)} of {len(got)} probes")
     if probes:
-        lines += ["", "The default cells' BLAS probes (every round's timed run): " + "; ".join(probes) + "."]
+        lines += ["", "The default cells' probes (every round's timed run): " + "; ".join(probes) + "."]
     if res["errors"]:
         lines += ["", "Cells that did not run: " + "; ".join(f"{c}: {e}" for c, e in res["errors"].items())]
     lines.append(END)

@@ -730,3 +730,198 @@ def test_describe_names_the_books_network_or_lists_the_layers():
     assert network3.describe(network3.book_net("ch6-relu", 10)) == "the book's ch6-relu / ch6-expanded network"
     other = Network([ConvPoolLayer((1, 28, 28), (4, 1, 5, 5), (2, 2)), SoftmaxLayer(4 * 12 * 12, 10)], 10)
     assert network3.describe(other) == "ConvPool(1x28x28, 4 filters 5x5, pool 2x2, sigmoid), Softmax(576->10)"
+
+
+# ---------------------------------------------------------------------------------- processes=2
+needs_helper = pytest.mark.skipif(not network3.helper_process_supported(),
+                                  reason="processes=2 needs Linux on x86-64")
+
+
+def _helper_data(n=12, seed=31):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 144)), rng.integers(0, 3, n)
+
+
+def _no_helper_left(net):
+    import multiprocessing
+
+    assert net._helper is None
+    assert not [p for p in multiprocessing.active_children() if p.name == "nndl-helper"]  # (joblib's may live on)
+    assert all(p.flags.owndata for p in net.params())  # back in the process's own memory
+
+
+@needs_helper
+@pytest.mark.parametrize("p_dropout", [0.0, 0.5])
+def test_processes_2_trains_as_threads_2_bit_for_bit(p_dropout, monkeypatch):
+    """The helper process runs part 1 of each step as the second thread would: the same numbers
+    (the fully connected step not shared out among the threads, as the helper never does)."""
+    monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 10**12)
+    X, y = _helper_data()
+    out = []
+    for kw in ({"threads": 2}, {"processes": 2}):
+        net = _small_net("sigmoid", p_dropout)
+        h = net.SGD((X, y), 2, 3, 0.1, lmbda=0.1, monitor=("training_cost",), **kw)
+        out.append(([p.copy() for p in net.params()], h.training_cost))
+    assert out[0][1] == out[1][1]
+    assert all(np.array_equal(a, b) for a, b in zip(out[0][0], out[1][0]))
+    _no_helper_left(net)
+
+
+def _fail_in(where, how):
+    parent = os.getpid()
+    real = network3._run_part
+
+    def part(rep, X, y, scale, m):
+        if (os.getpid() != parent) == (where == "child"):
+            how()
+        return real(rep, X, y, scale, m)
+
+    return part
+
+
+def _boom():
+    raise ValueError("boom")
+
+
+@needs_helper
+@pytest.mark.parametrize(("how", "message"), [
+    (_boom, r"helper process \(processes=2\) failed: ValueError: boom"),
+    (lambda: os._exit(3), r"helper process \(processes=2\) ended \(exit code 3\)")])  # (a helper that dies)
+def test_processes_2_a_failing_helper_is_one_clear_error_and_nothing_is_left(monkeypatch, how, message):
+    monkeypatch.setattr(network3, "_run_part", _fail_in("child", how))
+    X, y = _helper_data()
+    net = _small_net("relu")
+    from nndl.errors import HelperProcessError
+
+    with pytest.raises(HelperProcessError, match=message):  # (one line from the command line)
+        net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
+    _no_helper_left(net)
+
+
+@needs_helper
+def test_processes_auto_goes_on_alone_when_its_helper_fails(monkeypatch, caplog):
+    """processes="auto" (not asked for): a failing helper costs a warning, not the run; the
+    step it failed in is done again by this process."""
+    import logging
+
+    import nndl._cores
+
+    monkeypatch.setattr(network3, "HELPER_MIN_STEPS", 2)
+    monkeypatch.setattr(network3, "BLAS_PROBE_FIRST", 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(nndl._cores, "blas_controllers", lambda: ([_FakeBlas(2)], []))
+    monkeypatch.setattr(network3, "_run_part", _fail_in("child", _boom))
+    X, y = _helper_data(60)
+    net = _small_net("relu")
+    with caplog.at_level(logging.WARNING, logger="nndl.network3"):
+        h = net.SGD((X, y), 2, 3, 0.1, monitor=("training_cost",))
+    assert len(h.training_cost) == 2 and np.all(np.isfinite(h.training_cost))
+    assert "helper process (processes=2) failed: ValueError: boom; training goes on in this process alone" \
+        in caplog.text
+    _no_helper_left(net)
+
+
+@needs_helper
+@pytest.mark.parametrize("processes", [2, "auto"])
+def test_a_helper_that_cannot_start_is_an_error_if_asked_for_else_a_warning(monkeypatch, caplog, processes):
+    import multiprocessing.context
+
+    import nndl._cores
+
+    def no_fork(self):
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", no_fork, raising=False)
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", no_fork)
+    monkeypatch.setattr(network3, "HELPER_MIN_STEPS", 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(nndl._cores, "blas_controllers", lambda: ([_FakeBlas(2)], []))
+    X, y = _helper_data()
+    net = _small_net("relu")
+    if processes == 2:
+        from nndl.errors import HelperProcessError
+
+        with pytest.raises(HelperProcessError, match="could not start nndl's helper process .*Cannot allocate"):
+            net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
+    else:
+        net.SGD((X, y), 1, 3, 0.1, monitor=())
+        assert "could not start nndl's helper process" in caplog.text
+    _no_helper_left(net)
+
+
+@needs_helper
+def test_processes_2_ctrl_c_waits_for_the_helpers_part_then_stops(monkeypatch):
+    def interrupt():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(network3, "_run_part", _fail_in("parent", interrupt))
+    X, y = _helper_data()
+    net = _small_net("relu")
+    before = [p.copy() for p in net.params()]
+    with pytest.raises(KeyboardInterrupt):
+        net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
+    _no_helper_left(net)
+    assert all(np.array_equal(a, b) for a, b in zip(before, net.params()))  # no step half taken
+
+
+@pytest.mark.parametrize("bad", [0, 3, -1, 1.5, "x", True, None])
+def test_processes_must_be_1_2_or_auto(bad):
+    X, y = _helper_data()
+    with pytest.raises(ValueError, match="processes must be 1, 2 or 'auto'; got "):
+        _small_net("relu").SGD((X, y), 1, 3, 0.1, monitor=(), processes=bad)
+
+
+def test_processes_2_refuses_two_threads_and_an_unsupported_system(monkeypatch):
+    X, y = _helper_data()
+    if network3.helper_process_supported():
+        with pytest.raises(ValueError, match="processes=2 runs one thread in each process; got threads=2"):
+            _small_net("relu").SGD((X, y), 1, 3, 0.1, monitor=(), processes=2, threads=2)
+    monkeypatch.setattr(network3, "helper_process_supported", lambda: False)
+    with pytest.raises(ValueError, match="processes=2 needs Linux on x86-64"):
+        _small_net("relu").SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
+
+
+def test_processes_auto_uses_a_helper_only_where_it_may_pay(monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    monkeypatch.setattr(network3, "helper_process_supported", lambda: True)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    X, y = _helper_data(600)
+
+    def mode(mb=3, epochs=1, **kw):
+        return network3.Trainer3(_small_net("relu"), (X, y), epochs, mb, 0.1, monitor=(), **kw)._processes()
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert mode() == "probe"  # 200 steps
+        assert mode(processes=2) == 2 and mode(processes=1) == 1
+        assert mode(epochs=0) == 1  # nothing to train
+        assert mode(blas_threads=1) == mode(threads=2) == 1  # asked otherwise
+        monkeypatch.setattr(network3, "HELPER_MIN_STEPS", 201)
+        assert mode() == 1  # too short to pay for starting it
+        monkeypatch.setattr(network3, "HELPER_MIN_STEPS", 10)
+        assert mode(mb=50) == 1  # two threads' territory (one process on one core here... or threads)
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert mode() == 1  # an outer limit of one thread (nndl experiment): one process, the same numbers
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert mode() == 1
+
+
+def test_the_probe_switches_the_helper_not_the_blas_threads(monkeypatch):
+    helper = SimpleNamespace(on=True)
+    import nndl._cores
+
+    numpy_blas = _FakeBlas(2)
+    monkeypatch.setattr(nndl._cores, "blas_controllers", lambda: ([numpy_blas], []))
+    clock, used = [0.0], []
+    monkeypatch.setattr(network3.time, "perf_counter", lambda: clock[0])
+    with network3._BlasThreads("auto", 1, helper) as blas:
+        for _ in range(100):
+            blas.before_step()
+            used.append((helper.on, numpy_blas.num_threads))
+            clock[0] += 0.7 if helper.on else 1.0
+            blas.after_step()
+    assert blas.chosen == [2] and {n for _, n in used} == {1}  # one BLAS thread throughout
+    B, F = network3.BLAS_PROBE_BLOCK, network3.BLAS_PROBE_FIRST
+    probe = [n == 2 for n in network3.BLAS_PROBE_ORDER for _ in range(B)]
+    assert [on for on, _ in used] == [False] * (F - 1) + probe + [True] * (100 - F + 1 - len(probe))
+    assert numpy_blas.num_threads == 2  # restored

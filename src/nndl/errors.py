@@ -34,3 +34,7 @@ class FileWriteError(NndlError, OSError):
 
 class BusyError(NndlError):
     """A run folder or result file another nndl process is using (it holds the folder's lock)."""
+
+
+class HelperProcessError(NndlError, RuntimeError):
+    """The helper process of chapter 6's ``processes=2`` failed or ended during a training step."""
