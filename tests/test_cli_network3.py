@@ -38,6 +38,9 @@ def test_train_evaluate_predict_resume(tmp_path, capsys):
     record = json.loads((run / "history.json").read_text())
     assert record["status"] == "finished" and record["settings"]["eta"] == 0.5
     assert record["settings"]["lmbda"] == 0.0 and record["settings"]["dtype"] == "float32"  # the book's
+    # how the cores were used (30 steps: too short for a probe, so repeatable)
+    assert record["cores"] == {"threads": 1, "blas_threads": "auto", "processes": "auto", "probes": [],
+                               "repeatable": True}
     assert {"model.npz", "accuracy.png"} <= {p.name for p in run.iterdir()}  # (conv nets: filters.png too)
     net = nndl.load(run / "model.npz")
     assert isinstance(net, Network) and [layer.n_out for layer in net.layers] == [100, 10]

@@ -306,8 +306,8 @@ def test_sgd_threads_option(kind, monkeypatch):
     for a, b, c in zip(*params):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-15)
-    for bad in (0, 1.5, True, "two", None):
-        with pytest.raises(ValueError, match="threads must be a whole number >= 1 or 'auto'"):
+    for bad in (0, 1.5, True, "two", None, 10**30, 2**32 + 1, float("inf")):
+        with pytest.raises(ValueError, match="threads must be a whole number from 1 to 1024 or 'auto'"):
             _small_net("relu").SGD((X, y), 1, 4, 0.1, threads=bad)
 
 
@@ -582,11 +582,11 @@ def test_evaluation_refuses_nan_or_infinite_inputs_as_training_does(method, bad)
         getattr(net, method)(*args)
 
 
-@pytest.mark.parametrize("blas_threads", [0, -1, 2.5, "x", True, float("nan")])
+@pytest.mark.parametrize("blas_threads", [0, -1, 2.5, "x", True, float("nan"), 10**30, 2**32 + 1, 1025])
 def test_sgd_blas_threads_must_be_none_or_a_whole_number_from_one(blas_threads):
     net = Network([FullyConnectedLayer(4, 3), SoftmaxLayer(3, 2)], 2, rng=np.random.default_rng(0))
     data = (np.zeros((4, 4)), np.zeros(4, int))
-    with pytest.raises(ValueError, match="blas_threads must be None, 'auto' or a whole number >= 1; got "):
+    with pytest.raises(ValueError, match="blas_threads must be None, 'auto' or a whole number from 1 to 1024; got "):
         net.SGD(data, 1, 2, 0.1, monitor=(), blas_threads=blas_threads)
     net.SGD(data, 1, 2, 0.1, monitor=(), blas_threads=2.0)  # a whole number
 
@@ -635,9 +635,9 @@ def test_blas_auto_probes_and_trains_on_the_faster_then_restores(monkeypatch):
     # two threads slower (a busy core): the probe runs to its end and one thread stays
     blas, used, *_ = _blas_run(monkeypatch, "auto", lambda n: 1.0 if n == 1 else 3.0)
     assert blas.chosen == [1] and used.count(2) == 20
-    # far slower (both cores busy): given up after two steps on two threads
+    # far slower (both cores busy): given up after one step on two threads (10 > 3 x 1 x (1 + 2))
     blas, used, *_ = _blas_run(monkeypatch, "auto", lambda n: 1.0 if n == 1 else 10.0)
-    assert blas.chosen == [1] and used.count(2) == 2
+    assert blas.chosen == [1] and used.count(2) == 1
     # not faster by 5 %: one thread (the margin)
     blas, *_ = _blas_run(monkeypatch, "auto", lambda n: 1.0 if n == 1 else 0.96)
     assert blas.chosen == [1]
@@ -646,8 +646,9 @@ def test_blas_auto_probes_and_trains_on_the_faster_then_restores(monkeypatch):
 def test_blas_auto_probes_again_later_and_less_often_while_one_thread_wins(monkeypatch):
     monkeypatch.setattr(network3, "BLAS_PROBE_EVERY", 30)
     blas, used, *_ = _blas_run(monkeypatch, "auto", lambda n: 1.0 if n == 1 else 2.0, steps=1000)
-    # each probe 40 steps, then 60, 120, 240, 480 steps (doubled, up to 16x): probes start at
-    # steps 5, 104, 263 and 542; the next would at 1061
+    # each probe 40 steps; after the first (lost) one more look after BLAS_PROBE_SOON (100) steps,
+    # then 120, 240, 480 (doubled, up to 16x): probes start at steps 5, 145, 305 and 585; the
+    # next would at 1105
     assert blas.chosen == [1] * 4
     blas, used, *_ = _blas_run(monkeypatch, "auto", lambda n: 1.0 if n == 1 else 0.5, steps=1000)
     assert blas.chosen == [2] * len(blas.chosen) and len(blas.chosen) > 10  # every 30 steps while two win
@@ -907,7 +908,7 @@ def test_processes_auto_uses_a_helper_only_where_it_may_pay(monkeypatch):
 
 
 def test_the_probe_switches_the_helper_not_the_blas_threads(monkeypatch):
-    helper = SimpleNamespace(on=True)
+    helper = SimpleNamespace(on=True, ctl=[0, 0, 0, 0, 1], READY=4)  # (a child that is ready)
     import nndl._cores
 
     numpy_blas = _FakeBlas(2)
@@ -925,3 +926,85 @@ def test_the_probe_switches_the_helper_not_the_blas_threads(monkeypatch):
     probe = [n == 2 for n in network3.BLAS_PROBE_ORDER for _ in range(B)]
     assert [on for on, _ in used] == [False] * (F - 1) + probe + [True] * (100 - F + 1 - len(probe))
     assert numpy_blas.num_threads == 2  # restored
+
+
+def test_blas_auto_on_two_goes_back_to_one_when_steps_turn_slow(monkeypatch):
+    """Chosen two, then the other core gets busy: three steps in a row over 3x the probe's
+    two-thread mean switch back to one at once (not after the next probe)."""
+    slow = {"from": 10**9}
+    step = [0]
+
+    def seconds(n):
+        step[0] += 1
+        return 1.0 if n == 1 else (0.5 if step[0] < slow["from"] else 5.0)
+
+    slow["from"] = 80
+    blas, used, *_ = _blas_run(monkeypatch, "auto", seconds, steps=120)
+    assert blas.chosen == [2, 1]
+    assert used[79:82] == [2, 2, 2] and set(used[82:]) == {1}
+
+
+def test_blas_auto_no_probe_for_short_runs(monkeypatch):
+    import nndl._cores
+
+    numpy_blas = _FakeBlas(2)
+    monkeypatch.setattr(nndl._cores, "blas_controllers", lambda: ([numpy_blas], []))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    for steps, probing in ((network3.AUTO_MIN_STEPS - 1, False), (network3.AUTO_MIN_STEPS, True), (None, True)):
+        with network3._BlasThreads("auto", 1, steps=steps) as blas:
+            assert blas.probing == probing
+
+
+def test_blas_settings_come_back_after_two_trainings_at_once_and_after_ctrl_c_on_entry(monkeypatch):
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    def settings():
+        return [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = settings()
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(600, 144)), rng.integers(0, 3, 600)
+    start = threading.Barrier(2)
+
+    def train():
+        start.wait()
+        _small_net("relu").SGD((X, y), 1, 3, 0.1, monitor=())  # 200 steps: "auto" may probe
+
+    runs = [threading.Thread(target=train) for _ in range(2)]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join()
+    assert settings() == before
+    # Ctrl-C while the settings are being made: they go back
+    real = network3._BlasThreads._set
+
+    def interrupted(self, n):
+        real(self, n)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(network3._BlasThreads, "_set", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _small_net("relu").SGD((X, y), 1, 3, 0.1, monitor=(), blas_threads=2)
+    assert settings() == before and network3._blas_users == [0, []]
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_a_network_with_nan_or_infinite_weights_is_refused_before_training(bad):
+    net = _small_net("sigmoid")
+    net.layers[1].w[0, 0, 0, 0] = bad
+    X, y = _helper_data()
+    with pytest.raises(ValueError, match="layer 1's w holds NaN or infinite values before training"):
+        net.SGD((X, y), 1, 3, 0.1, monitor=())
+
+
+def test_trainer_cores_says_whether_a_probe_ran(monkeypatch):
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(30, 144)), rng.integers(0, 3, 30)
+    t = network3.Trainer3(_small_net("relu"), (X, y), 1, 3, 0.1, monitor=(), blas_threads=1)
+    t.run()
+    assert t.cores() == {"threads": 1, "blas_threads": 1, "processes": "auto", "probes": [], "repeatable": True}
+    t.probes.append(2)
+    assert t.cores()["repeatable"] is False

@@ -179,6 +179,7 @@ def test_jobs_minus_1_is_every_core_this_process_may_use(tmp_path, digits, monke
     assert used == [3] and "cores" not in caplog.text
     sweep.run_sweep(spec, tmp_path / "b", jobs=4, splits=digits)
     assert used == [3, 4] and "--jobs 4 is more than the 3 cores this process may use" in caplog.text
+    assert sweep.count(1, "core") == "1 core"  # (the message's plural: "the 1 core", not "the 1 cores")
     with pytest.raises(UsageError, match="got -2"):
         sweep.run_sweep(spec, tmp_path / "c", jobs=-2, splits=digits)
 

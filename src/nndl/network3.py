@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from nndl import _words
 from nndl._cores import usable_cores
 from nndl.activations import ReLU, Sigmoid, Tanh
 from nndl.errors import DivergenceError, HelperProcessError, ModelFileError
@@ -825,8 +826,10 @@ class _HelperProcess:
     child's part before raising) and exits when this process ends or dies.
     """
 
-    SEQ, DONE, ERROR, MSG_LEN = range(4)  # control words
+    SEQ, DONE, ERROR, MSG_LEN, READY = range(5)  # control words
     IDLE_SECONDS = 0.01  # the child spins this long without work, then naps
+    WARM_PARTS = 12  # parts the child runs before it is ready: its first ones took 8-15 ms here, not
+    # 1-2 (its first writes to the memory it shares copy-on-write with this process)
 
     def __init__(self, net: Network, m: int) -> None:
         import mmap
@@ -900,9 +903,13 @@ class _HelperProcess:
         rep = self.reps[1]
         try:
             with threadpool_limits(limits=1, user_api="blas"):
-                # a first part on whatever the buffers hold, its results unused: the child's first
-                # touch of its copied buffers is not timed by the probe's first steps
-                _run_part(rep, self.X[lo:hi], self.y[lo:hi], 0.0, self.m)
+                # parts on whatever the buffers hold, their results unused, until its steps take
+                # their usual time; the probe waits for this (a step given meanwhile is taken first)
+                for _ in range(self.WARM_PARTS):
+                    if ctl[self.SEQ] != seen:
+                        break
+                    _run_part(rep, self.X[lo:hi], self.y[lo:hi], 0.0, self.m)
+                ctl[self.READY] = 1
                 while True:
                     spins, napping, last = 0, False, time.perf_counter()
                     while ctl[self.SEQ] == seen:
@@ -1000,6 +1007,17 @@ AUTO_THREADS_MAX = 2  # Python threads of threads="auto": measured with 2 cores 
 AUTO_THREADS_MIN_BATCH = 50
 
 
+MAX_THREADS = 1024  # threads and blas_threads: more is refused (OpenBLAS's own limit is 64 to 512)
+
+
+def _thread_count(v) -> bool:
+    """Whether v is a whole number of threads, 1 to ``MAX_THREADS`` (bools, NaN, 1.5, 10**30: no)."""
+    try:
+        return _is_number(v) and 1 <= v <= MAX_THREADS and int(v) == v
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def auto_threads(mini_batch_size: int | None = None) -> int:
     """``threads="auto"``: the cores this process may use (its CPU affinity), at most
     ``AUTO_THREADS_MAX``, for mini-batches of at least ``AUTO_THREADS_MIN_BATCH`` examples;
@@ -1016,14 +1034,22 @@ def auto_threads(mini_batch_size: int | None = None) -> int:
 # but two took 26-36 with the other core busy and 1,285 with both busy (OpenBLAS's threads wait
 # for a core they do not get), so two threads are a measurement, not a rule.
 AUTO_BLAS_MAX = 2
-HELPER_MIN_STEPS = 200  # processes="auto": a helper process for runs of this many steps or more (its start and
-# stop took 8 + 19 ms here, 5 % of 200 steps of ch6-conv2 at mini-batch 10)
+AUTO_MIN_STEPS = 200  # the probe (and processes="auto"'s helper) only for runs of this many steps or
+# more: a short run gains little, and a probe on a busy machine costs a few slow steps (the helper's
+# start and stop took 8 + 19 ms here, 5 % of 200 steps of ch6-conv2 at mini-batch 10)
+HELPER_MIN_STEPS = AUTO_MIN_STEPS
 BLAS_PROBE_ORDER = (1, 2, 2, 1, 1, 2, 2, 1)  # one or two threads, block by block (a drift cancels)
 BLAS_PROBE_BLOCK = 5  # steps per block: 20 steps timed with each number of threads
 BLAS_PROBE_FIRST = 5  # steps before the first probe (the first step allocates the buffers)
 BLAS_PROBE_EVERY = 1000  # steps between probes; doubled, up to 16x, while one thread keeps winning
+BLAS_PROBE_SOON = 100  # steps to the second probe when the first chose one
 BLAS_PROBE_MARGIN = 0.95  # two threads are chosen if their steps took under 0.95 x one thread's
-BLAS_PROBE_GIVE_UP = 3.0  # ... and given up at once when theirs take 3x one thread's mean
+BLAS_PROBE_GIVE_UP = 3.0  # a probe drops two threads once their steps' time passes 3x one thread's
+# mean step times (the two-thread steps so far + 2): after one step 9x as long as one thread's
+BLAS_WATCH_SLOW = 3.0  # on two: a step over 3x the probe's mean two-thread step is slow, and
+BLAS_WATCH_STRIKES = 3  # this many slow steps in a row switch back to one at once (a core got busy)
+_blas_lock = threading.Lock()
+_blas_users = [0, []]  # trainings inside _BlasThreads now; the settings found by the first
 
 
 class _BlasThreads:
@@ -1032,30 +1058,52 @@ class _BlasThreads:
 
     The other BLAS libraries loaded (SciPy's wheels bring their own OpenBLAS) get one thread:
     two libraries' thread pools on two threads each made a ch6-conv2 step 7x slower here, each
-    pool's threads spinning on the cores the other's needed.
+    pool's threads spinning on the cores the other's needed. The settings are process-wide:
+    the first training to enter saves them and the last to leave restores them; a training
+    that starts while another runs (another Python thread) leaves them as they are and does
+    not probe.
     """
 
     warm = False  # this process has run a product on AUTO_BLAS_MAX threads
 
-    def __init__(self, setting: int | str | None, python_threads: int, helper: _HelperProcess | None = None) -> None:
+    def __init__(self, setting: int | str | None, python_threads: int, helper: _HelperProcess | None = None,
+                 steps: int | None = None, chosen: list[int] | None = None) -> None:
         self.setting, self.python_threads = setting, python_threads
         self.helper = helper  # given: the probe compares one core with the helper process, not BLAS threads
+        self.steps_planned = steps  # the run's steps (None: unknown); a probe only from AUTO_MIN_STEPS
         self.probing = False
-        self.chosen: list[int] = []  # the probes' choices, in order
+        self.chosen: list[int] = [] if chosen is None else chosen  # the probes' choices, in order (appended)
+        self.entered = False
 
     def __enter__(self) -> _BlasThreads:
-        self._saved: list[tuple[Any, int]] = []
-        if self.setting is None:
+        self._mine: list = []
+        if self.setting is None and self.helper is None:
             return self
         from nndl._cores import blas_controllers
 
         mine, others = blas_controllers()
-        self._saved = [(lc, lc.num_threads) for lc in mine + others]
+        with _blas_lock:
+            first = _blas_users[0] == 0
+            if first:
+                _blas_users[1] = [(lc, lc.num_threads) for lc in mine + others]
+            _blas_users[0] += 1
+            self.entered = True
+        if not first:  # another training runs in this process: its settings stay, no probe
+            return self
+        try:
+            self._configure(mine, others)
+        except BaseException:  # e.g. Ctrl-C now: the settings found go back
+            self.__exit__()
+            raise
+        return self
+
+    def _configure(self, mine: list, others: list) -> None:
         if self.helper is not None:  # (Trainer3 checked that two cores are there to use)
             self.probing, n, targets = True, 1, mine
         elif self.setting == "auto":
             top = min([AUTO_BLAS_MAX, usable_cores()] + [lc.num_threads for lc in mine]) if mine else 1
-            self.probing = self.python_threads == 1 and top >= 2  # (an outer limit of 1 is kept)
+            long_enough = self.steps_planned is None or self.steps_planned >= AUTO_MIN_STEPS
+            self.probing = self.python_threads == 1 and top >= 2 and long_enough  # (an outer limit of 1 is kept)
             n, targets = 1, mine
         else:
             n, targets = int(self.setting), mine or others  # NumPy's unknown: every library, as asked
@@ -1063,20 +1111,27 @@ class _BlasThreads:
         for lc in others:
             if lc not in targets:
                 lc.set_num_threads(1)
-        if self.probing and self.helper is None and not _BlasThreads.warm:  # a process's first product on two threads
-            self._set(AUTO_BLAS_MAX)  # costs ~40 ms more (OpenBLAS starts its threads): not in a probe
+        if self.probing and self.helper is None and not _BlasThreads.warm:  # a process's first product
+            self._set(AUTO_BLAS_MAX)  # on two threads costs ~40 ms more (OpenBLAS starts its threads)
             a = np.ones((256, 256), np.float32)
             a @ a
             _BlasThreads.warm = True
         self._set(n)
-        self.left, self.every, self.phase = BLAS_PROBE_FIRST, BLAS_PROBE_EVERY, 0
-        return self
+        self.n, self.left, self.every, self.phase, self.strikes = n, BLAS_PROBE_FIRST, BLAS_PROBE_EVERY, 0, 0
 
     def __exit__(self, *exc) -> None:
-        for lc, n in self._saved:
-            lc.set_num_threads(n)
+        if not self.entered:
+            return
+        with _blas_lock:
+            self.entered = False
+            _blas_users[0] -= 1
+            if _blas_users[0] == 0:
+                for lc, n in _blas_users[1]:
+                    lc.set_num_threads(n)
+                _blas_users[1] = []
 
     def _set(self, n: int) -> None:
+        self.n = n
         if self.helper is not None:  # two: the helper process runs half of each step; one BLAS thread each
             self.helper.on = n > 1
             n = 1
@@ -1086,26 +1141,37 @@ class _BlasThreads:
     def before_step(self) -> None:
         if self.phase == 0:  # between probes
             self.left -= 1
-            if self.left > 0:
-                return
-            self.phase, self.step, self.spent, self.steps = 1, 0, [0.0, 0.0], [0, 0]
-        n = BLAS_PROBE_ORDER[self.step // BLAS_PROBE_BLOCK]
-        if n != self.phase:
-            self.phase = n
-            self._set(1 if n == 1 else AUTO_BLAS_MAX)
-        elif self.step == 0:
-            self._set(1)
+            h = self.helper
+            if self.left <= 0 and h is not None and not h.ctl[h.READY]:  # the child is not ready yet
+                if h.ctl[h.ERROR] or (self.left % 100 == 0 and not h.proc.is_alive()):
+                    h.on = True  # failed: the next step says so (HelperProcessError), and goes on alone
+            elif self.left <= 0:
+                self.phase, self.step, self.spent, self.steps = 1, 0, [0.0, 0.0], [0, 0]
+        if self.phase:
+            n = BLAS_PROBE_ORDER[self.step // BLAS_PROBE_BLOCK]
+            if n != self.phase or self.step == 0:
+                self.phase = n
+                self._set(1 if n == 1 else AUTO_BLAS_MAX)
         self.t0 = time.perf_counter()
 
     def after_step(self) -> None:
+        seconds = time.perf_counter() - self.t0
         if self.phase == 0:
+            if self.n > 1:  # on two: a core that got busy shows as slow steps
+                self.strikes = self.strikes + 1 if seconds > BLAS_WATCH_SLOW * self.mean_two else 0
+                if self.strikes >= BLAS_WATCH_STRIKES:
+                    self._set(1)
+                    self.chosen.append(1)
+                    self.every, self.left, self.strikes = BLAS_PROBE_EVERY, BLAS_PROBE_EVERY, 0
+                    log.debug("%d steps in a row over %.1fx the probe's time on two: back to one",
+                              BLAS_WATCH_STRIKES, BLAS_WATCH_SLOW)
             return
         k = self.phase - 1
-        self.spent[k] += time.perf_counter() - self.t0
+        self.spent[k] += seconds
         self.steps[k] += 1
         self.step += 1
         one, two = self.spent
-        if k == 1 and self.steps[1] >= 2 and two > BLAS_PROBE_GIVE_UP * one / self.steps[0] * (self.steps[1] + 2):
+        if k == 1 and two > BLAS_PROBE_GIVE_UP * one / self.steps[0] * (self.steps[1] + 2):
             self._choose(1)  # far slower (e.g. the other core busy): no need to see the rest
         elif self.step == len(BLAS_PROBE_ORDER) * BLAS_PROBE_BLOCK:
             self._choose(AUTO_BLAS_MAX if two < BLAS_PROBE_MARGIN * one else 1)
@@ -1113,8 +1179,11 @@ class _BlasThreads:
     def _choose(self, n: int) -> None:
         self._set(n)
         self.chosen.append(n)
+        self.mean_two = self.spent[1] / max(1, self.steps[1])
         self.every = BLAS_PROBE_EVERY if n > 1 else min(2 * self.every, 16 * BLAS_PROBE_EVERY)
-        self.phase, self.left = 0, self.every
+        self.phase, self.left, self.strikes = 0, self.every, 0
+        if len(self.chosen) == 1 and n == 1:  # the first probe, near the start (a child still slow,
+            self.left = BLAS_PROBE_SOON  # caches cold): one more look soon
         log.debug("%s probe: %d steps took %.4f s on one core, %d steps %.4f s on %d; chose %d",
                   "BLAS" if self.helper is None else "helper process", self.steps[0], self.spent[0],
                   self.steps[1], self.spent[1], AUTO_BLAS_MAX, n)
@@ -1154,10 +1223,12 @@ class Trainer3:
     on one BLAS thread and 20 on two, in alternating blocks of 5, and trains on the faster (two
     only if under 0.95x one's time; ``BLAS_PROBE_*``). Two BLAS threads took ch6-conv2 at mini-batch 10 from 11.2 to 9.1 s
     per 50,000 images here with the other core idle, but to 26-36 s with it busy, which the
-    probe sees and avoids. Two BLAS threads sum some products in another order than one, so
-    with "auto" the numbers depend on the probes' choices (to float32 rounding, growing over a
-    run as above). ``threads=1, blas_threads=1`` gives the same numbers on every machine, and
-    a run resumed from its checkpoint the same numbers as one never interrupted.
+    probe sees and avoids (see docs/chapter6.md for the probe's rules). Two BLAS threads sum some
+    products in another order than one, and every probe runs steps both ways, so two runs with
+    "auto" are not the same bit for bit once a probe has run (``cores()`` says whether one
+    did). ``threads=1, blas_threads=1`` gives the same numbers each time on one machine (not on
+    another CPU, whose BLAS kernels round differently), and a run resumed from its checkpoint
+    the same numbers as one never interrupted.
 
     ``processes`` (1, 2 or "auto", the default): 2 runs half of each mini-batch in a helper
     process (``_HelperProcess``: forked, sharing the parameters and the buffers that the parts
@@ -1199,12 +1270,15 @@ class Trainer3:
             raise ValueError(f"processes=2 runs one thread in each process; got threads={threads!r}")
         if threads == "auto":
             threads = 1 if processes == 2 else auto_threads(mini_batch_size)
-        elif not _is_number(threads) or not np.isfinite(threads) or int(threads) != threads or threads < 1:
-            raise ValueError(f"threads must be a whole number >= 1 or 'auto'; got {threads!r}")
-        if blas_threads is not None and blas_threads != "auto" and (
-                not _is_number(blas_threads) or not np.isfinite(blas_threads)
-                or int(blas_threads) != blas_threads or blas_threads < 1):
-            raise ValueError(f"blas_threads must be None, 'auto' or a whole number >= 1; got {blas_threads!r}")
+        elif not _thread_count(threads):
+            raise ValueError(f"threads must be a whole number from 1 to {MAX_THREADS} or 'auto'; got {threads!r}")
+        if blas_threads is not None and blas_threads != "auto" and not _thread_count(blas_threads):
+            raise ValueError(f"blas_threads must be None, 'auto' or a whole number from 1 to {MAX_THREADS}; "
+                             f"got {blas_threads!r}")
+        for name, n in (("threads", threads), ("blas_threads", blas_threads)):
+            if _is_number(n) and n > usable_cores():
+                log.warning("%s=%d is more than the %s this process may use: they will share them",
+                            name, n, _words.count(usable_cores(), "core"))
         unknown = set(monitor) - set(MONITORS)
         if unknown:
             raise ValueError(f"unknown monitor {sorted(unknown)[0]!r}; choose from {', '.join(MONITORS)}")
@@ -1236,6 +1310,12 @@ class Trainer3:
         self.resume_from = Path(resume_from) if resume_from is not None else self.checkpoint
         if self.resume_from is not None and self.resume_from.exists():
             self._resume()
+        for i, layer in enumerate(net.layers):
+            for name in ("w", "b"):
+                if not np.isfinite(getattr(layer, name)).all():
+                    raise ValueError(f"layer {i}'s {name} holds NaN or infinite values before training; "
+                                     "initialise the network again")
+        self.probes: list[int] = []  # the BLAS / helper probes' choices (1 or 2), every run() so far
 
     def settings(self) -> dict[str, Any]:
         return {"n_training": len(self.X), "mini_batch_size": self.m, "eta": self.eta, "lmbda": self.lmbda,
@@ -1292,13 +1372,21 @@ class Trainer3:
                     mode = 1
             try:
                 with _BlasThreads(self.blas_threads, self.threads * (2 if mode == 2 else 1),
-                                  helper if mode == "probe" else None) as self._blas:
+                                  helper if mode == "probe" else None,
+                                  self.num_training_batches * (self.epochs - self.epoch), self.probes) as self._blas:
                     return self._run()
             finally:
                 if helper is not None:
                     helper.close()
         finally:
             self.net.threads = saved
+
+    def cores(self) -> dict[str, Any]:
+        """How this run used the cores: the options, the probes' choices so far (1 or 2 each), and
+        whether the run is repeatable bit for bit (no probe ran: each probe runs steps on two
+        cores, whose rounding differs from one's, whichever it then chooses)."""
+        return {"threads": self.threads, "blas_threads": self.blas_threads, "processes": self.processes,
+                "probes": list(self.probes), "repeatable": not self.probes}
 
     def _processes(self) -> int | str:
         """1, 2, or "probe" (``processes="auto"`` where a helper process may pay: the probe decides)."""

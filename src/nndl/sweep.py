@@ -1079,8 +1079,8 @@ def run_sweep(spec: SweepSpec, folder: str | os.PathLike[str], *, jobs: int | No
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, or -1 for every core this process may use; got {jobs}")
     if jobs > cores:
-        log.warning("--jobs %d is more than the %d cores this process may use: the cells will share them",
-                    jobs, cores)
+        log.warning("--jobs %d is more than the %s this process may use: the cells will share them",
+                    jobs, count(cores, "core"))
     folder = Path(folder).expanduser()
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out {folder}: exists and is not a folder")

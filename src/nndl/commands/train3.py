@@ -330,7 +330,7 @@ def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
 
     def write(h, status):
         record.update(status=status, history=h.to_dict(), best_epoch=h.best_epoch,
-                      test_accuracy_at_best=h.test_accuracy_at_best)
+                      test_accuracy_at_best=h.test_accuracy_at_best, cores=trainer.cores())
         write_json(history_path, record)
 
     checkpoint, model = folder / "checkpoint.npz", folder / "model.npz"
