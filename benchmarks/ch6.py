@@ -302,7 +302,7 @@ def report(res: dict, rounds: int, n: int, argv: list[str], elapsed: float, comm
              "mini-batch in a helper process, one BLAS thread each) and with its defaults "
              "(`threads=\"auto\", blas_threads=\"auto\", processes=\"auto\"`: one Python thread below "
              f"mini-batch {AUTO_MIN_BATCH}, and on Linux x86-64 the helper process on or off, whichever a "
-             "probe of 20 steps each timed faster, probed again every 1,000 steps or more; elsewhere the "
+             "probe of 16 timed steps each found faster, probed again every 1,000 steps or more; elsewhere the "
              "same probe between one and two BLAS threads). From mini-batch "
              f"{AUTO_MIN_BATCH} the defaults are the `threads=2` cell on a machine with two cores or more. "
              "The 'nndl default' column names the cell. PyTorch eager with its default threads (2 here) "

@@ -798,6 +798,12 @@ def _run_part(rep: list, X: Array, y: NDArray[np.int64], scale: float, m: int) -
     return cost
 
 
+def _alone() -> bool:
+    """Whether this is the process's only thread (besides nndl's own idle step threads)."""
+    me = threading.current_thread()
+    return all(t is me or t.name.startswith("nndl-step-") for t in threading.enumerate())
+
+
 def helper_process_supported() -> bool:
     """``processes=2`` needs a forked child that shares memory with this process and sees its
     writes in order without memory barriers (x86-64's total store order): Linux on x86-64; and
@@ -874,12 +880,17 @@ class _HelperProcess:
             r.nabla_b = self._alloc(r.nabla_b.shape, dt)
             self.shadows[i] = SimpleNamespace(nabla_w=bf["nw"].transpose(0, 3, 1, 2)[:, :, ::-1, ::-1],
                                               nabla_b=r.nabla_b)
-        self.seq, self.on, self.auto = 0, True, False  # auto: processes="auto" (a failure: go on alone)
+        self.seq, self.on, self.auto, self.started = 0, True, False, time.perf_counter()  # auto: processes="auto" (a failure: go on alone)
+        from nndl._cores import blas_controllers
+
         self.proc = multiprocessing.get_context("fork").Process(target=self._child, daemon=True,
                                                                 name="nndl-helper")
         net._helper = self
         try:
-            self.proc.start()
+            with _blas_lock:  # not while another nndl training of this process scans its libraries
+                mine, others = blas_controllers()
+                self._blas_libs = mine + others
+                self.proc.start()
         except OSError as exc:  # e.g. no memory for the fork
             self.close()
             raise HelperProcessError(f"could not start nndl's helper process (processes=2): {exc}") from None
@@ -895,38 +906,39 @@ class _HelperProcess:
     def _child(self) -> None:
         import signal
 
-        from threadpoolctl import threadpool_limits
-
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
         parent, ctl, seen = os.getppid(), self.ctl, 0
         lo, hi = self.parts[1]
         rep = self.reps[1]
         try:
-            with threadpool_limits(limits=1, user_api="blas"):
-                # parts on whatever the buffers hold, their results unused, until its steps take
-                # their usual time; the probe waits for this (a step given meanwhile is taken first)
-                for _ in range(self.WARM_PARTS):
-                    if ctl[self.SEQ] != seen:
-                        break
-                    _run_part(rep, self.X[lo:hi], self.y[lo:hi], 0.0, self.m)
-                ctl[self.READY] = 1
-                while True:
-                    spins, napping, last = 0, False, time.perf_counter()
-                    while ctl[self.SEQ] == seen:
-                        spins += 1
-                        if spins == 1024:
-                            spins = 0
-                            if os.getppid() != parent:
-                                return
-                            napping = time.perf_counter() - last > self.IDLE_SECONDS
-                        if napping:
-                            time.sleep(0.0005)
-                    seq = int(ctl[self.SEQ])
-                    if seq < 0:
-                        return
-                    self.values[1] = _run_part(rep, self.X[lo:hi], self.y[lo:hi], float(self.values[0]), self.m)
-                    ctl[self.DONE] = seq
-                    seen = seq
+            # one BLAS thread, through the controllers found before the fork (scanning the loaded
+            # libraries again here could wait forever on a loader lock another thread held then)
+            for lc in self._blas_libs:
+                lc.set_num_threads(1)
+            # parts on whatever the buffers hold, their results unused, until its steps take
+            # their usual time; the probe waits for this (a step given meanwhile is taken first)
+            for _ in range(self.WARM_PARTS):
+                if ctl[self.SEQ] != seen:
+                    break
+                _run_part(rep, self.X[lo:hi], self.y[lo:hi], 0.0, self.m)
+            ctl[self.READY] = 1
+            while True:
+                spins, napping, last = 0, False, time.perf_counter()
+                while ctl[self.SEQ] == seen:
+                    spins += 1
+                    if spins == 1024:
+                        spins = 0
+                        if os.getppid() != parent:
+                            return
+                        napping = time.perf_counter() - last > self.IDLE_SECONDS
+                    if napping:
+                        time.sleep(0.0005)
+                seq = int(ctl[self.SEQ])
+                if seq < 0:
+                    return
+                self.values[1] = _run_part(rep, self.X[lo:hi], self.y[lo:hi], float(self.values[0]), self.m)
+                ctl[self.DONE] = seq
+                seen = seq
         except BaseException as exc:  # noqa: BLE001 - reported by the parent
             text = f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")[:4096]
             self.msg[: len(text)] = np.frombuffer(text, np.uint8)
@@ -956,10 +968,16 @@ class _HelperProcess:
         return (cost + float(self.values[1])) / self.m
 
     def _wait(self, seq: int) -> None:
-        ctl, spins = self.ctl, 0
+        ctl, spins, since = self.ctl, 0, None
         while ctl[self.DONE] != seq:
             spins += 1
             if spins % 4096 == 0:
+                now = time.perf_counter()
+                since = since or now
+                if now - since > HELPER_TIMEOUT:  # alive but stuck (e.g. a lock it inherited locked)
+                    self.proc.kill()
+                    raise HelperProcessError(f"nndl's helper process (processes=2) did not finish its part "
+                                             f"of a step in {HELPER_TIMEOUT:g} s; it was stopped")
                 if ctl[self.ERROR]:
                     text = bytes(self.msg[: int(ctl[self.MSG_LEN])]).decode("utf-8", "replace")
                     raise HelperProcessError(f"nndl's helper process (processes=2) failed: {text}")
@@ -1038,8 +1056,9 @@ AUTO_MIN_STEPS = 200  # the probe (and processes="auto"'s helper) only for runs 
 # more: a short run gains little, and a probe on a busy machine costs a few slow steps (the helper's
 # start and stop took 8 + 19 ms here, 5 % of 200 steps of ch6-conv2 at mini-batch 10)
 HELPER_MIN_STEPS = AUTO_MIN_STEPS
+HELPER_TIMEOUT = 60.0  # seconds without the helper's part of a step (or its readiness): it is stuck
 BLAS_PROBE_ORDER = (1, 2, 2, 1, 1, 2, 2, 1)  # one or two threads, block by block (a drift cancels)
-BLAS_PROBE_BLOCK = 5  # steps per block: 20 steps timed with each number of threads
+BLAS_PROBE_BLOCK = 5  # steps per block, the first untimed: 16 steps timed each way
 BLAS_PROBE_FIRST = 5  # steps before the first probe (the first step allocates the buffers)
 BLAS_PROBE_EVERY = 1000  # steps between probes; doubled, up to 16x, while one thread keeps winning
 BLAS_PROBE_SOON = 100  # steps to the second probe when the first chose one
@@ -1050,6 +1069,7 @@ BLAS_WATCH_SLOW = 3.0  # on two: a step over 3x the probe's mean two-thread step
 BLAS_WATCH_STRIKES = 3  # this many slow steps in a row switch back to one at once (a core got busy)
 _blas_lock = threading.Lock()
 _blas_users = [0, []]  # trainings inside _BlasThreads now; the settings found by the first
+_trainings = [0]  # Trainer3.run calls running now in this process (threads): a helper only when alone
 
 
 class _BlasThreads:
@@ -1081,8 +1101,8 @@ class _BlasThreads:
             return self
         from nndl._cores import blas_controllers
 
-        mine, others = blas_controllers()
         with _blas_lock:
+            mine, others = blas_controllers()
             first = _blas_users[0] == 0
             if first:
                 _blas_users[1] = [(lc, lc.num_threads) for lc in mine + others]
@@ -1143,10 +1163,11 @@ class _BlasThreads:
             self.left -= 1
             h = self.helper
             if self.left <= 0 and h is not None and not h.ctl[h.READY]:  # the child is not ready yet
-                if h.ctl[h.ERROR] or (self.left % 100 == 0 and not h.proc.is_alive()):
-                    h.on = True  # failed: the next step says so (HelperProcessError), and goes on alone
+                if h.ctl[h.ERROR] or (self.left % 100 == 0 and (
+                        not h.proc.is_alive() or time.perf_counter() - h.started > HELPER_TIMEOUT)):
+                    h.on = True  # failed or stuck: the next step says so (HelperProcessError), goes on alone
             elif self.left <= 0:
-                self.phase, self.step, self.spent, self.steps = 1, 0, [0.0, 0.0], [0, 0]
+                self.phase, self.step, self.spent, self.steps, self.raw_two = 1, 0, [0.0, 0.0], [0, 0], [0.0, 0]
         if self.phase:
             n = BLAS_PROBE_ORDER[self.step // BLAS_PROBE_BLOCK]
             if n != self.phase or self.step == 0:
@@ -1167,11 +1188,15 @@ class _BlasThreads:
                               BLAS_WATCH_STRIKES, BLAS_WATCH_SLOW)
             return
         k = self.phase - 1
-        self.spent[k] += seconds
-        self.steps[k] += 1
+        if self.step % BLAS_PROBE_BLOCK:  # a block's first step, just after a switch, is not timed:
+            self.spent[k] += seconds  # the other way's caches (buffers, a napping child) are cold
+            self.steps[k] += 1
+        if k == 1:  # every step on two, for giving up early
+            self.raw_two[0] += seconds
+            self.raw_two[1] += 1
         self.step += 1
         one, two = self.spent
-        if k == 1 and two > BLAS_PROBE_GIVE_UP * one / self.steps[0] * (self.steps[1] + 2):
+        if k == 1 and self.raw_two[0] > BLAS_PROBE_GIVE_UP * one / self.steps[0] * (self.raw_two[1] + 2):
             self._choose(1)  # far slower (e.g. the other core busy): no need to see the rest
         elif self.step == len(BLAS_PROBE_ORDER) * BLAS_PROBE_BLOCK:
             self._choose(AUTO_BLAS_MAX if two < BLAS_PROBE_MARGIN * one else 1)
@@ -1219,8 +1244,9 @@ class Trainer3:
     they are. "auto" (the default): one thread where ``threads`` is more than one, or where
     this process may use one core only or NumPy's BLAS is already limited to one thread (an
     outer ``threadpool_limits``, ``OPENBLAS_NUM_THREADS=1``; ``nndl experiment`` runs so);
-    else a probe after the first 5 steps, and again every 1,000 steps or more, times 20 steps
-    on one BLAS thread and 20 on two, in alternating blocks of 5, and trains on the faster (two
+    else a probe after the first 5 steps, and again every 1,000 steps or more, times 16 steps
+    on one BLAS thread and 16 on two, in alternating blocks of 5 (a block's first step, just
+    after the switch, untimed), and trains on the faster (two
     only if under 0.95x one's time; ``BLAS_PROBE_*``). Two BLAS threads took ch6-conv2 at mini-batch 10 from 11.2 to 9.1 s
     per 50,000 images here with the other core idle, but to 26-36 s with it busy, which the
     probe sees and avoids (see docs/chapter6.md for the probe's rules). Two BLAS threads sum some
@@ -1240,8 +1266,9 @@ class Trainer3:
     with ``processes=2``, 9.2-9.5 with two BLAS threads; ch6-conv1 5.4-5.6, 4.7-4.9 and 5.4-5.6.
     Linux on x86-64 only (``helper_process_supported``). "auto": where the probe of
     ``blas_threads="auto"`` would run (one Python thread, a mini-batch under
-    ``AUTO_THREADS_MIN_BATCH``, two cores, no outer limit of one BLAS thread) and the run has
-    ``HELPER_MIN_STEPS`` (200) steps or more, the helper process is started and the probe
+    ``AUTO_THREADS_MIN_BATCH``, two cores, no outer limit of one BLAS thread), the run has
+    ``HELPER_MIN_STEPS`` (200) steps or more and the calling thread is the process's only one
+    (a fork beside other threads can copy a lock one of them holds), the helper process is started and the probe
     compares one core with the two processes instead (one BLAS thread each); else 1. The
     numbers then depend on the probes' choices as with ``blas_threads="auto"``.
     """
@@ -1358,6 +1385,8 @@ class Trainer3:
 
     def run(self) -> Network3History:
         saved, self.net.threads = self.net.threads, self.threads
+        with _blas_lock:
+            _trainings[0] += 1
         try:
             mode = self._processes()
             helper = None
@@ -1380,6 +1409,8 @@ class Trainer3:
                     helper.close()
         finally:
             self.net.threads = saved
+            with _blas_lock:
+                _trainings[0] -= 1
 
     def cores(self) -> dict[str, Any]:
         """How this run used the cores: the options, the probes' choices so far (1 or 2 each), and
@@ -1398,7 +1429,12 @@ class Trainer3:
             return 1
         from nndl._cores import blas_controllers
 
-        mine, _ = blas_controllers()
+        if not _alone():  # a fork beside other threads can copy a lock one holds (a child that waits
+            return 1  # forever), and left OpenBLAS stuck on one thread in 1 of 20 runs here
+        with _blas_lock:
+            if _trainings[0] > 1:  # another training runs in this process: no fork beside it
+                return 1
+            mine, _ = blas_controllers()
         if not mine or min(lc.num_threads for lc in mine) < 2:  # an outer limit of one thread is kept
             return 1
         return "probe"
