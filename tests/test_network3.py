@@ -807,6 +807,7 @@ def test_processes_auto_goes_on_alone_when_its_helper_fails(monkeypatch, caplog)
 
     import nndl._cores
 
+    monkeypatch.setattr(network3, "_alone", lambda: True)  # (pytest's process may hold other threads)
     monkeypatch.setattr(network3, "HELPER_MIN_STEPS", 2)
     monkeypatch.setattr(network3, "BLAS_PROBE_FIRST", 1)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
@@ -832,6 +833,7 @@ def test_a_helper_that_cannot_start_is_an_error_if_asked_for_else_a_warning(monk
     def no_fork(self):
         raise OSError(12, "Cannot allocate memory")
 
+    monkeypatch.setattr(network3, "_alone", lambda: True)  # (pytest's process may hold other threads)
     monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", no_fork, raising=False)
     monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", no_fork)
     monkeypatch.setattr(network3, "HELPER_MIN_STEPS", 2)
@@ -934,9 +936,26 @@ def test_processes_2_refuses_two_threads_and_an_unsupported_system(monkeypatch):
         _small_net("relu").SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
 
 
+def test_processes_auto_forks_no_helper_beside_other_threads():
+    """_alone: the training's thread is the process's only one (nndl's idle step threads aside)."""
+    import threading
+
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, name="someone-else")
+    t.start()
+    try:
+        assert not network3._alone()
+    finally:
+        stop.set()
+        t.join()
+    others = [t for t in threading.enumerate() if t is not threading.current_thread()]
+    assert network3._alone() == all(t.name.startswith("nndl-step-") for t in others)
+
+
 def test_processes_auto_uses_a_helper_only_where_it_may_pay(monkeypatch):
     from threadpoolctl import threadpool_limits
 
+    monkeypatch.setattr(network3, "_alone", lambda: True)  # (pytest's process may hold other threads)
     monkeypatch.setattr(network3, "helper_process_supported", lambda: True)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     X, y = _helper_data(600)
