@@ -905,6 +905,52 @@ def test_two_trainings_at_once_in_threads_fork_no_helper_beside_each_other(monke
 
 
 @needs_helper
+def test_a_ctrl_c_while_the_helper_starts_leaves_nothing_attached(monkeypatch):
+    import multiprocessing.process
+
+    real = multiprocessing.process.BaseProcess.start
+
+    def interrupted(self):
+        real(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", interrupted)
+    X, y = _helper_data()
+    net = _small_net("relu")
+    with pytest.raises(KeyboardInterrupt):
+        net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
+    _no_helper_left(net)
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", real)
+    net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=1)  # and the next training works
+
+
+@needs_helper
+def test_processes_2_sees_parameters_replaced_in_on_epoch(monkeypatch):
+    """A callback that replaces w by a new array (not in place): the helper's part uses it too."""
+    monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 10**12)
+    X, y = _helper_data(24)
+
+    def halve(epoch, history, net):
+        for layer in net.layers:
+            layer.w = layer.w * 0.5
+
+    out = []
+    for kw in ({"threads": 2}, {"processes": 2}):
+        net = _small_net("sigmoid")
+        net.SGD((X, y), 3, 3, 0.1, monitor=(), on_epoch=halve, **kw)
+        out.append([p.copy() for p in net.params()])
+    assert all(np.array_equal(a, b) for a, b in zip(*out))
+
+
+def test_processes_2_needs_a_mini_batch_of_two():
+    X, y = _helper_data()
+    net = Network([FullyConnectedLayer(144, 5), SoftmaxLayer(5, 3)], 1, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="processes=2 splits each mini-batch in two: it needs mini_batch_size >= 2"):
+        net.SGD((X, y), 1, 1, 0.1, monitor=(), processes=2)
+    net.SGD((X, y), 1, 1, 0.1, monitor=())  # "auto": one process
+
+
+@needs_helper
 def test_processes_2_ctrl_c_waits_for_the_helpers_part_then_stops(monkeypatch):
     def interrupt():
         raise KeyboardInterrupt
@@ -932,6 +978,7 @@ def test_processes_2_refuses_two_threads_and_an_unsupported_system(monkeypatch):
         with pytest.raises(ValueError, match="processes=2 runs one thread in each process; got threads=2"):
             _small_net("relu").SGD((X, y), 1, 3, 0.1, monitor=(), processes=2, threads=2)
     monkeypatch.setattr(network3, "helper_process_supported", lambda: False)
+    monkeypatch.setattr(network3, "_linux_x86_64", lambda: False)
     with pytest.raises(ValueError, match="processes=2 needs Linux on x86-64"):
         _small_net("relu").SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
 

@@ -809,11 +809,15 @@ def helper_process_supported() -> bool:
     writes in order without memory barriers (x86-64's total store order): Linux on x86-64; and
     a process that may have children (not a daemonic ``multiprocessing`` worker)."""
     import multiprocessing
+
+    return _linux_x86_64() and not multiprocessing.current_process().daemon
+
+
+def _linux_x86_64() -> bool:
     import platform
     import sys
 
-    return (sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64")
-            and not multiprocessing.current_process().daemon)
+    return sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64")
 
 
 class _HelperProcess:
@@ -856,6 +860,18 @@ class _HelperProcess:
         size = sum(-(-int(np.prod(sh)) * np.dtype(t).itemsize // 64) * 64 for sh, t in shapes)
         self._mm = mmap.mmap(-1, max(size, 64))  # MAP_SHARED | MAP_ANONYMOUS: shared with a forked child
         self._used = 0
+        self.proc = None
+        net._helper = self  # from here on, close() puts everything back (also after a Ctrl-C here)
+        try:
+            self._start(net, m, dt, conv, drop, multiprocessing)
+        except OSError as exc:  # e.g. no memory for the fork
+            self.close()
+            raise HelperProcessError(f"could not start nndl's helper process (processes=2): {exc}") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, net: Network, m: int, dt, conv: list, drop: list, multiprocessing) -> None:
         for layer in net.layers:  # the parameters, moved into the mapping (this process updates them)
             for name in ("w", "b"):
                 v = self._alloc(getattr(layer, name).shape, dt)
@@ -881,19 +897,24 @@ class _HelperProcess:
             self.shadows[i] = SimpleNamespace(nabla_w=bf["nw"].transpose(0, 3, 1, 2)[:, :, ::-1, ::-1],
                                               nabla_b=r.nabla_b)
         self.seq, self.on, self.auto, self.started = 0, True, False, time.perf_counter()  # auto: processes="auto" (a failure: go on alone)
+        import signal
+
         from nndl._cores import blas_controllers
 
-        self.proc = multiprocessing.get_context("fork").Process(target=self._child, daemon=True,
-                                                                name="nndl-helper")
-        net._helper = self
-        try:
-            with _blas_lock:  # not while another nndl training of this process scans its libraries
-                mine, others = blas_controllers()
-                self._blas_libs = mine + others
-                self.proc.start()
-        except OSError as exc:  # e.g. no memory for the fork
-            self.close()
-            raise HelperProcessError(f"could not start nndl's helper process (processes=2): {exc}") from None
+        self._shared = [(layer, layer.w, layer.b) for layer in net.layers]
+        proc = multiprocessing.get_context("fork").Process(target=self._child, daemon=True, name="nndl-helper")
+        main = threading.current_thread() is threading.main_thread()
+        with _blas_lock:  # not while another nndl training of this process scans its libraries
+            mine, others = blas_controllers()
+            self._blas_libs = mine + others
+            if main:  # a Ctrl-C during the fork comes after it (inside, Python's fork handlers drop it)
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                self.proc = proc  # (close() stops it even if the start is interrupted half-way)
+                proc.start()
+            finally:
+                if main:
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     def _alloc(self, shape, dtype) -> Array:
         dtype = np.dtype(dtype)
@@ -907,6 +928,7 @@ class _HelperProcess:
         import signal
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         parent, ctl, seen = os.getppid(), self.ctl, 0
         lo, hi = self.parts[1]
         rep = self.reps[1]
@@ -949,6 +971,13 @@ class _HelperProcess:
     def step(self, X: Array, y: NDArray[np.int64], scale: float, update: float | None) -> float:
         """One training step on both processes; the mini-batch's mean cost."""
         net = self.net
+        for layer, w, b in self._shared:  # parameters replaced by new arrays (e.g. in on_epoch): the
+            if layer.w is not w or layer.b is not b:  # helper's copies of the layers use the shared ones
+                if layer.w.shape != w.shape or layer.b.shape != b.shape:
+                    raise ValueError(f"{layer!r}: its parameters were replaced by others of another shape")
+                np.copyto(w, layer.w)
+                np.copyto(b, layer.b)
+                layer.w, layer.b = w, b
         np.copyto(self.X, X)
         self.y[...] = y
         self.values[0] = scale
@@ -989,14 +1018,14 @@ class _HelperProcess:
         """Stop the child; the parameters move back to this process's own memory (once)."""
         if self.net._helper is not self:
             return
-        if self.proc.pid is not None and self.proc.is_alive():
+        if self.proc is not None and self.proc.is_alive():
             self.ctl[self.SEQ] = -1
             self.proc.join(timeout=5)
             if self.proc.is_alive():
                 self.proc.kill()
                 self.proc.join()
         for layer in self.net.layers:
-            layer.w, layer.b = np.array(layer.w), np.array(layer.b)
+            layer.w, layer.b = np.array(layer.w), np.array(layer.b)  # (copies of the mapping's, or own)
         self.net._split = None
         self.net._replicas = []
         self.net._helper = None
@@ -1291,8 +1320,15 @@ class Trainer3:
         if processes != "auto" and (processes not in (1, 2) or isinstance(processes, bool)):
             raise ValueError(f"processes must be 1, 2 or 'auto'; got {processes!r}")
         if processes == 2 and not helper_process_supported():
-            raise ValueError("processes=2 needs Linux on x86-64 (a forked helper process sharing memory) "
-                             "and a process that may start one (not a daemonic worker); use processes=1")
+            import multiprocessing
+
+            why = ("a process that may start one (this is a daemonic multiprocessing worker)"
+                   if multiprocessing.current_process().daemon and _linux_x86_64()
+                   else "Linux on x86-64 (a forked helper process sharing memory)")
+            raise ValueError(f"processes=2 needs {why}; use processes=1")
+        if processes == 2 and mini_batch_size < 2:
+            raise ValueError(f"processes=2 splits each mini-batch in two: it needs mini_batch_size >= 2; "
+                             f"got {mini_batch_size}")
         if processes == 2 and threads not in ("auto", 1):
             raise ValueError(f"processes=2 runs one thread in each process; got threads={threads!r}")
         if threads == "auto":
@@ -1424,7 +1460,7 @@ class Trainer3:
         steps = self.num_training_batches * (self.epochs - self.epoch)
         if self.processes != "auto" or steps < 1:
             return 1 if steps < 1 else self.processes
-        if (self.threads != 1 or self.blas_threads != "auto" or self.m >= AUTO_THREADS_MIN_BATCH
+        if (self.threads != 1 or self.blas_threads != "auto" or not 2 <= self.m < AUTO_THREADS_MIN_BATCH
                 or steps < HELPER_MIN_STEPS or usable_cores() < 2 or not helper_process_supported()):
             return 1
         from nndl._cores import blas_controllers

@@ -92,6 +92,7 @@ def run(args) -> int:
 def _run(args, ids, seeds, log) -> int:
     import sys
     import time
+    from pathlib import Path
 
     from nndl.experiments.runner import run_many
 
@@ -108,7 +109,7 @@ def _run(args, ids, seeds, log) -> int:
     run_many(ids, seeds, quick=args.quick, out_dir=args.out, force=args.force, jobs=args.jobs, on_done=done,
              on_error=error)
     log.info("%d experiment(s) in %.1f s; results in %s", len(ids) - len(failed), time.perf_counter() - start,
-             args.out)
+             Path(args.out) / "quick" if args.quick else args.out)
     print(f"wall time: {time.perf_counter() - start:.1f} s")
     if failed:
         print(f"nndl: {len(failed)} of {len(ids)} experiments failed: {', '.join(failed)}", file=sys.stderr)

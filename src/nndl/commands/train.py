@@ -363,7 +363,7 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> int:
                             "trained; it cannot be continued (start a new run)")
         settings = _absolute_paths(replace(record.settings, **changes))
         settings.check()
-        log.warning("%s: killed before its first checkpoint; starting it again", folder)
+        log.warning("%s: stopped before its first checkpoint; starting it again", folder)
         splits = runs.load_data(settings, name=record.data.get("name"))
         session = runs.Session.start(settings, splits, folder)
         return _train(session, plots=not args.no_plots)

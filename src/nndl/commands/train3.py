@@ -293,7 +293,7 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> Train3Settings:
     if done:
         raise NndlError(f"{folder}: checkpoint.npz is missing although {_words.count(done, 'epoch')} trained; "
                         "it cannot be continued (start a new run)")
-    log.warning("%s: killed before its first checkpoint; starting it again", folder)
+    log.warning("%s: stopped before its first checkpoint; starting it again", folder)
     return s
 
 
