@@ -808,7 +808,7 @@ def test_processes_auto_goes_on_alone_when_its_helper_fails(monkeypatch, caplog)
     import nndl._cores
 
     monkeypatch.setattr(network3, "_alone", lambda: True)  # (pytest's process may hold other threads)
-    monkeypatch.setattr(network3, "HELPER_MIN_STEPS", 2)
+    monkeypatch.setattr(network3, "AUTO_MIN_STEPS", 2)
     monkeypatch.setattr(network3, "BLAS_PROBE_FIRST", 1)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(nndl._cores, "blas_controllers", lambda: ([_FakeBlas(2)], []))
@@ -836,7 +836,7 @@ def test_a_helper_that_cannot_start_is_an_error_if_asked_for_else_a_warning(monk
     monkeypatch.setattr(network3, "_alone", lambda: True)  # (pytest's process may hold other threads)
     monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", no_fork, raising=False)
     monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", no_fork)
-    monkeypatch.setattr(network3, "HELPER_MIN_STEPS", 2)
+    monkeypatch.setattr(network3, "AUTO_MIN_STEPS", 2)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(nndl._cores, "blas_controllers", lambda: ([_FakeBlas(2)], []))
     X, y = _helper_data()
@@ -875,7 +875,7 @@ def test_two_trainings_at_once_in_threads_fork_no_helper_beside_each_other(monke
     (a child that then waits forever): the second training to start runs without a helper."""
     import threading
 
-    monkeypatch.setattr(network3, "HELPER_MIN_STEPS", 2)
+    monkeypatch.setattr(network3, "AUTO_MIN_STEPS", 2)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     inside, release = threading.Event(), threading.Event()
     modes = []
@@ -1015,9 +1015,9 @@ def test_processes_auto_uses_a_helper_only_where_it_may_pay(monkeypatch):
         assert mode(processes=2) == 2 and mode(processes=1) == 1
         assert mode(epochs=0) == 1  # nothing to train
         assert mode(blas_threads=1) == mode(threads=2) == 1  # asked otherwise
-        monkeypatch.setattr(network3, "HELPER_MIN_STEPS", 201)
+        monkeypatch.setattr(network3, "AUTO_MIN_STEPS", 201)
         assert mode() == 1  # too short to pay for starting it
-        monkeypatch.setattr(network3, "HELPER_MIN_STEPS", 10)
+        monkeypatch.setattr(network3, "AUTO_MIN_STEPS", 10)
         assert mode(mb=50) == 1  # two threads' territory (one process on one core here... or threads)
     with threadpool_limits(limits=1, user_api="blas"):
         assert mode() == 1  # an outer limit of one thread (nndl experiment): one process, the same numbers

@@ -561,15 +561,7 @@ class Network:
             >= PARALLEL_UPDATE_MACS else 1
 
         def finish(j: int, share: int) -> None:
-            for i, layer in enumerate(self.layers):
-                if isinstance(layer, ConvPoolLayer):
-                    if i % share == j:
-                        _sum_grads(layer, [rep[i] for rep in reps], update)
-                    continue
-                xs, ds = stacks[i]
-                lo, hi = layer.n_in * j // share, layer.n_in * (j + 1) // share
-                layer.weight_grads(X if i == 0 and not layer.p_dropout else xs, ds, update, bufs[i],
-                                   slice(lo, hi), bias=j == 0)  # BP3, BP4
+            self._finish_parts(X, reps, stacks, update, j, share, bufs)
 
         def run(j: int) -> None:
             lo, hi = parts[j]
@@ -582,17 +574,22 @@ class Network:
             finish(0, 1)
         return sum(costs) / m
 
-    def _finish_parts(self, X: Array, reps: list, stacks: dict, update: float | None) -> None:
+    def _finish_parts(self, X: Array, reps: list, stacks: dict, update: float | None, j: int = 0,
+                      share: int = 1, bufs: list | None = None) -> None:
         """After the parts: the conv layers' gradients summed over the parts (``reps``, in order),
-        the fully connected layers' BP3/BP4 on the whole mini-batch's x and delta (``stacks``)."""
-        m = len(X)
+        the fully connected layers' BP3/BP4 on the whole mini-batch's x and delta (``stacks``).
+        Share ``j`` of ``share``: every share-th conv layer, and rows j/share.. of each w (the
+        biases with share 0), so that threads can divide it."""
         for i, layer in enumerate(self.layers):
             if isinstance(layer, ConvPoolLayer):
-                _sum_grads(layer, [rep[i] for rep in reps], update)
+                if i % share == j:
+                    _sum_grads(layer, [rep[i] for rep in reps], update)
                 continue
             xs, ds = stacks[i]
-            layer.weight_grads(X if i == 0 and not layer.p_dropout else xs, ds, update,
-                               layer._buf.get(m, layer._make))  # BP3, BP4
+            lo, hi = layer.n_in * j // share, layer.n_in * (j + 1) // share
+            buf = bufs[i] if bufs is not None else layer._buf.get(len(X), layer._make)
+            layer.weight_grads(X if i == 0 and not layer.p_dropout else xs, ds, update, buf,
+                               slice(lo, hi), bias=j == 0)  # BP3, BP4
 
     def mini_batch_cost(self, X: ArrayLike, y: ArrayLike, lmbda: float = 0.0, num_training_batches: int = 1,
              masks: dict[int, Array] | None = None) -> float:
@@ -981,10 +978,9 @@ class _HelperProcess:
         np.copyto(self.X, X)
         self.y[...] = y
         self.values[0] = scale
+        lo, hi = self.parts[0]
         for i, mask in self.masks.items():
             np.copyto(mask, net.layers[i].mask)
-        lo, hi = self.parts[0]
-        for i in self.masks:
             self.reps[0][i].mask = net.layers[i].mask[lo:hi]
         self.seq += 1
         self.ctl[self.SEQ] = self.seq  # after every write above (x86-64 keeps stores in order)
@@ -1084,7 +1080,6 @@ AUTO_BLAS_MAX = 2
 AUTO_MIN_STEPS = 200  # the probe (and processes="auto"'s helper) only for runs of this many steps or
 # more: a short run gains little, and a probe on a busy machine costs a few slow steps (the helper's
 # start and stop took 8 + 19 ms here, 5 % of 200 steps of ch6-conv2 at mini-batch 10)
-HELPER_MIN_STEPS = AUTO_MIN_STEPS
 HELPER_TIMEOUT = 60.0  # seconds without the helper's part of a step (or its readiness): it is stuck
 BLAS_PROBE_ORDER = (1, 2, 2, 1, 1, 2, 2, 1)  # one or two threads, block by block (a drift cancels)
 BLAS_PROBE_BLOCK = 5  # steps per block, the first untimed: 16 steps timed each way
@@ -1296,7 +1291,7 @@ class Trainer3:
     Linux on x86-64 only (``helper_process_supported``). "auto": where the probe of
     ``blas_threads="auto"`` would run (one Python thread, a mini-batch under
     ``AUTO_THREADS_MIN_BATCH``, two cores, no outer limit of one BLAS thread), the run has
-    ``HELPER_MIN_STEPS`` (200) steps or more and the calling thread is the process's only one
+    ``AUTO_MIN_STEPS`` (200) steps or more and the calling thread is the process's only one
     (a fork beside other threads can copy a lock one of them holds), the helper process is started and the probe
     compares one core with the two processes instead (one BLAS thread each); else 1. The
     numbers then depend on the probes' choices as with ``blas_threads="auto"``.
@@ -1461,7 +1456,7 @@ class Trainer3:
         if self.processes != "auto" or steps < 1:
             return 1 if steps < 1 else self.processes
         if (self.threads != 1 or self.blas_threads != "auto" or not 2 <= self.m < AUTO_THREADS_MIN_BATCH
-                or steps < HELPER_MIN_STEPS or usable_cores() < 2 or not helper_process_supported()):
+                or steps < AUTO_MIN_STEPS or usable_cores() < 2 or not helper_process_supported()):
             return 1
         from nndl._cores import blas_controllers
 
