@@ -752,11 +752,13 @@ def _no_helper_left(net):
 
 
 @needs_helper
-@pytest.mark.parametrize("p_dropout", [0.0, 0.5])
-def test_processes_2_trains_as_threads_2_bit_for_bit(p_dropout, monkeypatch):
+@pytest.mark.parametrize(("p_dropout", "map_bytes"), [(0.0, 1 << 22), (0.5, 1 << 22), (0.5, 64)])
+def test_processes_2_trains_as_threads_2_bit_for_bit(p_dropout, map_bytes, monkeypatch):
     """The helper process runs part 1 of each step as the second thread would: the same numbers
-    (the fully connected step not shared out among the threads, as the helper never does)."""
+    (the fully connected step not shared out among the threads, as the helper never does); also
+    with its shared arrays spread over many mappings (map_bytes 64: one or more per array)."""
     monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 10**12)
+    monkeypatch.setattr(network3._HelperProcess, "MAP_BYTES", map_bytes)
     X, y = _helper_data()
     out = []
     for kw in ({"threads": 2}, {"processes": 2}):

@@ -821,12 +821,12 @@ class _HelperProcess:
     """``processes=2``: a forked process that runs part 1 of every training mini-batch of m.
 
     The Network's parameters, the fully connected layers' x and delta of the whole mini-batch,
-    part 1's conv gradients, the mini-batch itself, the dropout masks and the cost live in one
-    shared anonymous mapping; the child runs ``_run_part`` on its copy of the layers while this
-    process runs part 0, then this process sums and steps (``Network._finish_parts``), exactly
+    part 1's conv gradients, the mini-batch itself, the dropout masks and the cost live in
+    shared anonymous mappings (``_alloc``); the child runs ``_run_part`` on its copy of the
+    layers while this process runs part 0, then this process sums and steps (``Network._finish_parts``), exactly
     as ``threads=2`` does (the same numbers, bit for bit, where that does not share out the fully
     connected step among its threads: ``PARALLEL_UPDATE_MACS``). The two processes wait for each
-    other by spinning on counters in the mapping, not on a lock: on this virtual machine a
+    other by spinning on counters in shared memory, not on a lock: on this virtual machine a
     sleeping thread or process took ~100 us to wake, more than half a step of ch6-conv2 at
     mini-batch 10; spinning, a hand-over costs a few us. Idle (evaluation), the child sleeps
     in 0.5 ms naps after 10 ms. It ignores Ctrl-C (this process handles it, and waits for the
@@ -847,16 +847,9 @@ class _HelperProcess:
         dt = net.dtype
         conv = [i for i, layer in enumerate(net.layers) if isinstance(layer, ConvPoolLayer)]
         drop = [i for i, layer in enumerate(net.layers) if getattr(layer, "p_dropout", 0.0)]
-        shapes = [(layer.w.shape, dt) for layer in net.layers] + [(layer.b.shape, dt) for layer in net.layers]
-        shapes += [((m, layer.n_in), dt) for layer in net.layers if isinstance(layer, FullyConnectedLayer)]
-        shapes += [((m, layer.n_out), dt) for layer in net.layers if isinstance(layer, FullyConnectedLayer)]
-        shapes += [((m, net.n_in), dt), ((m,), np.int64), ((2,), np.float64), ((8,), np.int64), ((4096,), np.uint8)]
-        shapes += [((m, net.layers[i].n_in), dt) for i in drop]
-        shapes += [((net.layers[i].filter_shape[0], *net.layers[i].filter_shape[2:], net.layers[i].filter_shape[1]),
-                    dt) for i in conv] + [((net.layers[i].filter_shape[0],), dt) for i in conv]
-        size = sum(-(-int(np.prod(sh)) * np.dtype(t).itemsize // 64) * 64 for sh, t in shapes)
-        self._mm = mmap.mmap(-1, max(size, 64))  # MAP_SHARED | MAP_ANONYMOUS: shared with a forked child
-        self._used = 0
+        self._mmap = mmap.mmap
+        self._maps: list = []  # the shared anonymous mappings ``_alloc`` takes memory from
+        self._free = (None, 0, 0)  # (mapping, offset of its free memory, its size)
         self.proc = None
         net._helper = self  # from here on, close() puts everything back (also after a Ctrl-C here)
         try:
@@ -869,13 +862,13 @@ class _HelperProcess:
             raise
 
     def _start(self, net: Network, m: int, dt, conv: list, drop: list, multiprocessing) -> None:
-        for layer in net.layers:  # the parameters, moved into the mapping (this process updates them)
+        for layer in net.layers:  # the parameters, moved into shared memory (this process updates them)
             for name in ("w", "b"):
                 v = self._alloc(getattr(layer, name).shape, dt)
                 v[...] = getattr(layer, name)
                 setattr(layer, name, v)
         self.reps, self.stacks = net._thread_replicas(m, self.parts, alloc=self._alloc)
-        net._split = None  # (the mapping's stacks are this helper's, not a cache for threads)
+        net._split = None  # (the shared stacks are this helper's, not a cache for threads)
         self.X, self.y = self._alloc((m, net.n_in), dt), self._alloc((m,), np.int64)
         self.values, self.ctl = self._alloc((2,), np.float64), self._alloc((8,), np.int64)  # scale, cost1
         self.msg = self._alloc((4096,), np.uint8)
@@ -913,12 +906,20 @@ class _HelperProcess:
                 if main:
                     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
+    MAP_BYTES = 1 << 22  # each shared mapping: 4 MiB, or one array's size if larger
+
     def _alloc(self, shape, dtype) -> Array:
+        """An array in memory shared with the child (MAP_SHARED | MAP_ANONYMOUS: a forked child
+        sees the same pages), 64-byte aligned; a new mapping when the current one is full."""
         dtype = np.dtype(dtype)
-        n = int(np.prod(shape)) * dtype.itemsize
-        v = np.ndarray(shape, dtype, buffer=self._mm, offset=self._used)
-        self._used += -(-n // 64) * 64
-        return v
+        n = -(-max(int(np.prod(shape)) * dtype.itemsize, 1) // 64) * 64
+        mm, used, size = self._free
+        if mm is None or used + n > size:
+            size = max(n, self.MAP_BYTES)
+            mm, used = self._mmap(-1, size), 0
+            self._maps.append(mm)
+        self._free = (mm, used + n, size)
+        return np.ndarray(shape, dtype, buffer=mm, offset=used)
 
     # ---------------------------------------------------------------- the child
     def _child(self) -> None:
@@ -1021,7 +1022,7 @@ class _HelperProcess:
                 self.proc.kill()
                 self.proc.join()
         for layer in self.net.layers:
-            layer.w, layer.b = np.array(layer.w), np.array(layer.b)  # (copies of the mapping's, or own)
+            layer.w, layer.b = np.array(layer.w), np.array(layer.b)  # (copies of the shared ones, or own)
         self.net._split = None
         self.net._replicas = []
         self.net._helper = None
