@@ -823,14 +823,15 @@ class _HelperProcess:
     The Network's parameters, the fully connected layers' x and delta of the whole mini-batch,
     part 1's conv gradients, the mini-batch itself, the dropout masks and the cost live in
     shared anonymous mappings (``_alloc``); the child runs ``_run_part`` on its copy of the
-    layers while this process runs part 0, then this process sums and steps (``Network._finish_parts``), exactly
-    as ``threads=2`` does (the same numbers, bit for bit, where that does not share out the fully
-    connected step among its threads: ``PARALLEL_UPDATE_MACS``). The two processes wait for each
-    other by spinning on counters in shared memory, not on a lock: on this virtual machine a
-    sleeping thread or process took ~100 us to wake, more than half a step of ch6-conv2 at
-    mini-batch 10; spinning, a hand-over costs a few us. Idle (evaluation), the child sleeps
-    in 0.5 ms naps after 10 ms. It ignores Ctrl-C (this process handles it, and waits for the
-    child's part before raising) and exits when this process ends or dies.
+    layers while this process runs part 0, then this process sums and steps
+    (``Network._finish_parts``), exactly as ``threads=2`` does (the same numbers, bit for bit,
+    where that does not share out the fully connected step among its threads:
+    ``PARALLEL_UPDATE_MACS``). The two processes wait for each other by spinning on counters in
+    shared memory, not on a lock: on this virtual machine a sleeping thread or process took ~100
+    us to wake, more than half a step of ch6-conv2 at mini-batch 10; spinning, a hand-over costs
+    a few us. Idle (evaluation), the child sleeps in 0.5 ms naps after 10 ms. It ignores Ctrl-C
+    (this process handles it, and waits for the child's part before raising) and exits when this
+    process ends or dies.
     """
 
     SEQ, DONE, ERROR, MSG_LEN, READY = range(5)  # control words
