@@ -54,7 +54,8 @@ def versions(*extra: str) -> dict[str, str]:
     with contextlib.suppress(ImportError):  # informational only
         import threadpoolctl
 
-        out["blas"] = ", ".join(f"{i['internal_api']} {i.get('version', '')} ({i['num_threads']} threads)"
+        out["blas"] = ", ".join(f"{i['internal_api']} {i.get('version', '')} ({i['num_threads']} "
+                                 f"thread{'' if i['num_threads'] == 1 else 's'})"
                                 for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas")
     return out
 
