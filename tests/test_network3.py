@@ -944,6 +944,60 @@ def test_processes_2_sees_parameters_replaced_in_on_epoch(monkeypatch):
     assert all(np.array_equal(a, b) for a, b in zip(*out))
 
 
+_TRAIN_UNTIL_KILLED = """
+import sys, numpy as np
+from nndl.layers import FullyConnectedLayer, SoftmaxLayer
+from nndl.network3 import Network
+rng = np.random.default_rng(0)
+X, y = rng.normal(size=(40, 144)), rng.integers(0, 3, 40)
+net = Network([FullyConnectedLayer(144, 5), SoftmaxLayer(5, 3)], 4, rng=rng)
+def tell(epoch, history, net):
+    if epoch == 0:
+        print(net._helper.proc.pid, flush=True)
+net.SGD((X, y), 10**6, 4, 0.1, monitor=(), processes=2, on_epoch=tell)
+"""
+
+
+def _process_state(pid: int) -> str | None:
+    """The state letter of /proc/<pid>/stat (T stopped, Z a zombie), None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+@needs_helper
+def test_a_helper_stopped_with_its_parent_dies_when_the_parent_is_killed():
+    """Ctrl-Z stops both processes; a SIGKILL of the parent then must not leave the helper
+    stopped for good (it used to: its check of the parent only runs while it runs)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", _TRAIN_UNTIL_KILLED], stdout=subprocess.PIPE, text=True)
+    child = None
+    try:
+        child = int(proc.stdout.readline())
+        for pid in (proc.pid, child):
+            os.kill(pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while _process_state(child) != "T" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _process_state(child) == "T"
+        proc.kill()
+        proc.wait(10)
+        while _process_state(child) not in (None, "Z") and time.monotonic() < deadline + 10:
+            time.sleep(0.01)
+        assert _process_state(child) in (None, "Z")  # gone (or dead, waiting for init to reap it)
+    finally:
+        proc.kill()
+        proc.wait(10)
+        if child is not None and _process_state(child) not in (None, "Z"):
+            os.kill(child, signal.SIGKILL)  # (a failed test leaves no stopped process behind)
+
+
 def test_processes_2_needs_a_mini_batch_of_two():
     X, y = _helper_data()
     net = Network([FullyConnectedLayer(144, 5), SoftmaxLayer(5, 3)], 1, rng=np.random.default_rng(0))

@@ -817,6 +817,20 @@ def _linux_x86_64() -> bool:
     return sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64")
 
 
+def _die_with_parent(parent: int) -> None:
+    """In the helper: have Linux kill this process with SIGKILL when the thread that forked it
+    ends (``prctl(PR_SET_PDEATHSIG)``, see prctl(2)), even while it is stopped. Without it, a
+    helper stopped together with its parent (Ctrl-Z) stayed stopped for good once the parent was
+    killed with SIGKILL: its own check of the parent runs only while it runs. The forking
+    thread outlives the helper (``Trainer3.run`` closes it before returning)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1 (cannot fail here)
+    if os.getppid() != parent:  # the parent died before the request: nobody to help
+        os._exit(0)
+
+
 class _HelperProcess:
     """``processes=2``: a forked process that runs part 1 of every training mini-batch of m.
 
@@ -893,6 +907,7 @@ class _HelperProcess:
         from nndl._cores import blas_controllers
 
         self._shared = [(layer, layer.w, layer.b) for layer in net.layers]
+        self._parent = os.getpid()
         proc = multiprocessing.get_context("fork").Process(target=self._child, daemon=True, name="nndl-helper")
         main = threading.current_thread() is threading.main_thread()
         with _blas_lock:  # not while another nndl training of this process scans its libraries
@@ -928,7 +943,8 @@ class _HelperProcess:
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-        parent, ctl, seen = os.getppid(), self.ctl, 0
+        parent, ctl, seen = self._parent, self.ctl, 0
+        _die_with_parent(parent)
         lo, hi = self.parts[1]
         rep = self.reps[1]
         try:
