@@ -865,7 +865,7 @@ def test_a_stuck_helper_is_stopped_after_the_timeout_not_waited_for_forever(monk
     X, y = _helper_data()
     net = _small_net("relu")
     t0 = time.perf_counter()
-    with pytest.raises(HelperProcessError, match=r"did not finish its part of a step in 1 s; it was stopped"):
+    with pytest.raises(HelperProcessError, match=r"did not finish its part of a step in 1 s; it was killed"):
         net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
     assert time.perf_counter() - t0 < 30
     _no_helper_left(net)
@@ -996,6 +996,56 @@ def test_a_helper_stopped_with_its_parent_dies_when_the_parent_is_killed():
         proc.wait(10)
         if child is not None and _process_state(child) not in (None, "Z"):
             os.kill(child, signal.SIGKILL)  # (a failed test leaves no stopped process behind)
+
+
+_TRAIN_THROUGH_A_STOP = """
+import os, time, numpy as np
+from nndl import network3
+from nndl.layers import FullyConnectedLayer, SoftmaxLayer
+network3.HELPER_TIMEOUT = 1.0
+parent, real = os.getpid(), network3._run_part
+def slow(*args):  # the parent waits for the helper most of each step
+    if os.getpid() != parent:
+        time.sleep(0.02)
+    return real(*args)
+network3._run_part = slow
+rng = np.random.default_rng(0)
+X, y = rng.normal(size=(40, 144)), rng.integers(0, 3, 40)
+net = network3.Network([FullyConnectedLayer(144, 5), SoftmaxLayer(5, 3)], 4, rng=rng)
+def tell(epoch, history, net):
+    if epoch == 0:
+        print(net._helper.proc.pid, flush=True)
+net.SGD((X, y), 40, 4, 0.001, monitor=(), processes=2, on_epoch=tell)
+print("done", flush=True)
+"""
+
+
+@needs_helper
+def test_a_helper_stopped_and_continued_with_its_parent_is_not_taken_for_stuck():
+    """Ctrl-Z for longer than the helper's timeout, then fg: the training goes on. It used to
+    fail ("did not finish its part of a step") when the parent, continued first, found the
+    time since it began to wait, stop included, over the timeout."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", _TRAIN_THROUGH_A_STOP], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        child = int(proc.stdout.readline())
+        for pid in (proc.pid, child):
+            os.kill(pid, signal.SIGSTOP)
+        time.sleep(2.5)  # over the timeout of 1 s
+        os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(0.2)  # the parent waits, spinning, for the helper, still stopped
+        os.kill(child, signal.SIGCONT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert proc.returncode == 0, err
+    assert out.strip() == "done"
 
 
 def test_processes_2_needs_a_mini_batch_of_two():

@@ -901,7 +901,7 @@ class _HelperProcess:
             r.nabla_b = self._alloc(r.nabla_b.shape, dt)
             self.shadows[i] = SimpleNamespace(nabla_w=bf["nw"].transpose(0, 3, 1, 2)[:, :, ::-1, ::-1],
                                               nabla_b=r.nabla_b)
-        self.seq, self.on, self.auto, self.started = 0, True, False, time.perf_counter()  # auto: processes="auto" (a failure: go on alone)
+        self.seq, self.on, self.auto, self.started = 0, True, False, time.thread_time()  # auto: processes="auto" (a failure: go on alone)
         import signal
 
         from nndl._cores import blas_controllers
@@ -1015,12 +1015,12 @@ class _HelperProcess:
         while ctl[self.DONE] != seq:
             spins += 1
             if spins % 4096 == 0:
-                now = time.perf_counter()
+                now = time.thread_time()  # time spent waiting: not the time both were stopped (Ctrl-Z)
                 since = since or now
                 if now - since > HELPER_TIMEOUT:  # alive but stuck (e.g. a lock it inherited locked)
                     self.proc.kill()
                     raise HelperProcessError(f"nndl's helper process (processes=2) did not finish its part "
-                                             f"of a step in {HELPER_TIMEOUT:g} s; it was stopped")
+                                             f"of a step in {HELPER_TIMEOUT:g} s; it was killed")
                 if ctl[self.ERROR]:
                     text = bytes(self.msg[: int(ctl[self.MSG_LEN])]).decode("utf-8", "replace")
                     raise HelperProcessError(f"nndl's helper process (processes=2) failed: {text}")
@@ -1098,7 +1098,9 @@ AUTO_BLAS_MAX = 2
 AUTO_MIN_STEPS = 200  # the probe (and processes="auto"'s helper) only for runs of this many steps or
 # more: a short run gains little, and a probe on a busy machine costs a few slow steps (the helper's
 # start and stop took 8 + 19 ms here, 5 % of 200 steps of ch6-conv2 at mini-batch 10)
-HELPER_TIMEOUT = 60.0  # seconds without the helper's part of a step (or its readiness): it is stuck
+HELPER_TIMEOUT = 60.0  # seconds without the helper's part of a step (or its readiness): it is stuck.
+# Counted in this thread's CPU time (it spins, or trains alone until the helper is ready), so that
+# the time both processes spent stopped (Ctrl-Z, then fg) does not count.
 BLAS_PROBE_ORDER = (1, 2, 2, 1, 1, 2, 2, 1)  # one or two threads, block by block (a drift cancels)
 BLAS_PROBE_BLOCK = 5  # steps per block, the first untimed: 16 steps timed each way
 BLAS_PROBE_FIRST = 5  # steps before the first probe (the first step allocates the buffers)
@@ -1206,7 +1208,7 @@ class _BlasThreads:
             h = self.helper
             if self.left <= 0 and h is not None and not h.ctl[h.READY]:  # the child is not ready yet
                 if h.ctl[h.ERROR] or (self.left % 100 == 0 and (
-                        not h.proc.is_alive() or time.perf_counter() - h.started > HELPER_TIMEOUT)):
+                        not h.proc.is_alive() or time.thread_time() - h.started > HELPER_TIMEOUT)):
                     h.on = True  # failed or stuck: the next step says so (HelperProcessError), goes on alone
             elif self.left <= 0:
                 self.phase, self.step, self.spent, self.steps, self.raw_two = 1, 0, [0.0, 0.0], [0, 0], [0.0, 0]
