@@ -854,7 +854,6 @@ class _HelperProcess:
     # 1-2 (its first writes to the memory it shares copy-on-write with this process)
 
     def __init__(self, net: Network, m: int) -> None:
-        import mmap
         import multiprocessing
 
         self.net, self.m = net, m
@@ -862,9 +861,7 @@ class _HelperProcess:
         dt = net.dtype
         conv = [i for i, layer in enumerate(net.layers) if isinstance(layer, ConvPoolLayer)]
         drop = [i for i, layer in enumerate(net.layers) if getattr(layer, "p_dropout", 0.0)]
-        self._mmap = mmap.mmap
-        self._maps: list = []  # the shared anonymous mappings ``_alloc`` takes memory from
-        self._free = (None, 0, 0)  # (mapping, offset of its free memory, its size)
+        self._map, self._used = None, 0  # the shared mapping ``_alloc`` takes memory from, bytes used
         self.proc = None
         net._helper = self  # from here on, close() puts everything back (also after a Ctrl-C here)
         try:
@@ -927,15 +924,15 @@ class _HelperProcess:
     def _alloc(self, shape, dtype) -> Array:
         """An array in memory shared with the child (MAP_SHARED | MAP_ANONYMOUS: a forked child
         sees the same pages), 64-byte aligned; a new mapping when the current one is full."""
+        import mmap
+
         dtype = np.dtype(dtype)
         n = -(-max(int(np.prod(shape)) * dtype.itemsize, 1) // 64) * 64
-        mm, used, size = self._free
-        if mm is None or used + n > size:
-            size = max(n, self.MAP_BYTES)
-            mm, used = self._mmap(-1, size), 0
-            self._maps.append(mm)
-        self._free = (mm, used + n, size)
-        return np.ndarray(shape, dtype, buffer=mm, offset=used)
+        if self._map is None or self._used + n > len(self._map):  # (each array keeps its mapping alive)
+            self._map, self._used = mmap.mmap(-1, max(n, self.MAP_BYTES)), 0
+        v = np.ndarray(shape, dtype, buffer=self._map, offset=self._used)
+        self._used += n
+        return v
 
     # ---------------------------------------------------------------- the child
     def _child(self) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 import nndl
+from nndl import _words
 from nndl.costs import get_cost
 
 #: Examples kept from each evaluation set in ``--quick`` runs.
@@ -54,8 +55,7 @@ def versions(*extra: str) -> dict[str, str]:
     with contextlib.suppress(ImportError):  # informational only
         import threadpoolctl
 
-        out["blas"] = ", ".join(f"{i['internal_api']} {i.get('version', '')} ({i['num_threads']} "
-                                 f"thread{'' if i['num_threads'] == 1 else 's'})"
+        out["blas"] = ", ".join(f"{i['internal_api']} {i.get('version', '')} ({_words.count(i['num_threads'], 'thread')})"
                                 for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas")
     return out
 
