@@ -944,18 +944,36 @@ def test_processes_2_sees_parameters_replaced_in_on_epoch(monkeypatch):
     assert all(np.array_equal(a, b) for a, b in zip(*out))
 
 
-_TRAIN_UNTIL_KILLED = """
-import sys, numpy as np
+_TRAIN_WITH_A_HELPER = """
+import os, sys, time, numpy as np
+from nndl import network3
 from nndl.layers import FullyConnectedLayer, SoftmaxLayer
-from nndl.network3 import Network
+{prelude}
 rng = np.random.default_rng(0)
 X, y = rng.normal(size=(40, 144)), rng.integers(0, 3, 40)
-net = Network([FullyConnectedLayer(144, 5), SoftmaxLayer(5, 3)], 4, rng=rng)
+net = network3.Network([FullyConnectedLayer(144, 5), SoftmaxLayer(5, 3)], 4, rng=rng)
 def tell(epoch, history, net):
     if epoch == 0:
         print(net._helper.proc.pid, flush=True)
-net.SGD((X, y), 10**6, 4, 0.1, monitor=(), processes=2, on_epoch=tell)
+net.SGD((X, y), {epochs}, 4, {eta}, monitor=(), processes=2, on_epoch=tell)
+print("done", flush=True)
 """
+
+
+def _start_training_with_a_helper(epochs, eta, prelude=""):
+    """A process training a small network with processes=2, and its helper's pid (after epoch 0)."""
+    import subprocess
+    import sys
+
+    code = _TRAIN_WITH_A_HELPER.format(prelude=prelude, epochs=epochs, eta=eta)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        return proc, int(proc.stdout.readline())
+    except BaseException:
+        proc.kill()
+        proc.wait(10)
+        raise
 
 
 def _process_state(pid: int) -> str | None:
@@ -972,14 +990,10 @@ def test_a_helper_stopped_with_its_parent_dies_when_the_parent_is_killed():
     """Ctrl-Z stops both processes; a SIGKILL of the parent then must not leave the helper
     stopped for good (it used to: its check of the parent only runs while it runs)."""
     import signal
-    import subprocess
-    import sys
     import time
 
-    proc = subprocess.Popen([sys.executable, "-c", _TRAIN_UNTIL_KILLED], stdout=subprocess.PIPE, text=True)
-    child = None
+    proc, child = _start_training_with_a_helper(10**6, 0.1)
     try:
-        child = int(proc.stdout.readline())
         for pid in (proc.pid, child):
             os.kill(pid, signal.SIGSTOP)
         deadline = time.monotonic() + 10
@@ -994,14 +1008,11 @@ def test_a_helper_stopped_with_its_parent_dies_when_the_parent_is_killed():
     finally:
         proc.kill()
         proc.wait(10)
-        if child is not None and _process_state(child) not in (None, "Z"):
+        if _process_state(child) not in (None, "Z"):
             os.kill(child, signal.SIGKILL)  # (a failed test leaves no stopped process behind)
 
 
-_TRAIN_THROUGH_A_STOP = """
-import os, time, numpy as np
-from nndl import network3
-from nndl.layers import FullyConnectedLayer, SoftmaxLayer
+_SLOW_HELPER = """
 network3.HELPER_TIMEOUT = 1.0
 parent, real = os.getpid(), network3._run_part
 def slow(*args):  # the parent waits for the helper most of each step
@@ -1009,14 +1020,6 @@ def slow(*args):  # the parent waits for the helper most of each step
         time.sleep(0.02)
     return real(*args)
 network3._run_part = slow
-rng = np.random.default_rng(0)
-X, y = rng.normal(size=(40, 144)), rng.integers(0, 3, 40)
-net = network3.Network([FullyConnectedLayer(144, 5), SoftmaxLayer(5, 3)], 4, rng=rng)
-def tell(epoch, history, net):
-    if epoch == 0:
-        print(net._helper.proc.pid, flush=True)
-net.SGD((X, y), 40, 4, 0.001, monitor=(), processes=2, on_epoch=tell)
-print("done", flush=True)
 """
 
 
@@ -1026,14 +1029,11 @@ def test_a_helper_stopped_and_continued_with_its_parent_is_not_taken_for_stuck()
     fail ("did not finish its part of a step") when the parent, continued first, found the
     time since it began to wait, stop included, over the timeout."""
     import signal
-    import subprocess
-    import sys
     import time
 
-    proc = subprocess.Popen([sys.executable, "-c", _TRAIN_THROUGH_A_STOP], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc, child = _start_training_with_a_helper(40, 0.001, _SLOW_HELPER)
     try:
-        child = int(proc.stdout.readline())
+        time.sleep(0.1)  # well inside the training, where the parent waits for the helper most of the time
         for pid in (proc.pid, child):
             os.kill(pid, signal.SIGSTOP)
         time.sleep(2.5)  # over the timeout of 1 s
