@@ -802,9 +802,51 @@ def test_processes_2_a_failing_helper_is_one_clear_error_and_nothing_is_left(mon
 
 
 @needs_helper
-def test_processes_auto_goes_on_alone_when_its_helper_fails(monkeypatch, caplog):
+def test_a_helper_that_dies_after_its_part_leaves_a_whole_step(monkeypatch):
+    """After its part the child sums the conv layers' gradients while this process steps the
+    fully connected layers. A child that dies there (here in step 3) leaves this process to sum
+    them itself: step 3 is taken whole, then the error (processes=2 asked for): the network is
+    as threads=2 leaves it after three steps, bit for bit."""
+    from nndl.errors import HelperProcessError
+
+    monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 10**12)
+    parent, real, calls = os.getpid(), network3._HelperProcess._sum_conv_grads, []
+
+    def sums(self):
+        if os.getpid() != parent:
+            calls.append(1)  # (the child's own copy of the list)
+            if len(calls) == 3:
+                os._exit(3)
+        real(self)
+
+    monkeypatch.setattr(network3._HelperProcess, "_sum_conv_grads", sums)
+    X, y = _helper_data()
+    net = _small_net("sigmoid")
+    with pytest.raises(HelperProcessError, match=r"ended \(exit code 3\)"):
+        net.SGD((X, y), 1, 3, 0.1, lmbda=0.1, monitor=(), processes=2)
+    _no_helper_left(net)
+    ref = _small_net("sigmoid")
+    ref.SGD((X[:9], y[:9]), 1, 3, 0.1, lmbda=0.1 * 9 / 12, monitor=(), threads=2)  # (the same L2 factor per step)
+    assert all(np.array_equal(a, b) for a, b in zip(net.params(), ref.params()))
+
+
+def _boom_in_child_sums(monkeypatch):
+    parent, real = os.getpid(), network3._HelperProcess._sum_conv_grads
+
+    def sums(self):
+        if os.getpid() != parent:
+            _boom()
+        real(self)
+
+    monkeypatch.setattr(network3._HelperProcess, "_sum_conv_grads", sums)
+
+
+@needs_helper
+@pytest.mark.parametrize("where", ["part", "sums"])
+def test_processes_auto_goes_on_alone_when_its_helper_fails(monkeypatch, caplog, where):
     """processes="auto" (not asked for): a failing helper costs a warning, not the run; the
-    step it failed in is done again by this process."""
+    step it failed in is done again by this process (in its part) or finished by it (in the
+    sums of the conv gradients after its part)."""
     import logging
 
     import nndl._cores
@@ -814,7 +856,10 @@ def test_processes_auto_goes_on_alone_when_its_helper_fails(monkeypatch, caplog)
     monkeypatch.setattr(network3, "BLAS_PROBE_FIRST", 1)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(nndl._cores, "blas_controllers", lambda: ([_FakeBlas(2)], []))
-    monkeypatch.setattr(network3, "_run_part", _fail_in("child", _boom))
+    if where == "part":
+        monkeypatch.setattr(network3, "_run_part", _fail_in("child", _boom))
+    else:
+        _boom_in_child_sums(monkeypatch)
     X, y = _helper_data(60)
     net = _small_net("relu")
     with caplog.at_level(logging.WARNING, logger="nndl.network3"):
