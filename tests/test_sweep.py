@@ -379,6 +379,30 @@ def test_a_cluster_without_workers_is_an_error_after_a_wait(tmp_path, digits, mo
             sweep.run_sweep(_spec(), tmp_path, scheduler=c.scheduler_address, splits=digits)
 
 
+def test_fetching_a_finished_cell_whose_worker_died_is_an_error_after_a_wait_not_a_hang(monkeypatch):
+    """A finished cell's result lives on its worker: when that worker dies, Dask recomputes it and
+    ``result()`` would wait forever on a cluster with no workers (seen once: the whole-cluster test
+    hung 300 s when two cells finished together and the first one's row killed the worker)."""
+    import time
+
+    monkeypatch.setattr(sweep, "WORKER_WAIT", 0.3)
+    monkeypatch.setattr(sweep, "POLL_SECONDS", 0.05)
+
+    class NoWorkers:
+        def nthreads(self):
+            return {}
+
+    class Recomputing:  # what Dask's future does then: its result never comes
+        def result(self, timeout=None):
+            time.sleep(timeout)
+            raise TimeoutError
+
+    start = time.monotonic()
+    with pytest.raises(sweep._ClusterGone, match="has had no workers for 0.3 s"):
+        sweep._result(Recomputing(), sweep._Idle(NoWorkers(), "tcp://there:8786"))
+    assert time.monotonic() - start < 5
+
+
 def test_a_cluster_that_loses_all_its_workers_mid_sweep_is_an_error_after_a_wait(tmp_path, digits, monkeypatch):
     """Its one worker (a separate `dask worker` process, as on another machine) is killed
     outright after the first row: the scheduler notices at once (the connection drops)."""

@@ -830,6 +830,43 @@ def _no_workers(scheduler: str) -> NndlError:
                      f"(`dask worker {scheduler}`), then run the same command again to resume")
 
 
+class _Idle:
+    """How long a cluster has had no workers: ``check`` raises ``NndlError`` once it passes ``WORKER_WAIT``."""
+
+    def __init__(self, client, scheduler: str):
+        self.client, self.scheduler, self.since = client, scheduler, None
+
+    def check(self) -> None:
+        if self.client.nthreads():
+            self.since = None
+        elif self.since is None:
+            self.since = time.monotonic()
+            log.warning("the cluster at %s has lost all its workers; waiting up to %g s for one to join",
+                        self.scheduler, WORKER_WAIT)
+        elif time.monotonic() - self.since > WORKER_WAIT:
+            raise _no_workers(self.scheduler)
+
+
+class _ClusterGone(Exception):
+    """A finished cell's result could not be fetched: the cluster has had no workers for ``WORKER_WAIT``."""
+
+
+def _result(future, idle: _Idle):
+    """``future.result()``, watching the cluster meanwhile: a finished cell's result lives on the worker
+    that ran it, and if that worker dies Dask recomputes it, which waits forever on a cluster with no
+    workers left."""
+    from distributed import TimeoutError as DaskTimeout
+
+    while True:
+        try:
+            return future.result(timeout=POLL_SECONDS)
+        except (TimeoutError, DaskTimeout):
+            try:
+                idle.check()
+            except NndlError as exc:
+                raise _ClusterGone(str(exc)) from None
+
+
 def _dask_cells(client, scheduler: str, cells: Sequence[Cell], data, on_row, alone: bool = False) -> list[Cell]:
     """Run ``cells`` on the cluster; record their rows; return those Dask gave up on (``KilledWorker``),
     unrecorded, unless ``alone``."""
@@ -839,24 +876,19 @@ def _dask_cells(client, scheduler: str, cells: Sequence[Cell], data, on_row, alo
     suffix = "-alone" if alone else ""
     by_future = {client.submit(run_cell, c.task(), data, key=f"nndl-cell-{c.key}{suffix}", pure=False): c
                  for c in cells}
-    pending, idle_since, killed = set(by_future), None, []
+    pending, idle, killed = set(by_future), _Idle(client, scheduler), []
     while pending:
         try:
             done, pending = wait(pending, timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
         except (TimeoutError, DaskTimeout):  # nothing finished meanwhile: are there still workers?
-            if client.nthreads():
-                idle_since = None
-            elif idle_since is None:
-                idle_since = time.monotonic()
-                log.warning("the cluster at %s has lost all its workers; waiting up to %g s for one to join",
-                            scheduler, WORKER_WAIT)
-            elif time.monotonic() - idle_since > WORKER_WAIT:
-                raise _no_workers(scheduler) from None
+            idle.check()
             continue
         for future in done:
             cell = by_future.pop(future)
             try:
-                row = future.result()
+                row = _result(future, idle)
+            except _ClusterGone:
+                raise _no_workers(scheduler) from None
             except KilledWorker as exc:
                 if not alone:
                     killed.append(cell)
