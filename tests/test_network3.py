@@ -753,33 +753,49 @@ def _no_helper_left(net):
 
 @needs_helper
 @pytest.mark.parametrize(("p_dropout", "map_bytes"), [(0.0, 1 << 22), (0.5, 1 << 22), (0.5, 64)])
-def test_processes_2_trains_as_threads_2_bit_for_bit(p_dropout, map_bytes, monkeypatch):
-    """The helper process runs part 1 of each step as the second thread would: the same numbers
-    (the fully connected step not shared out among the threads, as the helper never does); also
-    with its shared arrays spread over many mappings (map_bytes 64: one or more per array)."""
-    monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 10**12)
+def test_processes_2_trains_as_one_process_with_the_conv_layers_in_two_chunks_bit_for_bit(p_dropout, map_bytes,
+                                                                                          monkeypatch):
+    """The helper process runs the conv layers of half of each step's examples, this process
+    the other half and the later layers on the whole mini-batch: the numbers of one process that
+    runs the conv layers in the same two chunks of examples; also with its shared arrays spread
+    over many mappings (map_bytes 64: one or more per array)."""
     monkeypatch.setattr(network3._HelperProcess, "MAP_BYTES", map_bytes)
     X, y = _helper_data()
     out = []
-    for kw in ({"threads": 2}, {"processes": 2}):
+    for kw in ({"processes": 1}, {"processes": 2}):
         net = _small_net("sigmoid", p_dropout)
-        h = net.SGD((X, y), 2, 3, 0.1, lmbda=0.1, monitor=("training_cost",), **kw)
+        if kw["processes"] == 1:  # chunks of 2 of the mini-batch of 3: (0, 1), (1, 3), the helper's halves
+            monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 2 * net.layers[1]._backward_bytes_per_example())
+            assert net._chunk_plan(3) == [(0, 1), (1, 3)]
+        h = net.SGD((X, y), 2, 3, 0.1, lmbda=0.1, monitor=("training_cost",), threads=1, **kw)
         out.append(([p.copy() for p in net.params()], h.training_cost))
     assert out[0][1] == out[1][1]
     assert all(np.array_equal(a, b) for a, b in zip(out[0][0], out[1][0]))
     _no_helper_left(net)
+    ref = _small_net("sigmoid", p_dropout)  # and threads=2 (whose parts run every layer), to rounding
+    ref.SGD((X, y), 2, 3, 0.1, lmbda=0.1, monitor=(), threads=2)
+    assert all(np.allclose(a, b, rtol=1e-12, atol=1e-14) for a, b in zip(ref.params(), out[1][0]))
+
+
+@needs_helper
+def test_processes_2_needs_a_network_that_starts_with_a_conv_layer():
+    X, y = _helper_data()
+    net = Network([FullyConnectedLayer(144, 5), SoftmaxLayer(5, 3)], 3, rng=np.random.default_rng(0), dtype=np.float64)
+    with pytest.raises(ValueError, match="does not start with one: use processes=1"):
+        net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
 
 
 def _fail_in(where, how):
+    """A ``_HelperProcess._forward`` that runs ``how`` first in the child or in the parent."""
     parent = os.getpid()
-    real = network3._run_part
+    real = network3._HelperProcess._forward
 
-    def part(rep, X, y, scale, m):
+    def forward(self, j, X):
         if (os.getpid() != parent) == (where == "child"):
             how()
-        return real(rep, X, y, scale, m)
+        return real(self, j, X)
 
-    return part
+    return forward
 
 
 def _boom():
@@ -791,7 +807,7 @@ def _boom():
     (_boom, r"helper process \(processes=2\) failed: ValueError: boom"),
     (lambda: os._exit(3), r"helper process \(processes=2\) ended \(exit code 3\)")])  # (a helper that dies)
 def test_processes_2_a_failing_helper_is_one_clear_error_and_nothing_is_left(monkeypatch, how, message):
-    monkeypatch.setattr(network3, "_run_part", _fail_in("child", how))
+    monkeypatch.setattr(network3._HelperProcess, "_forward", _fail_in("child", how))
     X, y = _helper_data()
     net = _small_net("relu")
     from nndl.errors import HelperProcessError
@@ -803,13 +819,13 @@ def test_processes_2_a_failing_helper_is_one_clear_error_and_nothing_is_left(mon
 
 @needs_helper
 def test_a_helper_that_dies_after_its_part_leaves_a_whole_step(monkeypatch):
-    """After its part the child sums the conv layers' gradients while this process steps the
-    fully connected layers. A child that dies there (here in step 3) leaves this process to sum
-    them itself: step 3 is taken whole, then the error (processes=2 asked for): the network is
-    as threads=2 leaves it after three steps, bit for bit."""
+    """The child sums both halves' conv gradients at the end of a step. A child that dies there
+    (here in step 3), after this process has stepped the fully connected layers, leaves this
+    process to run the child's half itself and sum: step 3 is taken whole, then the error
+    (processes=2 asked for): the network is as one process with the conv layers in the same
+    two chunks leaves it after three steps, bit for bit."""
     from nndl.errors import HelperProcessError
 
-    monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 10**12)
     parent, real, calls = os.getpid(), network3._HelperProcess._sum_conv_grads, []
 
     def sums(self):
@@ -826,7 +842,8 @@ def test_a_helper_that_dies_after_its_part_leaves_a_whole_step(monkeypatch):
         net.SGD((X, y), 1, 3, 0.1, lmbda=0.1, monitor=(), processes=2)
     _no_helper_left(net)
     ref = _small_net("sigmoid")
-    ref.SGD((X[:9], y[:9]), 1, 3, 0.1, lmbda=0.1 * 9 / 12, monitor=(), threads=2)  # (the same L2 factor per step)
+    monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 2 * ref.layers[1]._backward_bytes_per_example())
+    ref.SGD((X[:9], y[:9]), 1, 3, 0.1, lmbda=0.1 * 9 / 12, monitor=(), threads=1, processes=1)  # (the same L2 per step)
     assert all(np.array_equal(a, b) for a, b in zip(net.params(), ref.params()))
 
 
@@ -857,7 +874,7 @@ def test_processes_auto_goes_on_alone_when_its_helper_fails(monkeypatch, caplog,
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(nndl._cores, "blas_controllers", lambda: ([_FakeBlas(2)], []))
     if where == "part":
-        monkeypatch.setattr(network3, "_run_part", _fail_in("child", _boom))
+        monkeypatch.setattr(network3._HelperProcess, "_forward", _fail_in("child", _boom))
     else:
         _boom_in_child_sums(monkeypatch)
     X, y = _helper_data(60)
@@ -906,7 +923,7 @@ def test_a_stuck_helper_is_stopped_after_the_timeout_not_waited_for_forever(monk
     from nndl.errors import HelperProcessError
 
     monkeypatch.setattr(network3, "HELPER_TIMEOUT", 1.0)
-    monkeypatch.setattr(network3, "_run_part", _fail_in("child", lambda: time.sleep(3600)))
+    monkeypatch.setattr(network3._HelperProcess, "_forward", _fail_in("child", lambda: time.sleep(3600)))
     X, y = _helper_data()
     net = _small_net("relu")
     t0 = time.perf_counter()
@@ -973,8 +990,7 @@ def test_a_ctrl_c_while_the_helper_starts_leaves_nothing_attached(monkeypatch):
 
 @needs_helper
 def test_processes_2_sees_parameters_replaced_in_on_epoch(monkeypatch):
-    """A callback that replaces w by a new array (not in place): the helper's part uses it too."""
-    monkeypatch.setattr(network3, "PARALLEL_UPDATE_MACS", 10**12)
+    """A callback that replaces w by a new array (not in place): the helper's half uses it too."""
     X, y = _helper_data(24)
 
     def halve(epoch, history, net):
@@ -982,9 +998,11 @@ def test_processes_2_sees_parameters_replaced_in_on_epoch(monkeypatch):
             layer.w = layer.w * 0.5
 
     out = []
-    for kw in ({"threads": 2}, {"processes": 2}):
+    for kw in ({"processes": 1}, {"processes": 2}):
         net = _small_net("sigmoid")
-        net.SGD((X, y), 3, 3, 0.1, monitor=(), on_epoch=halve, **kw)
+        # one process: the conv layers in the helper's two halves of the mini-batch of 3
+        monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 2 * net.layers[1]._backward_bytes_per_example())
+        net.SGD((X, y), 3, 3, 0.1, monitor=(), on_epoch=halve, threads=1, **kw)
         out.append([p.copy() for p in net.params()])
     assert all(np.array_equal(a, b) for a, b in zip(*out))
 
@@ -992,11 +1010,12 @@ def test_processes_2_sees_parameters_replaced_in_on_epoch(monkeypatch):
 _TRAIN_WITH_A_HELPER = """
 import os, sys, time, numpy as np
 from nndl import network3
-from nndl.layers import FullyConnectedLayer, SoftmaxLayer
+from nndl.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
 {prelude}
 rng = np.random.default_rng(0)
 X, y = rng.normal(size=(40, 144)), rng.integers(0, 3, 40)
-net = network3.Network([FullyConnectedLayer(144, 5), SoftmaxLayer(5, 3)], 4, rng=rng)
+net = network3.Network([ConvPoolLayer((1, 12, 12), (3, 1, 3, 3)), FullyConnectedLayer(75, 5), SoftmaxLayer(5, 3)],
+                       4, rng=rng)
 def tell(epoch, history, net):
     if epoch == 0:
         print(net._helper.proc.pid, flush=True)
@@ -1059,12 +1078,12 @@ def test_a_helper_stopped_with_its_parent_dies_when_the_parent_is_killed():
 
 _SLOW_HELPER = """
 network3.HELPER_TIMEOUT = 1.0
-parent, real = os.getpid(), network3._run_part
+parent, real = os.getpid(), network3._HelperProcess._forward
 def slow(*args):  # the parent waits for the helper most of each step
     if os.getpid() != parent:
         time.sleep(0.02)
     return real(*args)
-network3._run_part = slow
+network3._HelperProcess._forward = slow
 """
 
 
@@ -1106,7 +1125,7 @@ def test_processes_2_ctrl_c_waits_for_the_helpers_part_then_stops(monkeypatch):
     def interrupt():
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(network3, "_run_part", _fail_in("parent", interrupt))
+    monkeypatch.setattr(network3._HelperProcess, "_forward", _fail_in("parent", interrupt))
     X, y = _helper_data()
     net = _small_net("relu")
     before = [p.copy() for p in net.params()]

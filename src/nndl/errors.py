@@ -37,4 +37,5 @@ class BusyError(NndlError):
 
 
 class HelperProcessError(NndlError, RuntimeError):
-    """The helper process of chapter 6's ``processes=2`` failed or ended during a training step."""
+    """The helper process of chapter 6's ``processes=2`` failed, ended or stopped answering during
+    a training step (raised after this process finished that step alone: the step is whole)."""

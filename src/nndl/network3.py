@@ -277,7 +277,7 @@ class Network:
         self._stack: dict[int, Array] = {}
         self._split: tuple | None = None  # the threads' copies of the layers (``_thread_replicas``)
         self._workers: _Workers | None = None
-        self._helper: _HelperProcess | None = None  # processes=2 (Trainer3): part 1 of each step
+        self._helper: _HelperProcess | None = None  # processes=2 (Trainer3): half 1's conv layers
         self.threads = 1
 
     # ------------------------------------------------------------------ properties
@@ -398,13 +398,7 @@ class Network:
             y = np.asarray(y, dtype=np.int64)
         self._draw_masks(len(X), masks)
         if self._helper is not None and self._helper.on and len(X) == self._helper.m:
-            try:
-                return self._helper.step(X, y, scale, update)
-            except HelperProcessError as exc:  # nothing stepped yet: this process does the step alone
-                if not self._helper.auto:  # processes=2, asked for
-                    raise
-                log.warning("%s; training goes on in this process alone", exc)
-                self._helper.close()
+            return self._helper.step(X, y, scale, update)  # (a failing helper: the step is still whole)
         parts = self._thread_parts(len(X))
         if parts is not None:
             return self._backprop_threads(X, y, parts, scale, update)
@@ -500,16 +494,16 @@ class Network:
         edges = [m * j // t for j in range(t + 1)]
         return list(zip(edges[:-1], edges[1:]))
 
-    def _thread_replicas(self, m: int, parts: list[tuple[int, int]], alloc=np.empty) -> tuple[list[list], dict[int, tuple]]:
+    def _thread_replicas(self, m: int, parts: list[tuple[int, int]]) -> tuple[list[list], dict[int, tuple]]:
         """One copy of every layer per part of the mini-batch, sharing w and b, each with its own
         buffers and gradients; and for each fully connected (or softmax) layer i the whole
         mini-batch's input as used (after dropout, (m, n_in)) and delta ((m, n_out)), whose rows
         the copies write in place (their buffers are views of these), for BP3/BP4 after the join."""
-        key = (m, tuple(parts), alloc)
+        key = (m, tuple(parts))
         if self._split is not None and self._split[0] == key and all(
                 r.w is c.w and r.b is c.b for r, c in zip(self._split[1][0], self.layers)):
             return self._split[1], self._split[2]
-        stacks = {i: (alloc((m, layer.n_in), self.dtype), alloc((m, layer.n_out), self.dtype))
+        stacks = {i: (np.empty((m, layer.n_in), self.dtype), np.empty((m, layer.n_out), self.dtype))
                   for i, layer in enumerate(self.layers) if isinstance(layer, FullyConnectedLayer)}
         reps = []
         for lo, hi in parts:
@@ -806,7 +800,7 @@ def _run_part(rep: list, X: Array, y: NDArray[np.int64], scale: float, m: int) -
     """One part of a split mini-batch through a copy of every layer (``_thread_replicas``): the
     forward pass, BP1 and BP2 layer by layer, the conv layers' BP3/BP4 inside (the fully
     connected layers' are taken on the whole mini-batch after the parts). Returns the part's
-    summed cost. Run by the Network's threads and by its helper process alike."""
+    summed cost. Run by the Network's threads."""
     n = len(rep)
     a = X
     for layer in rep[:-1]:
@@ -858,40 +852,45 @@ def _die_with_parent(parent: int) -> None:
 
 
 class _HelperProcess:
-    """``processes=2``: a forked process that runs part 1 of every training mini-batch of m.
+    """``processes=2``: a forked process that runs the network's leading convolutional layers,
+    forward and backward, on half of every training mini-batch of m.
 
-    The Network's parameters, the fully connected layers' x and delta of the whole mini-batch,
-    part 1's conv gradients, the mini-batch itself, the dropout masks and the cost live in
-    shared anonymous mappings (``_alloc``); the child runs ``_run_part`` on its copy of the
-    layers while this process runs part 0, then this process sums and steps
-    (``Network._finish_parts``), exactly as ``threads=2`` does (the same numbers, bit for bit,
-    where that does not share out the fully connected step among its threads:
-    ``PARALLEL_UPDATE_MACS``). The two processes wait for each other by spinning on counters in
-    shared memory, not on a lock: on this virtual machine a sleeping thread or process took ~100
-    us to wake, more than half a step of ch6-conv2 at mini-batch 10; spinning, a hand-over costs
-    a few us. Idle (evaluation), the child sleeps in 0.5 ms naps after 10 ms. It ignores Ctrl-C
-    (this process handles it, and waits for the child's part before raising) and exits when this
-    process ends or dies.
+    This process runs them on the other half, and every later layer (the fully connected and
+    softmax layers, with their steps) on the whole mini-batch, as one process does that runs
+    the conv layers in two chunks of examples (``Network._backprop``: the same numbers, bit for
+    bit). So the two processes split the costly part of a step, the convolutions, and the
+    fully connected layers' weights never leave this process's core: its products and steps
+    there read them from its own cache (when both processes ran every layer on half of the
+    examples, those weights went back and forth between the cores at every step, and the
+    fully connected layers' fixed costs were paid twice). In shared anonymous mappings
+    (``_alloc``): the conv layers' parameters, the child's half of the mini-batch, the conv
+    layers' output for the whole mini-batch and the gradient there, both halves' conv gradients
+    and their sums. Per step: the child's half's conv output is in (FWD), then this process's
+    dC/d(output) (DX), the child's conv gradients (PART), this process's (P0), the child's sums
+    of the two (DONE); this process then steps the conv layers. The two processes wait for
+    each other by spinning on these counters, not on a lock: on this virtual machine a sleeping
+    thread or process took ~100 us to wake, more than half a step of ch6-conv2 at mini-batch
+    10; spinning, a hand-over costs a few us. Idle (evaluation), the child sleeps in 0.5 ms
+    naps after 10 ms. It ignores Ctrl-C (this process handles it, and lets the child finish the
+    step before raising) and exits when this process ends or dies. A child that fails, ends or
+    is stuck leaves this process to finish the step alone (``step``).
     """
 
-    SEQ, DONE, ERROR, MSG_LEN, READY, PART, P0 = range(7)  # control words
+    SEQ, FWD, DX, PART, P0, DONE, ERROR, MSG_LEN, READY = range(9)  # control words
     IDLE_SECONDS = 0.01  # the child spins this long without work, then naps
-    WARM_PARTS = 12  # parts the child runs before it is ready: its first ones took 8-15 ms here, not
+    WARM_PARTS = 12  # halves the child runs before it is ready: its first ones took 8-15 ms here, not
     # 1-2 (its first writes to the memory it shares copy-on-write with this process)
 
     def __init__(self, net: Network, m: int) -> None:
         import multiprocessing
 
-        self.net, self.m = net, m
+        self.net, self.m, self.k = net, m, net._n_conv
         self.parts = [(0, m // 2), (m // 2, m)]
-        dt = net.dtype
-        conv = [i for i, layer in enumerate(net.layers) if isinstance(layer, ConvPoolLayer)]
-        drop = [i for i, layer in enumerate(net.layers) if getattr(layer, "p_dropout", 0.0)]
         self._map, self._used = None, 0  # the shared mapping ``_alloc`` takes memory from, bytes used
         self.proc = None
         net._helper = self  # from here on, close() puts everything back (also after a Ctrl-C here)
         try:
-            self._start(net, m, dt, conv, drop, multiprocessing)
+            self._start(net, m, net.dtype, multiprocessing)
         except OSError as exc:  # e.g. no memory for the fork
             self.close()
             raise HelperProcessError(f"could not start nndl's helper process (processes=2): {exc}") from None
@@ -899,49 +898,44 @@ class _HelperProcess:
             self.close()
             raise
 
-    def _start(self, net: Network, m: int, dt, conv: list, drop: list, multiprocessing) -> None:
-        for layer in net.layers:  # the parameters, moved into shared memory (this process updates them)
+    def _start(self, net: Network, m: int, dt, multiprocessing) -> None:
+        k = self.k
+        conv = net.layers[:k]
+        for layer in conv:  # the conv layers' parameters, moved into shared memory (this process steps them)
             for name in ("w", "b"):
                 v = self._alloc(getattr(layer, name).shape, dt)
                 v[...] = getattr(layer, name)
                 setattr(layer, name, v)
-        self.reps, self.stacks = net._thread_replicas(m, self.parts, alloc=self._alloc)
-        net._split = None  # (the shared stacks are this helper's, not a cache for threads)
-        self.X, self.y = self._alloc((m, net.n_in), dt), self._alloc((m,), np.int64)
-        self.values, self.ctl = self._alloc((2,), np.float64), self._alloc((8,), np.int64)  # scale, cost1
-        self.msg = self._alloc((4096,), np.uint8)
-        self.ctl[:] = 0
-        self.masks = {i: self._alloc((m, net.layers[i].n_in), dt) for i in drop}
+        self.A = self._alloc((m, conv[-1].n_out), dt)  # the last conv layer's output, the book's order
+        self.D = self._alloc((m, conv[-1].n_out), dt)  # dC/d(that output)
         lo, hi = self.parts[1]
-        for i, mask in self.masks.items():
-            self.reps[1][i].mask = mask[lo:hi]
-        # After the parts, the child sums the conv layers' gradients of both parts (shared
-        # weights) while this process takes the fully connected layers' step (BP3/BP4 on the
-        # whole mini-batch's x and delta), then the conv layers' step from the child's sums. Both
-        # parts' conv gradients and the sums live in shared memory. A child that fails before
-        # its part is done leaves the network unstepped; after it, this process finishes the
-        # step alone (``step``).
-        self.conv = conv
-        self.grads = [{}, {}]  # part j's conv gradients (nabla_w in the correlation order, nabla_b)
-        for j, (lo, hi) in enumerate(self.parts):
-            for i in conv:
-                r = self.reps[j][i]
+        self.Xc = self._alloc((hi - lo, net.n_in), dt)  # the child's half of the mini-batch
+        # one copy of the conv layers per half (sharing w and b), its gradients in shared memory
+        self.reps, self.grads = [], []
+        for lo, hi in self.parts:
+            rep, grads = [], []
+            for layer in conv:
+                r = copy.copy(layer)
+                r._buf = _Buffers()
                 bf = r._buf.get(hi - lo, r._make)
                 r._make_backward(hi - lo, bf)
-                bf["nw"] = self._alloc(bf["nw"].shape, dt)
-                r.nabla_b = self._alloc(r.nabla_b.shape, dt)
-                self.grads[j][i] = (bf["nw"], r.nabla_b)
-        self.sums = {i: (self._alloc(self.grads[0][i][0].shape, dt), self._alloc(net.layers[i].b.shape, dt))
-                     for i in conv}
-        self.fc = [(net.layers[i], self.X if i == 0 and not net.layers[i].p_dropout else xs, ds)
-                   for i, (xs, ds) in self.stacks.items()]
-        self.fc_bufs = [layer._buf.get(m, layer._make) for layer, _, _ in self.fc]
+                bf["nw"] = self._alloc(bf["nw"].shape, dt)  # nabla_w in the correlation kernel's order
+                r.nabla_w, r.nabla_b = np.zeros_like(layer.w), self._alloc(layer.b.shape, dt)
+                rep.append(r)
+                grads.append((bf["nw"], r.nabla_b))
+            rep[-1]._buf[hi - lo]["out"] = self.A[lo:hi].reshape(rep[-1]._buf[hi - lo]["out"].shape)  # (written in place)
+            self.reps.append(rep)
+            self.grads.append(grads)
+        self.sums = [(self._alloc(nw.shape, dt), self._alloc(nb.shape, dt)) for nw, nb in self.grads[0]]
+        self.ctl = self._alloc((16,), np.int64)
+        self.msg = self._alloc((4096,), np.uint8)
+        self.ctl[:] = 0
         self.seq, self.on, self.auto, self.started = 0, True, False, time.thread_time()  # auto: processes="auto" (a failure: go on alone)
         import signal
 
         from nndl._cores import blas_controllers
 
-        self._shared = [(layer, layer.w, layer.b) for layer in net.layers]
+        self._shared = [(layer, layer.w, layer.b) for layer in conv]
         self._parent = os.getpid()
         proc = multiprocessing.get_context("fork").Process(target=self._child, daemon=True, name="nndl-helper")
         main = threading.current_thread() is threading.main_thread()
@@ -972,7 +966,38 @@ class _HelperProcess:
         self._used += n
         return v
 
+    # ---------------------------------------------------------------- both
+    def _forward(self, j: int, X: Array) -> None:
+        """Half j's forward pass through the conv layers; its output lands in its rows of A."""
+        a = X
+        for r in self.reps[j]:
+            a = r.forward(a, True)
+
+    def _backward(self, j: int, d: Array) -> None:
+        """Half j's backward pass through the conv layers from its rows of dC/dA: BP2 layer by
+        layer, each layer's BP3/BP4 (summed over its positions) into its shared gradients."""
+        for i in range(self.k - 1, -1, -1):
+            d = self.reps[j][i].backward(d, need_dx=i > 0)
+
+    def _sum_conv_grads(self) -> None:
+        """The conv layers' gradients summed over the two halves (as ``_sum_grads``), into ``sums``.
+        In the child; by this process when the child failed."""
+        for (nw, nb), (nw0, nb0), (nw1, nb1) in zip(self.sums, self.grads[0], self.grads[1]):
+            np.add(nw0, nw1, out=nw)
+            np.add(nb0, nb1, out=nb)
+
     # ---------------------------------------------------------------- the child
+    def _spin(self, word: int, seq: int, parent: int) -> bool:
+        """In the child: until control word ``word`` is ``seq``; False if the parent is gone."""
+        ctl, spins = self.ctl, 0
+        while ctl[word] != seq:
+            spins += 1
+            if spins == 1024:
+                spins = 0
+                if os.getppid() != parent:
+                    return False
+        return True
+
     def _child(self) -> None:
         import signal
 
@@ -981,18 +1006,18 @@ class _HelperProcess:
         parent, ctl, seen = self._parent, self.ctl, 0
         _die_with_parent(parent)
         lo, hi = self.parts[1]
-        rep = self.reps[1]
         try:
             # one BLAS thread, through the controllers found before the fork (scanning the loaded
             # libraries again here could wait forever on a loader lock another thread held then)
             for lc in self._blas_libs:
                 lc.set_num_threads(1)
-            # parts on whatever the buffers hold, their results unused, until its steps take
+            # halves on whatever the buffers hold, their results unused, until its steps take
             # their usual time; the probe waits for this (a step given meanwhile is taken first)
             for _ in range(self.WARM_PARTS):
                 if ctl[self.SEQ] != seen:
                     break
-                _run_part(rep, self.X[lo:hi], self.y[lo:hi], 0.0, self.m)
+                self._forward(1, self.Xc)
+                self._backward(1, self.D[lo:hi])
             ctl[self.READY] = 1
             while True:
                 spins, napping, last = 0, False, time.perf_counter()
@@ -1008,15 +1033,14 @@ class _HelperProcess:
                 seq = int(ctl[self.SEQ])
                 if seq < 0:
                     return
-                self.values[1] = _run_part(rep, self.X[lo:hi], self.y[lo:hi], float(self.values[0]), self.m)
+                self._forward(1, self.Xc)
+                ctl[self.FWD] = seq
+                if not self._spin(self.DX, seq, parent):  # this process runs the later layers
+                    return
+                self._backward(1, self.D[lo:hi])
                 ctl[self.PART] = seq
-                spins = 0
-                while ctl[self.P0] != seq:  # part 0's x and delta: written (the parts take about as long)
-                    spins += 1
-                    if spins == 1024:
-                        spins = 0
-                        if os.getppid() != parent:
-                            return
+                if not self._spin(self.P0, seq, parent):
+                    return
                 self._sum_conv_grads()
                 ctl[self.DONE] = seq
                 seen = seq
@@ -1026,16 +1050,11 @@ class _HelperProcess:
             ctl[self.MSG_LEN] = len(text)
             ctl[self.ERROR] = 1
 
-    def _sum_conv_grads(self) -> None:
-        """The conv layers' gradients summed over the two parts (as ``_sum_grads``), into ``sums``.
-        In the child; by this process when the child failed after its part."""
-        for i, (nw, nb) in self.sums.items():
-            np.add(self.grads[0][i][0], self.grads[1][i][0], out=nw)
-            np.add(self.grads[0][i][1], self.grads[1][i][1], out=nb)
-
     # ---------------------------------------------------------------- the parent
     def step(self, X: Array, y: NDArray[np.int64], scale: float, update: float | None) -> float:
-        """One training step on both processes; the mini-batch's mean cost."""
+        """One training step on both processes; the mini-batch's mean cost. A child that fails,
+        ends or is stuck leaves this process to finish the step alone (the step is always whole);
+        then HelperProcessError, or with ``auto`` a warning and no helper from the next step on."""
         net = self.net
         for layer, w, b in self._shared:  # parameters replaced by new arrays (e.g. in on_epoch): the
             if layer.w is not w or layer.b is not b:  # helper's copies of the layers use the shared ones
@@ -1044,38 +1063,51 @@ class _HelperProcess:
                 np.copyto(w, layer.w)
                 np.copyto(b, layer.b)
                 layer.w, layer.b = w, b
-        np.copyto(self.X, X)
-        self.y[...] = y
-        self.values[0] = scale
-        lo, hi = self.parts[0]
-        for i, mask in self.masks.items():
-            np.copyto(mask, net.layers[i].mask)
-            self.reps[0][i].mask = net.layers[i].mask[lo:hi]
+        (lo, hi), (lo1, hi1) = self.parts
+        np.copyto(self.Xc, X[lo1:hi1])
         self.seq += 1
-        seq = self.seq
-        self.ctl[self.SEQ] = seq  # after every write above (x86-64 keeps stores in order)
+        seq, ctl, k = self.seq, self.ctl, self.k
+        ctl[self.SEQ] = seq  # after every write above (x86-64 keeps stores in order)
+        failure = None  # the HelperProcessError that left this process alone
         try:
-            cost = _run_part(self.reps[0], self.X[lo:hi], self.y[lo:hi], scale, self.m)
-            self.ctl[self.P0] = seq  # part 0's conv gradients are in: the child sums them with its own
-            self._wait(seq, self.PART)  # part 1 is done: its cost, x and delta, conv gradients are in
-        except HelperProcessError:  # the child failed, ended or was killed in its part: nothing stepped
+            self._forward(0, X[lo:hi])
+            try:
+                self._wait(seq, self.FWD)
+            except HelperProcessError as exc:
+                failure = self._lost(exc)
+                self._forward(1, self.Xc)
+            # the later layers on the whole mini-batch, each stepping once dC/dx is out (as _backprop)
+            a = self.A
+            for layer in net.layers[k:-1]:
+                a = layer.forward(a, True)
+            out = net.layers[-1]
+            _, cost = out.forward_cost(a, y, True)
+            d = out.backward_labels(y, need_dx=True, scale=scale, update=update)  # BP1, eq. (84)
+            for i in range(len(net.layers) - 2, k - 1, -1):  # BP2 layer by layer, BP3/BP4 inside
+                d = net.layers[i].backward(d, need_dx=True, update=update)
+            if failure is None:
+                np.copyto(self.D, d)
+                ctl[self.DX] = seq
+            self._backward(0, d[lo:hi])
+            if failure is None:
+                ctl[self.P0] = seq
+                try:
+                    self._wait(seq)  # the child's half, and its sums of both halves' conv gradients
+                except HelperProcessError as exc:
+                    failure = self._lost(exc)
+                    self._forward(1, self.Xc)  # (its forward state was the child's)
+            if failure is not None:
+                self._backward(1, d[lo1:hi1])
+                self._sum_conv_grads()
+        except BaseException:  # e.g. Ctrl-C: the child finishes the step before the buffers are touched again
+            if failure is None:
+                ctl[self.DX] = ctl[self.P0] = seq
+                try:
+                    self._wait(seq)
+                except HelperProcessError:
+                    pass
             raise
-        except BaseException:  # e.g. Ctrl-C: the child is through with the step before the buffers are touched again
-            self.ctl[self.P0] = seq
-            self._wait(seq)
-            raise
-        cost += float(self.values[1])
-        bufs = self.fc_bufs
-        for k, (layer, x, d) in enumerate(self.fc):  # BP3, BP4 (and the step) on the whole mini-batch
-            layer.weight_grads(x, d, update, bufs[k])
-        failure = None
-        try:
-            self._wait(seq)  # the child's sums of the conv gradients
-        except HelperProcessError as exc:  # the child failed after its part: this process sums
-            failure = exc
-            self._sum_conv_grads()
-        for i, (nw, nb) in self.sums.items():
-            layer = net.layers[i]
+        for layer, (nw, nb) in zip(net.layers[:k], self.sums):  # the conv layers' step, from the sums
             layer.nabla_w = nw.transpose(0, 3, 1, 2)[:, :, ::-1, ::-1]  # the book's (F, C, fh, fw), a view
             np.copyto(layer.nabla_b, nb)
             if update is not None:
@@ -1086,6 +1118,14 @@ class _HelperProcess:
             log.warning("%s; training goes on in this process alone", failure)
             self.close()
         return cost / self.m
+
+    def _lost(self, exc: HelperProcessError) -> HelperProcessError:
+        """The child failed, ended or was stuck (and killed): wait until it is gone, so that it
+        writes no more to the buffers this process now uses alone."""
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join()
+        return exc
 
     def _wait(self, seq: int, word: int | None = None) -> None:
         """Until the child has set control word ``word`` (default DONE) to ``seq``."""
@@ -1379,20 +1419,24 @@ class Trainer3:
     another CPU, whose BLAS kernels round differently), and a run resumed from its checkpoint
     the same numbers as one never interrupted.
 
-    ``processes`` (1, 2 or "auto", the default): 2 runs half of each mini-batch in a helper
-    process (``_HelperProcess``: forked, sharing the parameters and the buffers that the parts
-    exchange, waiting on each other by spinning, not by sleeping, so that a hand-over costs a
-    few microseconds): the same parts and the same numbers as ``threads=2`` (bit for bit where
-    that does not share out the fully connected step), but without the Python threads'
-    hand-overs, which on small mini-batches cost more than they save. Measured here at
-    mini-batch 10 with the other core idle: ch6-conv2 11.0-11.8 s per epoch on one core, 7.9-8.0
-    with ``processes=2``, 9.2-9.5 with two BLAS threads; ch6-conv1 5.4-5.6, 4.7-4.9 and 5.4-5.6.
+    ``processes`` (1, 2 or "auto", the default): 2 runs the leading conv layers of half of each
+    mini-batch in a helper process (``_HelperProcess``: forked, sharing the conv layers'
+    parameters and the buffers that the halves exchange, waiting on each other by spinning, not
+    by sleeping, so that a hand-over costs a few microseconds), while this process runs the
+    other half's and every later layer on the whole mini-batch: the same numbers as one process
+    that runs the conv layers in the same two chunks (bit for bit), and as ``threads=2`` to
+    float32 rounding, without the Python threads' hand-overs, which on small mini-batches cost
+    more than they save. ValueError for a network that does not start with a ``ConvPoolLayer``.
+    Measured here at mini-batch 10 with the other core idle: ch6-conv2 11.0-11.8 s per epoch on
+    one core, 7.9-8.0 with ``processes=2``, 9.2-9.5 with two BLAS threads; ch6-conv1 5.4-5.6,
+    4.7-4.9 and 5.4-5.6.
     Linux on x86-64 only (``helper_process_supported``). "auto": where the probe of
     ``blas_threads="auto"`` would run (one Python thread, a mini-batch under
     ``AUTO_THREADS_MIN_BATCH``, two cores, no outer limit of one BLAS thread), the run has
     ``AUTO_MIN_STEPS`` (200) steps or more and the calling thread is the process's only one
-    (a fork beside other threads can copy a lock one of them holds), the helper process is started and the probe
-    compares one core with the two processes instead (one BLAS thread each); else 1. The
+    (a fork beside other threads can copy a lock one of them holds) and the network starts with
+    a conv layer, the helper process is started and the probe compares one core with the two
+    processes instead (one BLAS thread each); else 1. The
     numbers then depend on the probes' choices as with ``blas_threads="auto"``.
     """
 
@@ -1423,6 +1467,9 @@ class Trainer3:
         if processes == 2 and mini_batch_size < 2:
             raise ValueError(f"processes=2 splits each mini-batch in two: it needs mini_batch_size >= 2; "
                              f"got {mini_batch_size}")
+        if processes == 2 and not net._n_conv:
+            raise ValueError("processes=2 runs the convolutional layers of half of each mini-batch in a "
+                             "helper process; this network does not start with one: use processes=1")
         if processes == 2 and threads not in ("auto", 1):
             raise ValueError(f"processes=2 runs one thread in each process; got threads={threads!r}")
         if threads == "auto":
@@ -1555,6 +1602,7 @@ class Trainer3:
         if self.processes != "auto" or steps < 1:
             return 1 if steps < 1 else self.processes
         if (self.threads != 1 or self.blas_threads != "auto" or not 2 <= self.m < AUTO_THREADS_MIN_BATCH
+                or not self.net._n_conv
                 or steps < AUTO_MIN_STEPS or usable_cores() < 2 or not helper_process_supported()):
             return 1
         from nndl._cores import blas_controllers
