@@ -558,13 +558,14 @@ def test_one_sgd_step_of_ch6_conv2_equals_pytorch(act):
             np.testing.assert_allclose(p, (t - eta * t.grad).numpy(), rtol=1e-4, atol=1e-6)
 
 
-def test_damaged_checkpoint_state_is_refused(tmp_path):
+@pytest.mark.parametrize(("key", "value"), [("epoch", 5), ("probes", [3]), ("probes", "2"), ("probes", [True])])
+def test_damaged_checkpoint_state_is_refused(tmp_path, key, value):
     rng = np.random.default_rng(12)
     X, y = rng.random((40, 144)), rng.integers(0, 3, 40)
     ck = tmp_path / "ck.npz"
     _small_net("relu").SGD((X, y), 1, 10, 0.1, checkpoint=ck)
     net, meta, _ = load_npz(ck)
-    meta["trainer"]["epoch"] = 5  # disagrees with its one-epoch history
+    meta["trainer"][key] = value  # (epoch 5: disagrees with its one-epoch history)
     net.save(ck, metadata=meta)
     with pytest.raises(ModelFileError, match="damaged training state"):
         _small_net("relu").SGD((X, y), 2, 10, 0.1, checkpoint=ck)
@@ -861,6 +862,7 @@ def _boom_in_child_sums(monkeypatch):
 @needs_helper
 @pytest.mark.parametrize("where", ["part", "sums"])
 def test_processes_auto_goes_on_alone_when_its_helper_fails(monkeypatch, caplog, where):
+    caplog.set_level("DEBUG", logger="nndl.network3")
     """processes="auto" (not asked for): a failing helper costs a warning, not the run; the
     step it failed in is done again by this process (in its part) or finished by it (in the
     sums of the conv gradients after its part)."""
@@ -882,9 +884,10 @@ def test_processes_auto_goes_on_alone_when_its_helper_fails(monkeypatch, caplog,
     with caplog.at_level(logging.WARNING, logger="nndl.network3"):
         h = net.SGD((X, y), 2, 3, 0.1, monitor=("training_cost",))
     assert len(h.training_cost) == 2 and np.all(np.isfinite(h.training_cost))
-    assert "helper process (processes=2) failed: ValueError: boom; training goes on in this process alone" \
+    assert "helper process (processes=auto) failed: ValueError: boom; training goes on in this process alone" \
         in caplog.text
-    _no_helper_left(net)
+    assert "helper process probe" not in caplog.text.split("training goes on in this process alone")[1]  # no
+    _no_helper_left(net)  # more probes of a helper that is gone (one or two BLAS threads instead)
 
 
 @needs_helper
@@ -1135,7 +1138,144 @@ def test_processes_2_ctrl_c_waits_for_the_helpers_part_then_stops(monkeypatch):
     assert all(np.array_equal(a, b) for a, b in zip(before, net.params()))  # no step half taken
 
 
-@pytest.mark.parametrize("bad", [0, 3, -1, 1.5, "x", True, None])
+@pytest.mark.parametrize("processes", [1, pytest.param(2, marks=needs_helper)])
+@pytest.mark.parametrize("presses", [1, 2])
+def test_a_ctrl_c_inside_a_step_stops_the_training_after_that_step(monkeypatch, processes, presses):
+    """A step updates the layers one after the other (each as its gradient comes out): a Ctrl-C
+    there used to leave the fully connected layers stepped and the conv layers not. Now it takes
+    effect after the step, which is whole; a second Ctrl-C in the same step stops it at once."""
+    import signal
+
+    X, y = _helper_data()
+    parent, state = os.getpid(), {"step": 0, "sent": False}
+    real = ConvPoolLayer.backward
+
+    def backward(self, *a, **kw):
+        if os.getpid() == parent and state["step"] == 2 and not state["sent"]:
+            state["sent"] = True
+            for _ in range(presses):  # the fully connected layers have stepped, the conv layers not yet
+                os.kill(parent, signal.SIGINT)
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(ConvPoolLayer, "backward", backward)
+    net = _small_net("sigmoid")
+    step = net._train_step
+
+    def counted(*a):
+        state["step"] += 1
+        return step(*a)
+
+    net._train_step = counted
+    with pytest.raises(KeyboardInterrupt):
+        net.SGD((X, y), 1, 3, 0.1, monitor=(), threads=1, processes=processes)
+    assert state["sent"] and state["step"] == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    _no_helper_left(net)
+    if presses == 2:
+        return  # (stopped inside step 2)
+    monkeypatch.setattr(ConvPoolLayer, "backward", real)
+    ref = _small_net("sigmoid")
+    if processes == 2:  # (the helper's numbers: the conv layers in two chunks)
+        monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 2 * ref.layers[1]._backward_bytes_per_example())
+    ref.SGD((X[:6], y[:6]), 1, 3, 0.1, monitor=(), threads=1, processes=1)  # two whole steps
+    assert all(np.array_equal(a, b) for a, b in zip(net.params(), ref.params()))
+
+
+@needs_helper
+def test_a_second_ctrl_c_while_the_helper_stops_leaves_nothing_attached(monkeypatch):
+    """The network is put back before close() waits for the child: a Ctrl-C during that wait
+    (a second one, after the one that stopped the training) used to leave it attached to a
+    helper that had ended, and every later training of it failed."""
+    import sys
+
+    real, calls = network3._HelperProcess.gone, []
+
+    def gone(self):
+        if sys._getframe(1).f_code.co_name == "close" and not calls:
+            calls.append(1)
+            raise KeyboardInterrupt
+        return real(self)
+
+    monkeypatch.setattr(network3._HelperProcess, "gone", gone)
+    X, y = _helper_data()
+    net = _small_net("relu")
+    with pytest.raises(KeyboardInterrupt):
+        net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
+    assert calls
+    _no_helper_left(net)
+    net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=1)  # and it trains again
+    net.backprop(X[:3], y[:3])
+
+
+@needs_helper
+def test_processes_2_is_refused_while_another_training_runs_in_this_process():
+    """A fork beside a thread inside OpenBLAS hung in fork() itself (OpenBLAS's fork handler
+    waits for that thread's product), where no timeout can reach: refused with one line, as is
+    a training started from another's on_epoch."""
+    import threading
+
+    from nndl.errors import HelperProcessError
+
+    X, y = _helper_data(60)
+    inside, release = threading.Event(), threading.Event()
+
+    def first():
+        _small_net("relu").SGD((X, y), 1, 3, 0.1, monitor=(), processes=1,
+                               on_epoch=lambda *a: (inside.set(), release.wait(30)))
+
+    t = threading.Thread(target=first)
+    t.start()
+    net = _small_net("relu")
+    try:
+        assert inside.wait(30)
+        with pytest.raises(HelperProcessError, match="while another nndl training runs in this process"):
+            net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
+    finally:
+        release.set()
+        t.join()
+    _no_helper_left(net)
+
+    def nested(epoch, history, net):
+        net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
+
+    with pytest.raises(HelperProcessError, match="while another nndl training runs in this process"):
+        net.SGD((X, y), 2, 3, 0.1, monitor=(), processes=2, on_epoch=nested)
+    _no_helper_left(net)
+
+
+@needs_helper
+def test_a_killed_helper_is_noticed_at_once_where_sigchld_is_ignored():
+    """Where a program ignores SIGCHLD the kernel reaps a dead child at once and
+    multiprocessing's is_alive() says True for ever: this process used to spin for the whole
+    timeout, then blame a stuck helper."""
+    import signal
+
+    proc, child = _start_training_with_a_helper(
+        10**6, 0.1, prelude="import signal; signal.signal(signal.SIGCHLD, signal.SIG_IGN); network3.HELPER_TIMEOUT = 60")
+    try:
+        os.kill(child, signal.SIGKILL)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert "helper process (processes=2) ended (exit code unknown)" in err, err
+
+
+def test_a_resumed_run_keeps_the_record_of_the_probes_before_it(tmp_path):
+    """The weights a checkpoint holds depend on the probes' choices before it (steps on two
+    cores round differently): the resumed run's cores() says so too."""
+    X, y = _helper_data()
+    ck = tmp_path / "checkpoint.npz"
+    t = network3.Trainer3(_small_net("relu"), (X, y), 1, 3, 0.1, monitor=(), checkpoint=ck, processes=1)
+    t.probes.append(2)  # as a probe in epoch 0 that chose two cores
+    t.run()
+    t2 = network3.Trainer3(_small_net("relu"), (X, y), 2, 3, 0.1, monitor=(), checkpoint=ck, processes=1)
+    assert t2.epoch == 1 and t2.cores()["probes"] == [2] and not t2.cores()["repeatable"]
+    t2.run()
+    assert network3.Trainer3(_small_net("relu"), (X, y), 2, 3, 0.1, monitor=(), checkpoint=ck).cores()["probes"] == [2]
+
+
+@pytest.mark.parametrize("bad", [0, 3, -1, 1.5, "x", True, np.True_, None])
 def test_processes_must_be_1_2_or_auto(bad):
     X, y = _helper_data()
     with pytest.raises(ValueError, match="processes must be 1, 2 or 'auto'; got "):
@@ -1196,7 +1336,7 @@ def test_processes_auto_uses_a_helper_only_where_it_may_pay(monkeypatch):
 
 
 def test_the_probe_switches_the_helper_not_the_blas_threads(monkeypatch):
-    helper = SimpleNamespace(on=True, ctl=[0, 0, 0, 0, 1], READY=4)  # (a child that is ready)
+    helper = SimpleNamespace(on=True, ctl=[0, 0, 0, 0, 1], READY=4, closed=False)  # (a child that is ready)
     import nndl._cores
 
     numpy_blas = _FakeBlas(2)

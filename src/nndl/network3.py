@@ -878,6 +878,7 @@ class _HelperProcess:
 
     SEQ, FWD, DX, PART, P0, DONE, ERROR, MSG_LEN, READY = range(9)  # control words
     IDLE_SECONDS = 0.01  # the child spins this long without work, then naps
+    STALL_SECONDS = 0.1  # ... and this long waiting within a step
     WARM_PARTS = 12  # halves the child runs before it is ready: its first ones took 8-15 ms here, not
     # 1-2 (its first writes to the memory it shares copy-on-write with this process)
 
@@ -888,12 +889,14 @@ class _HelperProcess:
         self.parts = [(0, m // 2), (m // 2, m)]
         self._map, self._used = None, 0  # the shared mapping ``_alloc`` takes memory from, bytes used
         self.proc = None
+        self.auto = False  # processes="auto": a failure is a warning, and training goes on alone
+        self.closed = False
         net._helper = self  # from here on, close() puts everything back (also after a Ctrl-C here)
         try:
             self._start(net, m, net.dtype, multiprocessing)
         except OSError as exc:  # e.g. no memory for the fork
             self.close()
-            raise HelperProcessError(f"could not start nndl's helper process (processes=2): {exc}") from None
+            raise HelperProcessError(f"could not start {self.name}: {exc}") from None
         except BaseException:
             self.close()
             raise
@@ -930,7 +933,7 @@ class _HelperProcess:
         self.ctl = self._alloc((16,), np.int64)
         self.msg = self._alloc((4096,), np.uint8)
         self.ctl[:] = 0
-        self.seq, self.on, self.auto, self.started = 0, True, False, time.thread_time()  # auto: processes="auto" (a failure: go on alone)
+        self.seq, self.on, self.started = 0, True, time.thread_time()
         import signal
 
         from nndl._cores import blas_controllers
@@ -950,6 +953,21 @@ class _HelperProcess:
             finally:
                 if main:
                     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    @property
+    def name(self) -> str:
+        return f"nndl's helper process (processes={'auto' if self.auto else 2})"
+
+    def gone(self) -> bool:
+        """Whether the child has ended. (``is_alive`` alone says True for ever where SIGCHLD is
+        ignored: the kernel then reaps the child at once and ``waitpid`` finds nothing.)"""
+        if not self.proc.is_alive():
+            return True
+        try:
+            os.kill(self.proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
 
     MAP_BYTES = 1 << 22  # each shared mapping: 4 MiB, or one array's size if larger
 
@@ -988,14 +1006,18 @@ class _HelperProcess:
 
     # ---------------------------------------------------------------- the child
     def _spin(self, word: int, seq: int, parent: int) -> bool:
-        """In the child: until control word ``word`` is ``seq``; False if the parent is gone."""
-        ctl, spins = self.ctl, 0
+        """In the child: until control word ``word`` is ``seq``; False if the parent is gone.
+        After ``STALL_SECONDS`` (this process's part took ~1 ms at ch6-conv2's mini-batch 10: it
+        was stopped, e.g. in a debugger, or starved) the child naps between looks."""
+        ctl, spins, since = self.ctl, 0, time.perf_counter()
         while ctl[word] != seq:
             spins += 1
             if spins == 1024:
                 spins = 0
                 if os.getppid() != parent:
                     return False
+                if time.perf_counter() - since > self.STALL_SECONDS:
+                    time.sleep(0.0005)
         return True
 
     def _child(self) -> None:
@@ -1122,9 +1144,11 @@ class _HelperProcess:
     def _lost(self, exc: HelperProcessError) -> HelperProcessError:
         """The child failed, ended or was stuck (and killed): wait until it is gone, so that it
         writes no more to the buffers this process now uses alone."""
-        if self.proc.is_alive():
+        if not self.gone():
             self.proc.kill()
-        self.proc.join()
+        while not self.gone():  # (SIGKILL: soon)
+            time.sleep(0.001)
+        self.proc.join(timeout=1)  # (where SIGCHLD is ignored there is nothing to join)
         return exc
 
     def _wait(self, seq: int, word: int | None = None) -> None:
@@ -1138,30 +1162,38 @@ class _HelperProcess:
                 since = since or now
                 if now - since > HELPER_TIMEOUT:  # alive but stuck (e.g. a lock it inherited locked)
                     self.proc.kill()
-                    raise HelperProcessError(f"nndl's helper process (processes=2) did not finish its part "
-                                             f"of a step in {HELPER_TIMEOUT:g} s; it was killed")
+                    raise HelperProcessError(f"{self.name} did not finish its part of a step in "
+                                             f"{HELPER_TIMEOUT:g} s; it was killed")
                 if ctl[self.ERROR]:
                     text = bytes(self.msg[: int(ctl[self.MSG_LEN])]).decode("utf-8", "replace")
-                    raise HelperProcessError(f"nndl's helper process (processes=2) failed: {text}")
-                if not self.proc.is_alive():
-                    raise HelperProcessError(f"nndl's helper process (processes=2) ended (exit code "
-                                             f"{self.proc.exitcode})")
+                    raise HelperProcessError(f"{self.name} failed: {text}")
+                if self.gone():
+                    code = self.proc.exitcode
+                    raise HelperProcessError(f"{self.name} ended (exit code {'unknown' if code is None else code})")
 
     def close(self) -> None:
-        """Stop the child; the parameters move back to this process's own memory (once)."""
-        if self.net._helper is not self:
-            return
-        if self.proc is not None and self.proc.is_alive():
+        """Stop the child; the parameters move back to this process's own memory (once). The
+        network is put back first, so that an interruption while waiting for the child (a second
+        Ctrl-C) cannot leave it attached to a helper; the child is then killed at once."""
+        proc, self.closed = self.proc, True
+        if proc is not None and proc.pid is not None and proc.exitcode is None:
             self.ctl[self.SEQ] = -1
-            self.proc.join(timeout=5)
-            if self.proc.is_alive():
-                self.proc.kill()
-                self.proc.join()
-        for layer in self.net.layers:
-            layer.w, layer.b = np.array(layer.w), np.array(layer.b)  # (copies of the shared ones, or own)
-        self.net._split = None
-        self.net._replicas = []
-        self.net._helper = None
+        if self.net._helper is self:
+            for layer in self.net.layers:  # (the child never writes the parameters)
+                layer.w, layer.b = np.array(layer.w), np.array(layer.b)  # (copies of the shared ones, or own)
+            self.net._split = None
+            self.net._replicas = []
+            self.net._helper = None
+        if proc is None or proc.pid is None or proc.exitcode is not None:  # (pid: not started)
+            return
+        try:
+            deadline = time.monotonic() + 5
+            while not self.gone() and time.monotonic() < deadline:
+                time.sleep(0.001)
+        finally:
+            if not self.gone():
+                proc.kill()
+            proc.join(timeout=1)
 
 
 def _set_dtype(layer, dtype) -> None:
@@ -1322,6 +1354,10 @@ class _BlasThreads:
             lc.set_num_threads(n)
 
     def before_step(self) -> None:
+        if self.helper is not None and self.helper.closed:  # it failed ("auto"): on
+            self.helper = None  # alone, with the probe of one or two BLAS threads as without it
+            self._set(1)
+            self.phase, self.left, self.every, self.strikes = 0, BLAS_PROBE_FIRST, BLAS_PROBE_EVERY, 0
         if self.phase == 0:  # between probes
             self.left -= 1
             h = self.helper
@@ -1377,13 +1413,50 @@ class _BlasThreads:
                   self.steps[1], self.spent[1], AUTO_BLAS_MAX, n)
 
 
+class _WholeSteps:
+    """Ctrl-C during a training step takes effect once the step is taken: a step updates the layers
+    one after the other (each as soon as its gradient is out), so an interruption inside one left
+    the fully connected layers stepped and the conv layers not. A second Ctrl-C during the same
+    step interrupts at once; outside steps (evaluation) the first does. Only where Python's own
+    handler would raise KeyboardInterrupt (the main thread, the default handler); restored on exit.
+    """
+
+    def __init__(self) -> None:
+        self.in_step = self.pending = False
+        self.old = None
+
+    def __enter__(self) -> _WholeSteps:
+        import signal
+
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self.old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame) -> None:
+        if self.in_step and not self.pending:
+            self.pending = True
+            log.info("interrupted: stopping after this step")
+            return
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        if self.old is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, self.old)
+            self.old = None
+
+
 class Trainer3:
     """One run of network3's SGD, resumable at epoch boundaries.
 
     ``checkpoint`` (a path): after every epoch the network, the history and the position
     (epoch, rng state) are written there atomically; a new ``Trainer3`` with the same
     checkpoint path and the same settings continues after the last finished epoch. A
-    checkpoint written with other settings or another architecture raises ValueError.
+    checkpoint written with other settings or another architecture raises ValueError. A Ctrl-C
+    during a step takes effect after it (``_WholeSteps``): the network is left after a whole
+    number of steps, unless a second Ctrl-C comes in the same step.
 
     Cores: ``threads`` (default "auto") is the number of Python threads
     that share each mini-batch (``Network.threads``): the mini-batch is cut into ``threads``
@@ -1426,10 +1499,12 @@ class Trainer3:
     other half's and every later layer on the whole mini-batch: the same numbers as one process
     that runs the conv layers in the same two chunks (bit for bit), and as ``threads=2`` to
     float32 rounding, without the Python threads' hand-overs, which on small mini-batches cost
-    more than they save. ValueError for a network that does not start with a ``ConvPoolLayer``.
-    Measured here at mini-batch 10 with the other core idle: ch6-conv2 11.0-11.8 s per epoch on
-    one core, 7.9-8.0 with ``processes=2``, 9.2-9.5 with two BLAS threads; ch6-conv1 5.4-5.6,
-    4.7-4.9 and 5.4-5.6.
+    more than they save. ValueError for a network that does not start with a ``ConvPoolLayer``;
+    HelperProcessError while another nndl training runs in this process (a fork beside a thread
+    inside OpenBLAS can hang in the fork itself).
+    Measured here at mini-batch 10 (benchmarks/RESULTS.md, minimum / median of 4 epochs): ch6-conv2
+    10.9 / 13.3 s per epoch on one core, 6.4 / 7.6 with ``processes=2``; ch6-conv1 4.9 / 5.4 and
+    4.6 / 4.8.
     Linux on x86-64 only (``helper_process_supported``). "auto": where the probe of
     ``blas_threads="auto"`` would run (one Python thread, a mini-batch under
     ``AUTO_THREADS_MIN_BATCH``, two cores, no outer limit of one BLAS thread), the run has
@@ -1455,7 +1530,7 @@ class Trainer3:
             raise ValueError(f"eta must be a positive number; got {eta!r}")
         if not _is_number(lmbda) or not np.isfinite(lmbda) or lmbda < 0:
             raise ValueError(f"lmbda must be a number >= 0; got {lmbda!r}")
-        if processes != "auto" and (processes not in (1, 2) or isinstance(processes, bool)):
+        if processes != "auto" and not (_is_number(processes) and processes in (1, 2)):  # (not True, np.True_)
             raise ValueError(f"processes must be 1, 2 or 'auto'; got {processes!r}")
         if processes == 2 and not helper_process_supported():
             import multiprocessing
@@ -1512,6 +1587,8 @@ class Trainer3:
         # the file the state is read from: the checkpoint, or (resume_from) another file saved by
         # _save_checkpoint, e.g. a finished run's model.npz; errors and the log name that file
         self.resume_from = Path(resume_from) if resume_from is not None else self.checkpoint
+        self.probes: list[int] = []  # the BLAS / helper probes' choices (1 or 2), every run() so far (and
+        # before the checkpoint resumed from)
         if self.resume_from is not None and self.resume_from.exists():
             self._resume()
         for i, layer in enumerate(net.layers):
@@ -1519,7 +1596,6 @@ class Trainer3:
                 if not np.isfinite(getattr(layer, name)).all():
                     raise ValueError(f"layer {i}'s {name} holds NaN or infinite values before training; "
                                      "initialise the network again")
-        self.probes: list[int] = []  # the BLAS / helper probes' choices (1 or 2), every run() so far
 
     def settings(self) -> dict[str, Any]:
         return {"n_training": len(self.X), "mini_batch_size": self.m, "eta": self.eta, "lmbda": self.lmbda,
@@ -1547,17 +1623,21 @@ class Trainer3:
             self.initial_cost = initial
             if state.get("net_rng_state") is not None:
                 self.net.rng.bit_generator.state = state["net_rng_state"]
+            probes = state.get("probes", [])  # the choices of the probes before it: the weights depend on them
+            if not isinstance(probes, list) or any(type(n) is not int or n not in (1, 2) for n in probes):
+                raise ValueError(f"its probes are {probes!r}, not a list of 1s and 2s")
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ModelFileError(f"{self.resume_from}: a damaged training state ({exc})") from None
         for mine, theirs in zip(self.net.params(), net.params()):
             mine[...] = theirs
         self.epoch, self.history = epoch, history
+        self.probes[:] = probes
         log.info("resuming from %s after epoch %d", self.resume_from, self.epoch - 1)
 
     def _save_checkpoint(self) -> None:
         state = {"settings": self.settings(), "epoch": self.epoch, "history": self.history.to_dict(),
                  "rng_state": self.rng.bit_generator.state, "net_rng_state": self.net.rng.bit_generator.state,
-                 "initial_cost": self.initial_cost}
+                 "initial_cost": self.initial_cost, "probes": list(self.probes)}
         save(self.net, self.checkpoint, metadata={"trainer": json.loads(json.dumps(state, default=int))})
 
     def run(self) -> Network3History:
@@ -1579,7 +1659,8 @@ class Trainer3:
             try:
                 with _BlasThreads(self.blas_threads, self.threads * (2 if mode == 2 else 1),
                                   helper if mode == "probe" else None,
-                                  self.num_training_batches * (self.epochs - self.epoch), self.probes) as self._blas:
+                                  self.num_training_batches * (self.epochs - self.epoch), self.probes) as self._blas, \
+                        _WholeSteps() as self._whole:
                     return self._run()
             finally:
                 if helper is not None:
@@ -1599,8 +1680,16 @@ class Trainer3:
     def _processes(self) -> int | str:
         """1, 2, or "probe" (``processes="auto"`` where a helper process may pay: the probe decides)."""
         steps = self.num_training_batches * (self.epochs - self.epoch)
-        if self.processes != "auto" or steps < 1:
-            return 1 if steps < 1 else self.processes
+        if steps < 1 or self.processes == 1:
+            return 1
+        if self.processes == 2:
+            with _blas_lock:
+                others = _trainings[0] > 1
+            if others:  # (seen here: OpenBLAS's fork handler waiting for a product of the other one)
+                raise HelperProcessError("processes=2 cannot start nndl's helper process while another nndl "
+                                         "training runs in this process: a fork beside a thread inside NumPy's "
+                                         "BLAS can hang for good; use processes=1")
+            return 2
         if (self.threads != 1 or self.blas_threads != "auto" or not 2 <= self.m < AUTO_THREADS_MIN_BATCH
                 or not self.net._n_conv
                 or steps < AUTO_MIN_STEPS or usable_cores() < 2 or not helper_process_supported()):
@@ -1632,18 +1721,24 @@ class Trainer3:
             order = self.rng.permutation(len(X)) if self.reshuffle else None
             cost = 0.0
             blas = self._blas if self._blas.probing else None
+            whole = self._whole
             for j in range(nb):
                 if order is None:  # network3: consecutive slices, the same order every epoch
                     xb, yb = X[j * m: (j + 1) * m], y[j * m: (j + 1) * m]
                 else:
                     idx = order[j * m: (j + 1) * m]
                     xb, yb = X[idx], y[idx]
+                whole.in_step = True
                 if blas is None:
                     cost += update(xb, yb, self.eta, self.lmbda, nb)
                 else:
                     blas.before_step()
                     cost += update(xb, yb, self.eta, self.lmbda, nb)
                     blas.after_step()
+                whole.in_step = False
+                if whole.pending:  # a Ctrl-C during the step: now, with the step whole
+                    whole.pending = False
+                    raise KeyboardInterrupt
             seconds = time.perf_counter() - t0
             if not np.isfinite(cost) or not all(np.isfinite(np.sum(p)) for p in net.params()):
                 raise DivergenceError(f"training diverged in epoch {self.epoch} (the cost or the weights "

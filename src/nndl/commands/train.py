@@ -43,7 +43,10 @@ Settings can come from a TOML file; options given on the command line override i
 
 Ctrl-C (or SIGTERM) finishes the current mini-batch, writes a checkpoint and exits
 with status 130; `nndl train --resume RUN` continues it and ends with the same
-weights, bit for bit, as a run that was never interrupted. --resume RUN --epochs N
+weights, bit for bit, as a run that was never interrupted. With --net (chapter 6) the
+checkpoint is the one written after the last finished epoch: the resumed run starts
+that epoch again, and ends with the same weights bit for bit where the run used one
+core (its history.json's "cores" says "repeatable": true). --resume RUN --epochs N
 trains a finished run further.
 """
 
