@@ -1138,12 +1138,14 @@ def test_processes_2_ctrl_c_waits_for_the_helpers_part_then_stops(monkeypatch):
     assert all(np.array_equal(a, b) for a, b in zip(before, net.params()))  # no step half taken
 
 
-@pytest.mark.parametrize("processes", [1, pytest.param(2, marks=needs_helper)])
-@pytest.mark.parametrize("presses", [1, 2])
-def test_a_ctrl_c_inside_a_step_stops_the_training_after_that_step(monkeypatch, processes, presses):
+@pytest.mark.parametrize(("processes", "presses", "nested"), [
+    (1, 1, False), (1, 2, False), (1, 1, True),  # (a training inside another: processes=2 is refused there)
+    pytest.param(2, 1, False, marks=needs_helper), pytest.param(2, 2, False, marks=needs_helper)])
+def test_a_ctrl_c_inside_a_step_stops_the_training_after_that_step(monkeypatch, processes, presses, nested):
     """A step updates the layers one after the other (each as its gradient comes out): a Ctrl-C
     there used to leave the fully connected layers stepped and the conv layers not. Now it takes
-    effect after the step, which is whole; a second Ctrl-C in the same step stops it at once."""
+    effect after the step, which is whole; a second Ctrl-C in the same step stops it at once.
+    Also in a training started from another's on_epoch (whose own handler raised at once)."""
     import signal
 
     X, y = _helper_data()
@@ -1167,7 +1169,12 @@ def test_a_ctrl_c_inside_a_step_stops_the_training_after_that_step(monkeypatch, 
 
     net._train_step = counted
     with pytest.raises(KeyboardInterrupt):
-        net.SGD((X, y), 1, 3, 0.1, monitor=(), threads=1, processes=processes)
+        if nested:
+            outer = Network([FullyConnectedLayer(144, 5), SoftmaxLayer(5, 3)], 3, rng=np.random.default_rng(0))
+            outer.SGD((X, y), 1, 3, 0.1, monitor=(), processes=1, on_epoch=lambda *a: net.SGD(
+                (X, y), 1, 3, 0.1, monitor=(), threads=1, processes=processes))
+        else:
+            net.SGD((X, y), 1, 3, 0.1, monitor=(), threads=1, processes=processes)
     assert state["sent"] and state["step"] == 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
     _no_helper_left(net)
@@ -1179,6 +1186,55 @@ def test_a_ctrl_c_inside_a_step_stops_the_training_after_that_step(monkeypatch, 
         monkeypatch.setattr(network3, "CONV_CHUNK_BYTES", 2 * ref.layers[1]._backward_bytes_per_example())
     ref.SGD((X[:6], y[:6]), 1, 3, 0.1, monitor=(), threads=1, processes=1)  # two whole steps
     assert all(np.array_equal(a, b) for a, b in zip(net.params(), ref.params()))
+
+
+@needs_helper
+@pytest.mark.parametrize("where", ["start", "stop"])
+def test_ctrl_c_while_the_helper_starts_or_stops_waits_for_that_to_end(monkeypatch, where):
+    """Ctrl-Cs (three, as fast as a hand) while the helper is forked or stopped used to leave a
+    helper running, or the network attached to one that had ended: they now take effect once
+    that is over, and nothing is left."""
+    import signal
+
+    cls, name = network3._HelperProcess, "_start" if where == "start" else "close"
+    real, presses = getattr(cls, name), []
+
+    def interrupted(self, *a):
+        if not presses:
+            presses.append(3)
+            for _ in range(3):
+                os.kill(os.getpid(), signal.SIGINT)
+        return real(self, *a)
+
+    monkeypatch.setattr(cls, name, interrupted)
+    X, y = _helper_data()
+    net = _small_net("relu")
+    before = [p.copy() for p in net.params()]
+    with pytest.raises(KeyboardInterrupt):
+        net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
+    assert presses
+    _no_helper_left(net)
+    assert network3._trainings == [0] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if where == "start":  # interrupted before its first step
+        assert all(np.array_equal(a, b) for a, b in zip(before, net.params()))
+    monkeypatch.setattr(cls, name, real)
+    net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)  # and it trains again, with a helper too
+    _no_helper_left(net)
+
+
+def test_a_sigint_handler_set_during_a_training_is_kept():
+    import signal
+
+    def mine(signum, frame):
+        pass
+
+    X, y = _helper_data()
+    try:
+        _small_net("relu").SGD((X, y), 1, 3, 0.1, monitor=(), processes=1,
+                               on_epoch=lambda *a: signal.signal(signal.SIGINT, mine))
+        assert signal.getsignal(signal.SIGINT) is mine
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @needs_helper
@@ -1228,7 +1284,7 @@ def test_processes_2_is_refused_while_another_training_runs_in_this_process():
     net = _small_net("relu")
     try:
         assert inside.wait(30)
-        with pytest.raises(HelperProcessError, match="while another nndl training runs in this process"):
+        with pytest.raises(HelperProcessError, match="while another chapter-6 training runs in this process"):
             net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
     finally:
         release.set()
@@ -1238,7 +1294,7 @@ def test_processes_2_is_refused_while_another_training_runs_in_this_process():
     def nested(epoch, history, net):
         net.SGD((X, y), 1, 3, 0.1, monitor=(), processes=2)
 
-    with pytest.raises(HelperProcessError, match="while another nndl training runs in this process"):
+    with pytest.raises(HelperProcessError, match="while another chapter-6 training runs in this process"):
         net.SGD((X, y), 2, 3, 0.1, monitor=(), processes=2, on_epoch=nested)
     _no_helper_left(net)
 

@@ -837,6 +837,11 @@ def _linux_x86_64() -> bool:
     return sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64")
 
 
+def _beside_another(name: str) -> HelperProcessError:
+    return HelperProcessError(f"{name} cannot start while another chapter-6 training runs in this process: "
+                              "a fork beside a thread inside NumPy's BLAS can hang for good; use processes=1")
+
+
 def _die_with_parent(parent: int) -> None:
     """In the helper: have Linux kill this process with SIGKILL when the thread that forked it
     ends (``prctl(PR_SET_PDEATHSIG)``, see prctl(2)), even while it is stopped. Without it, a
@@ -882,14 +887,14 @@ class _HelperProcess:
     WARM_PARTS = 12  # halves the child runs before it is ready: its first ones took 8-15 ms here, not
     # 1-2 (its first writes to the memory it shares copy-on-write with this process)
 
-    def __init__(self, net: Network, m: int) -> None:
+    def __init__(self, net: Network, m: int, auto: bool = False) -> None:
         import multiprocessing
 
         self.net, self.m, self.k = net, m, net._n_conv
         self.parts = [(0, m // 2), (m // 2, m)]
         self._map, self._used = None, 0  # the shared mapping ``_alloc`` takes memory from, bytes used
         self.proc = None
-        self.auto = False  # processes="auto": a failure is a warning, and training goes on alone
+        self.auto = auto  # processes="auto": a failure is a warning, and training goes on alone
         self.closed = False
         net._helper = self  # from here on, close() puts everything back (also after a Ctrl-C here)
         try:
@@ -943,6 +948,8 @@ class _HelperProcess:
         proc = multiprocessing.get_context("fork").Process(target=self._child, daemon=True, name="nndl-helper")
         main = threading.current_thread() is threading.main_thread()
         with _blas_lock:  # not while another nndl training of this process scans its libraries
+            if _trainings[0] > 1:  # checked again where no other training can start before the fork
+                raise _beside_another(self.name)
             mine, others = blas_controllers()
             self._blas_libs = mine + others
             if main:  # a Ctrl-C during the fork comes after it (inside, Python's fork handlers drop it)
@@ -1363,7 +1370,7 @@ class _BlasThreads:
             h = self.helper
             if self.left <= 0 and h is not None and not h.ctl[h.READY]:  # the child is not ready yet
                 if h.ctl[h.ERROR] or (self.left % 100 == 0 and (
-                        not h.proc.is_alive() or time.thread_time() - h.started > HELPER_TIMEOUT)):
+                        h.gone() or time.thread_time() - h.started > HELPER_TIMEOUT)):
                     h.on = True  # failed or stuck: the next step says so (HelperProcessError), goes on alone
             elif self.left <= 0:
                 self.phase, self.step, self.spent, self.steps, self.raw_two = 1, 0, [0.0, 0.0], [0, 0], [0.0, 0]
@@ -1414,38 +1421,58 @@ class _BlasThreads:
 
 
 class _WholeSteps:
-    """Ctrl-C during a training step takes effect once the step is taken: a step updates the layers
-    one after the other (each as soon as its gradient is out), so an interruption inside one left
-    the fully connected layers stepped and the conv layers not. A second Ctrl-C during the same
-    step interrupts at once; outside steps (evaluation) the first does. Only where Python's own
-    handler would raise KeyboardInterrupt (the main thread, the default handler); restored on exit.
+    """Ctrl-C during a training run, made safe (``Trainer3.run``).
+
+    Inside a step it takes effect once the step is taken: a step updates the layers one after
+    the other (each as soon as its gradient is out), so an interruption inside one left the
+    fully connected layers stepped and the conv layers not; a second Ctrl-C in the same step
+    interrupts at once. While ``critical`` (the run's set-up and tear-down: counting the
+    trainings, forking and stopping the helper process) every Ctrl-C waits until it is over: one
+    landing there left a helper running or the network attached to one. Elsewhere (evaluation,
+    callbacks) the first interrupts at once. Only where Python's own handler would raise
+    KeyboardInterrupt (the main thread, the default handler, or an outer training's); on exit
+    the handler found is put back, unless something else replaced this one meanwhile.
     """
 
     def __init__(self) -> None:
         self.in_step = self.pending = False
+        self.critical = True
         self.old = None
+        self._h = self._handler  # (one bound method: compared by identity on exit)
 
     def __enter__(self) -> _WholeSteps:
         import signal
 
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-            self.old = signal.signal(signal.SIGINT, self._handler)
+        if threading.current_thread() is threading.main_thread():
+            h = signal.getsignal(signal.SIGINT)
+            if h is signal.default_int_handler or isinstance(getattr(h, "__self__", None), _WholeSteps):
+                self.old = signal.signal(signal.SIGINT, self._h)
         return self
 
     def _handler(self, signum, frame) -> None:
-        if self.in_step and not self.pending:
+        if self.critical or (self.in_step and not self.pending):
+            if not self.pending:
+                log.info("interrupted: stopping %s", "once this is done" if self.critical else "after this step")
             self.pending = True
-            log.info("interrupted: stopping after this step")
             return
         raise KeyboardInterrupt
 
-    def __exit__(self, *exc) -> None:
+    def open(self) -> None:
+        """The set-up is over: a Ctrl-C that came during it takes effect now."""
+        self.critical = False
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    def __exit__(self, exc_type, *exc) -> None:
         if self.old is not None:
             import signal
 
-            signal.signal(signal.SIGINT, self.old)
+            if signal.getsignal(signal.SIGINT) is self._h:
+                signal.signal(signal.SIGINT, self.old)
             self.old = None
+        if self.pending and exc_type is None:  # a Ctrl-C during the tear-down: the run was interrupted
+            raise KeyboardInterrupt
 
 
 class Trainer3:
@@ -1455,8 +1482,9 @@ class Trainer3:
     (epoch, rng state) are written there atomically; a new ``Trainer3`` with the same
     checkpoint path and the same settings continues after the last finished epoch. A
     checkpoint written with other settings or another architecture raises ValueError. A Ctrl-C
-    during a step takes effect after it (``_WholeSteps``): the network is left after a whole
-    number of steps, unless a second Ctrl-C comes in the same step.
+    during a step takes effect after it, and one during the run's set-up or tear-down (the helper
+    process's start and stop) once that is over (``_WholeSteps``): the network is left after a
+    whole number of steps, unless a second Ctrl-C comes in the same step.
 
     Cores: ``threads`` (default "auto") is the number of Python threads
     that share each mini-batch (``Network.threads``): the mini-batch is cut into ``threads``
@@ -1500,7 +1528,7 @@ class Trainer3:
     that runs the conv layers in the same two chunks (bit for bit), and as ``threads=2`` to
     float32 rounding, without the Python threads' hand-overs, which on small mini-batches cost
     more than they save. ValueError for a network that does not start with a ``ConvPoolLayer``;
-    HelperProcessError while another nndl training runs in this process (a fork beside a thread
+    HelperProcessError while another chapter-6 training runs in this process (a fork beside a thread
     inside OpenBLAS can hang in the fork itself).
     Measured here at mini-batch 10 (benchmarks/RESULTS.md, minimum / median of 4 epochs): ch6-conv2
     10.9 / 13.3 s per epoch on one core, 6.4 / 7.6 with ``processes=2``; ch6-conv1 4.9 / 5.4 and
@@ -1530,7 +1558,8 @@ class Trainer3:
             raise ValueError(f"eta must be a positive number; got {eta!r}")
         if not _is_number(lmbda) or not np.isfinite(lmbda) or lmbda < 0:
             raise ValueError(f"lmbda must be a number >= 0; got {lmbda!r}")
-        if processes != "auto" and not (_is_number(processes) and processes in (1, 2)):  # (not True, np.True_)
+        if not (isinstance(processes, str) and processes == "auto"
+                or _is_number(processes) and processes in (1, 2)):  # (not True, np.True_, arrays)
             raise ValueError(f"processes must be 1, 2 or 'auto'; got {processes!r}")
         if processes == 2 and not helper_process_supported():
             import multiprocessing
@@ -1578,7 +1607,7 @@ class Trainer3:
         self.on_epoch, self.should_stop = on_epoch, should_stop
         self.blas_threads = blas_threads if blas_threads in (None, "auto") else int(blas_threads)
         self.threads = int(threads)
-        self.processes = processes if processes == "auto" else int(processes)
+        self.processes = "auto" if isinstance(processes, str) else int(processes)
         self.epoch = 0
         self.history = Network3History(n_training=len(self.X),
                                        n_validation=0 if self.validation is None else len(self.validation[0]),
@@ -1641,34 +1670,37 @@ class Trainer3:
         save(self.net, self.checkpoint, metadata={"trainer": json.loads(json.dumps(state, default=int))})
 
     def run(self) -> Network3History:
-        saved, self.net.threads = self.net.threads, self.threads
-        with _blas_lock:
-            _trainings[0] += 1
-        try:
-            mode = self._processes()
-            helper = None
-            if mode != 1:
-                try:
-                    helper = _HelperProcess(self.net, self.m)
-                    helper.auto = mode == "probe"
-                except HelperProcessError as exc:
-                    if mode != "probe":  # processes=2, asked for
-                        raise
-                    log.warning("%s; training in this process alone", exc)
-                    mode = 1
-            try:
-                with _BlasThreads(self.blas_threads, self.threads * (2 if mode == 2 else 1),
-                                  helper if mode == "probe" else None,
-                                  self.num_training_batches * (self.epochs - self.epoch), self.probes) as self._blas, \
-                        _WholeSteps() as self._whole:
-                    return self._run()
-            finally:
-                if helper is not None:
-                    helper.close()
-        finally:
-            self.net.threads = saved
+        with _WholeSteps() as self._whole:  # a Ctrl-C in the set-up or tear-down waits for its end
+            saved, self.net.threads = self.net.threads, self.threads
             with _blas_lock:
-                _trainings[0] -= 1
+                _trainings[0] += 1
+            try:
+                mode = self._processes()
+                helper = None
+                if mode != 1:
+                    try:
+                        helper = _HelperProcess(self.net, self.m, auto=mode == "probe")
+                    except HelperProcessError as exc:
+                        if mode != "probe":  # processes=2, asked for
+                            raise
+                        log.warning("%s; training in this process alone", exc)
+                        mode = 1
+                try:
+                    with _BlasThreads(self.blas_threads, self.threads * (2 if mode == 2 else 1),
+                                      helper if mode == "probe" else None,
+                                      self.num_training_batches * (self.epochs - self.epoch), self.probes) as self._blas:
+                        self._whole.open()
+                        try:
+                            return self._run()
+                        finally:
+                            self._whole.critical = True
+                finally:
+                    if helper is not None:
+                        helper.close()
+            finally:
+                self.net.threads = saved
+                with _blas_lock:
+                    _trainings[0] -= 1
 
     def cores(self) -> dict[str, Any]:
         """How this run used the cores: the options, the probes' choices so far (1 or 2 each), and
@@ -1686,9 +1718,7 @@ class Trainer3:
             with _blas_lock:
                 others = _trainings[0] > 1
             if others:  # (seen here: OpenBLAS's fork handler waiting for a product of the other one)
-                raise HelperProcessError("processes=2 cannot start nndl's helper process while another nndl "
-                                         "training runs in this process: a fork beside a thread inside NumPy's "
-                                         "BLAS can hang for good; use processes=1")
+                raise _beside_another("nndl's helper process (processes=2)")
             return 2
         if (self.threads != 1 or self.blas_threads != "auto" or not 2 <= self.m < AUTO_THREADS_MIN_BATCH
                 or not self.net._n_conv
