@@ -39,4 +39,4 @@ class BusyError(NndlError):
 class HelperProcessError(NndlError, RuntimeError):
     """The helper process of chapter 6's ``processes=2`` failed, ended or stopped answering during
     a training step (raised after this process finished that step alone: the step is whole), or
-    could not be started (no memory for the fork; another nndl training in this process)."""
+    could not be started (no memory for the fork; another chapter-6 training in this process)."""

@@ -1149,14 +1149,23 @@ class _HelperProcess:
         return cost / self.m
 
     def _lost(self, exc: HelperProcessError) -> HelperProcessError:
-        """The child failed, ended or was stuck (and killed): wait until it is gone, so that it
-        writes no more to the buffers this process now uses alone."""
-        if not self.gone():
-            self.proc.kill()
-        while not self.gone():  # (SIGKILL: soon)
-            time.sleep(0.001)
-        self.proc.join(timeout=1)  # (where SIGCHLD is ignored there is nothing to join)
+        """The child failed, ended or was stuck: killed, and waited for until it is gone, so that
+        it writes no more to the buffers this process now uses alone."""
+        self._end(0.0)
         return exc
+
+    def _end(self, grace: float) -> None:
+        """Give the child ``grace`` seconds to end, then kill it; return once it is gone."""
+        deadline = time.monotonic() + grace
+        try:
+            while not self.gone() and time.monotonic() < deadline:
+                time.sleep(0.001)
+        finally:
+            if not self.gone():
+                self.proc.kill()
+            while not self.gone():  # (SIGKILL: soon)
+                time.sleep(0.001)
+            self.proc.join(timeout=1)  # (where SIGCHLD is ignored there is nothing to join)
 
     def _wait(self, seq: int, word: int | None = None) -> None:
         """Until the child has set control word ``word`` (default DONE) to ``seq``."""
@@ -1191,16 +1200,8 @@ class _HelperProcess:
             self.net._split = None
             self.net._replicas = []
             self.net._helper = None
-        if proc is None or proc.pid is None or proc.exitcode is not None:  # (pid: not started)
-            return
-        try:
-            deadline = time.monotonic() + 5
-            while not self.gone() and time.monotonic() < deadline:
-                time.sleep(0.001)
-        finally:
-            if not self.gone():
-                proc.kill()
-            proc.join(timeout=1)
+        if proc is not None and proc.pid is not None and proc.exitcode is None:  # (pid: not started)
+            self._end(5.0)
 
 
 def _set_dtype(layer, dtype) -> None:

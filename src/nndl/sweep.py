@@ -825,13 +825,17 @@ def _run_dask(cells: Sequence[Cell], splits, scheduler: str, on_row) -> None:
             _dask_cells(client, scheduler, [cell], data, on_row, alone=True)
 
 
+class _ClusterGone(NndlError):
+    """The cluster has had no workers for ``WORKER_WAIT`` (not a cell's own error: the sweep stops)."""
+
+
 def _no_workers(scheduler: str) -> NndlError:
-    return NndlError(f"the cluster at {scheduler} has had no workers for {WORKER_WAIT:g} s; start some "
+    return _ClusterGone(f"the cluster at {scheduler} has had no workers for {WORKER_WAIT:g} s; start some "
                      f"(`dask worker {scheduler}`), then run the same command again to resume")
 
 
 class _Idle:
-    """How long a cluster has had no workers: ``check`` raises ``NndlError`` once it passes ``WORKER_WAIT``."""
+    """How long a cluster has had no workers: ``check`` raises ``_ClusterGone`` once it passes ``WORKER_WAIT``."""
 
     def __init__(self, client, scheduler: str):
         self.client, self.scheduler, self.since = client, scheduler, None
@@ -847,10 +851,6 @@ class _Idle:
             raise _no_workers(self.scheduler)
 
 
-class _ClusterGone(Exception):
-    """A finished cell's result could not be fetched: the cluster has had no workers for ``WORKER_WAIT``."""
-
-
 def _result(future, idle: _Idle):
     """``future.result()``, watching the cluster meanwhile: a finished cell's result lives on the worker
     that ran it, and if that worker dies Dask recomputes it, which waits forever on a cluster with no
@@ -861,10 +861,7 @@ def _result(future, idle: _Idle):
         try:
             return future.result(timeout=POLL_SECONDS)
         except (TimeoutError, DaskTimeout):
-            try:
-                idle.check()
-            except NndlError as exc:
-                raise _ClusterGone(str(exc)) from None
+            idle.check()
 
 
 def _dask_cells(client, scheduler: str, cells: Sequence[Cell], data, on_row, alone: bool = False) -> list[Cell]:
@@ -887,8 +884,8 @@ def _dask_cells(client, scheduler: str, cells: Sequence[Cell], data, on_row, alo
             cell = by_future.pop(future)
             try:
                 row = _result(future, idle)
-            except _ClusterGone:
-                raise _no_workers(scheduler) from None
+            except _ClusterGone:  # (not a row: the sweep stops)
+                raise
             except KilledWorker as exc:
                 if not alone:
                     killed.append(cell)
