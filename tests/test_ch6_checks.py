@@ -167,6 +167,9 @@ def test_expanded_cache_is_verified_and_inputs_checked(tmp_path):  # finding 23
     np.save(images, bad)
     X3, _ = expanded_training_data((X, y), cache=tmp_path)
     assert np.array_equal(X3, X1)
+    labels.write_bytes(b"")  # a file cut short (np.load: EOFError) is rebuilt too
+    X4, y4 = expanded_training_data((X, y), cache=tmp_path)
+    assert np.array_equal(X4, X1) and np.array_equal(y4, y1)
     for pair, message in (((X[:, :100], y), r"shape \(n, 784\)"), ((X, y[:5]), "one per image"),
                           ((X.reshape(-1)[:10000], y), "shape")):
         with pytest.raises(ValueError, match=message):

@@ -73,6 +73,26 @@ def test_resume_trains_further(tmp_path, capsys):
     assert len(json.loads((run / "history.json").read_text())["history"]["epoch_seconds"]) == 2
     code, _, err = cli(capsys, "train", "--resume", run)
     assert code == 2 and "completed 2 of 2" in err
+    code, _, err = cli(capsys, "train", "--resume", run, "--epochs", "100000000")  # checked as for a new run
+    assert code == 2 and "--epochs must be at most" in err and err.count("\n") == 1, err
+
+
+def test_out_of_memory_while_training_is_one_line_and_the_run_resumable(tmp_path, capsys, monkeypatch):
+    from nndl import network3
+
+    def no_memory(self):
+        raise MemoryError
+
+    monkeypatch.setattr(network3.Trainer3, "run", no_memory)
+    run = tmp_path / "run"
+    code, _, err = cli(capsys, "train", "--net", "ch6-fc", "--training-size", "200", "--epochs", "1",
+                       "--out", run, "--no-plots")
+    assert code == 1 and err.splitlines()[-1].startswith("nndl: error: out of memory while training"), err
+    assert "Traceback" not in err
+    assert json.loads((run / "history.json").read_text())["status"] == "interrupted"
+    monkeypatch.undo()
+    code, _, err = cli(capsys, "train", "--resume", run)
+    assert code == 0, err
 
 
 def test_train_net_usage_errors(tmp_path, capsys):

@@ -156,6 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             exc = f"{exc.filename}: {exc.strerror or exc}"
         print(f"nndl: error: {exc}", file=sys.stderr)
         return ExitStatus.ERROR
+    except MemoryError:  # e.g. a mini-batch too large for the memory left (a command that can resume says so itself)
+        if traceback:
+            raise
+        print("nndl: error: out of memory; try smaller sizes (e.g. --mini-batch-size, --training-size)", file=sys.stderr)
+        return ExitStatus.ERROR
     except OSError as exc:  # a path the OS refused: name it in plain words, not "[Errno 2] ..."
         if isinstance(exc, BrokenPipeError) and _stdout_closed():  # `nndl ... | head -1`: stop quietly
             return ExitStatus.ERROR

@@ -152,7 +152,7 @@ def expanded_training_data(training, *, seed: int = 0, cache: str | os.PathLike[
         if pd.read_text().strip() != _digest(images, ys):  # a damaged or edited cache is rebuilt
             log.warning("the cached expanded set %s does not match its checksum; rebuilding it", px)
             raise ValueError("wrong checksum")
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError):  # (EOFError: np.load of a file cut short, e.g. empty)
         log.info("building the expanded training set (%d images) in %s", n, folder)
         built_x, ys = expand(u8, labels, seed)
         try:

@@ -265,7 +265,10 @@ def _resume_locked(args: argparse.Namespace, folder: Path) -> Train3Settings:
 
         check_resume_epochs(folder, done, args.epochs)
         s = replace(s, epochs=int(args.epochs))
-        _settings_from_run(s)
+        try:
+            _settings_from_run(s)  # (the run's own settings passed it: only --epochs can fail here)
+        except ValueError as exc:
+            raise UsageError(f"--resume {folder}: {exc}") from None
     elif done > s.epochs:
         raise UsageError(f"--resume {folder}: its history holds {_words.count(done, 'epoch')} but its settings say "
                          f"{s.epochs}; not a consistent run")
@@ -318,7 +321,7 @@ def _data(s: Train3Settings):
 def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
     import numpy as np
 
-    from nndl.errors import DivergenceError
+    from nndl.errors import DivergenceError, NndlError
     from nndl.experiments.common import rngs, write_json
     from nndl.network3 import Trainer3, book_net
 
@@ -355,6 +358,12 @@ def train(s: Train3Settings, folder: Path, plots: bool = True) -> int:
         write_json(history_path, record)
         log.warning("%s: interrupted; continue with: nndl train --resume %s", folder, folder)
         raise
+    except MemoryError:  # stopped as by Ctrl-C: the last checkpoint is kept, and --resume continues
+        record["status"] = "interrupted"
+        write_json(history_path, record)
+        raise NndlError(f"out of memory while training (mini-batch {s.mini_batch_size}); continue with "
+                        f"nndl train --resume {folder} where more memory is free, or train again with a smaller "
+                        "--mini-batch-size") from None
     if checkpoint.exists():  # the last checkpoint is the trained network, with the trainer's state
         checkpoint.replace(model)
     elif resume_from is None:  # (resumed from model.npz and no epoch trained: it is the network)
